@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the static rinit and shows it working as PID 1 of a new PID
+# namespace: the program is PID 2, a background daemon gets SIGTERM and
+# cleans up when the program exits, and rinit exits with the program's status.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo build --release
+BIN=target/x86_64-unknown-linux-musl/release/rinit
+file "$BIN"
+ls -l "$BIN"
+"$BIN" --version
+userns=()
+[ "$(id -u)" -eq 0 ] || userns=(--user --map-root-user)
+set +e
+unshare --pid --fork --mount-proc "${userns[@]}" "$BIN" -v -- sh -c '
+    echo "program: I am pid $$, my parent is pid $PPID"
+    sh -c "trap \"echo daemon: got SIGTERM, cleaning up; exit 0\" TERM; while :; do sleep 1; done" &
+    sleep 0.2
+    echo "program: exiting with 3, leaving the daemon behind"
+    exit 3'
+echo "rinit exited with $? (the program's status)"

@@ -1,0 +1,16 @@
+//! rinit: a tiny init for containers.
+//!
+//! The crate is a functional core with a thin shell around the system calls:
+//! `cli`, `signals::parse`, `shutdown` and `status` are pure and unit-tested;
+//! `spawn`, `procs`, `cgroup` and the `signals` mask/receive functions talk to
+//! the kernel; `main.rs` wires them together.
+
+pub mod cgroup;
+pub mod cli;
+pub mod logging;
+pub mod procs;
+pub mod supervise;
+pub mod shutdown;
+pub mod signals;
+pub mod spawn;
+pub mod status;

@@ -1,0 +1,181 @@
+//! rinit's entry point: wires the modules together (SPEC §3 order).
+//!
+//! `#![no_main]`: Rust's usual start-up sets SIGPIPE to SIG_IGN (and installs
+//! SIGSEGV/SIGBUS handlers) before `main`, so the program would inherit an
+//! ignored SIGPIPE it never asked for. With a C `main` rinit starts with
+//! exactly the dispositions its parent gave it, and never changes one.
+#![no_main]
+
+use std::ffi::{CStr, OsString, c_char, c_int};
+use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+
+use log::{error, warn};
+use rinit::cli::{self, Command, Config};
+use rinit::shutdown::Machine;
+use rinit::supervise::{Settings, Supervisor};
+use rinit::{cgroup, logging, signals, spawn, status};
+
+const PROC_ROOT: &str = "/proc";
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+#[unsafe(no_mangle)]
+pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
+    // SAFETY: the C runtime passes argc valid NUL-terminated strings.
+    let args = unsafe { collect_args(argc, argv) };
+    run(&args)
+}
+
+unsafe fn collect_args(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
+    let count = usize::try_from(argc).unwrap_or(0);
+    (0..count)
+        // SAFETY: i < argc, so argv[i] is a valid pointer (caller's contract).
+        .map(|i| unsafe { *argv.add(i) })
+        .filter(|p| !p.is_null())
+        // SAFETY: non-null argv entries are NUL-terminated C strings.
+        .map(|p| OsString::from_vec(unsafe { CStr::from_ptr(p) }.to_bytes().to_vec()))
+        .collect()
+}
+
+fn run(args: &[OsString]) -> i32 {
+    reserve_std_fds();
+    let env = |name: &str| std::env::var_os(name);
+    let config = match cli::parse(args.get(1..).unwrap_or_default(), &env) {
+        Ok(Command::Run(config)) => config,
+        Ok(Command::Help) => return print_stdout(&cli::help_text()),
+        Ok(Command::Version) => {
+            return print_stdout(&format!(
+                "rinit version {} - git.{}\n",
+                env!("CARGO_PKG_VERSION"),
+                env!("RINIT_GIT_HASH")
+            ));
+        }
+        Ok(Command::License) => return print_stdout(include_str!("../LICENSE")),
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "rinit: {e}\nTry 'rinit --help' for more information."
+            );
+            return status::USAGE;
+        }
+    };
+    logging::init(config.verbosity, config.log_filter.as_deref());
+    match start(&config) {
+        Ok(code) => code,
+        Err(msg) => {
+            error!("{msg}");
+            status::SETUP_FAILED
+        }
+    }
+}
+
+fn start(config: &Config) -> Result<i32, String> {
+    // Blocked before anything else, so that no signal can kill rinit between
+    // here and the loop that receives them.
+    let inherited_mask = signals::block_all().map_err(|e| format!("cannot block signals: {e}"))?;
+    if let Some(sig) = config.pdeathsig {
+        set_pdeathsig(sig)?;
+    }
+    if config.subreaper {
+        nix::sys::prctl::set_child_subreaper(true).map_err(|e| {
+            format!("cannot become a child subreaper (prctl PR_SET_CHILD_SUBREAPER): {e}; run rinit as PID 1 instead, or without -s")
+        })?;
+    }
+    let own_pid = nix::unistd::getpid().as_raw();
+    if own_pid != 1 && !config.subreaper {
+        warn!(
+            "not running as PID 1 and not a subreaper: orphaned processes will not be reaped or shut down by rinit; use -s (RINIT_SUBREAPER=1)"
+        );
+    }
+    let proc_root = PathBuf::from(PROC_ROOT);
+    let limit = match config.pids_max {
+        Some(max) => Some(
+            cgroup::limit_pids(&proc_root, Path::new(CGROUP_ROOT), max)
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let oom = cgroup::oom_watch(&proc_root, Path::new(CGROUP_ROOT));
+
+    let program = match spawn::spawn(&config.program, inherited_mask) {
+        Ok(pid) => pid.as_raw(),
+        Err(e) => {
+            if let Some(limit) = limit {
+                limit.release();
+            }
+            return Err(e.to_string());
+        }
+    };
+    // Out of the way of every mount: rinit must never keep a filesystem busy.
+    if let Err(e) = nix::unistd::chdir("/") {
+        warn!("cannot change directory to /: {e}");
+    }
+
+    let program_name = config
+        .program
+        .first()
+        .map(|p| {
+            Path::new(p)
+                .file_name()
+                .map_or_else(|| p.to_string_lossy(), |n| n.to_string_lossy())
+                .into_owned()
+        })
+        .unwrap_or_default();
+    let supervisor = Supervisor::new(Settings {
+        program,
+        program_name,
+        own_pid,
+        process_group: config.process_group,
+        remap_exit: config.remap_exit.clone(),
+        warn_on_reap: config.warn_on_reap,
+        proc_root,
+        machine: Machine::new(config.grace, config.rewrite.clone(), config.process_group),
+        oom,
+    });
+    let code = supervisor.run();
+    if let Some(limit) = limit {
+        limit.release();
+    }
+    Ok(code)
+}
+
+/// PR_SET_PDEATHSIG with any signal number (nix's wrapper takes only the
+/// standard ones).
+fn set_pdeathsig(sig: c_int) -> Result<(), String> {
+    let parent = nix::unistd::getppid();
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::c_ulong::try_from(sig).unwrap_or(0)) } != 0 {
+        return Err(format!(
+            "cannot set the parent-death signal (prctl PR_SET_PDEATHSIG): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // The parent may have died before the prctl: then the signal would
+    // never come, so deliver it now.
+    if nix::unistd::getppid() != parent {
+        let _ = signals::send(nix::unistd::getpid().as_raw(), sig);
+    }
+    Ok(())
+}
+
+/// If rinit was started with fd 0, 1 or 2 closed, the first files it opens
+/// would take those numbers and its log lines could land in them. Hold the
+/// slots with /dev/null, close-on-exec, so the program still sees them closed.
+fn reserve_std_fds() {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD only queries the descriptor.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            // SAFETY: the path is a valid C string; open returns the lowest
+            // free descriptor, which is `fd`.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        }
+    }
+}
+
+fn print_stdout(text: &str) -> i32 {
+    // A failed write (stdout closed) is not worth a panic in PID 1.
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    let _ = std::io::stdout().flush();
+    0
+}

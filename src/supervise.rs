@@ -1,0 +1,290 @@
+//! The running loop (SPEC §4–5): reap, feed the shutdown machine, carry out
+//! what it asks, sleep until the next signal or deadline. This is the shell
+//! around `shutdown::Machine`: every system call of the loop is here.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+
+use crate::cgroup::OomWatch;
+use crate::procs::{self, Scope};
+use crate::shutdown::{Action, Event, Machine, Summary};
+use crate::signals;
+use crate::status::{self, Ended};
+
+pub struct Supervisor {
+    program: i32,
+    program_name: String,
+    program_alive: bool,
+    process_group: bool,
+    remap_exit: Vec<u8>,
+    warn_on_reap: bool,
+    scope: Scope,
+    proc_root: PathBuf,
+    /// `/proc` shows rinit's own namespace and can be used to find processes.
+    proc_usable: bool,
+    machine: Machine,
+    clock: Instant,
+    summary: Summary,
+    oom: Option<OomWatch>,
+}
+
+pub struct Settings {
+    pub program: i32,
+    pub program_name: String,
+    pub own_pid: i32,
+    pub process_group: bool,
+    pub remap_exit: Vec<u8>,
+    pub warn_on_reap: bool,
+    pub proc_root: PathBuf,
+    pub machine: Machine,
+    pub oom: Option<OomWatch>,
+}
+
+impl Supervisor {
+    pub fn new(s: Settings) -> Supervisor {
+        let whole_namespace = s.own_pid == 1;
+        let proc_usable = procs::shows_own_namespace(&s.proc_root, s.own_pid);
+        if !proc_usable {
+            if whole_namespace {
+                warn!(
+                    "{} does not show this PID namespace: at shutdown every process gets signals through kill(-1)",
+                    s.proc_root.display()
+                );
+            } else {
+                warn!(
+                    "{} does not show this PID namespace: at shutdown only the program can be signalled; mount a /proc of this namespace to reach its descendants",
+                    s.proc_root.display()
+                );
+            }
+        }
+        Supervisor {
+            program: s.program,
+            program_name: s.program_name,
+            program_alive: true,
+            process_group: s.process_group,
+            remap_exit: s.remap_exit,
+            warn_on_reap: s.warn_on_reap,
+            scope: Scope { own_pid: s.own_pid, whole_namespace },
+            proc_root: s.proc_root,
+            proc_usable,
+            machine: s.machine,
+            clock: Instant::now(),
+            summary: Summary::default(),
+            oom: s.oom,
+        }
+    }
+
+    /// Runs until the machine says exit; returns rinit's exit status.
+    pub fn run(mut self) -> i32 {
+        loop {
+            let (program, all_gone) = self.reap();
+            let now = self.clock.elapsed();
+            let actions = self.machine.handle(Event::Reaped { program, all_gone }, now);
+            if let Some(code) = self.apply_all(actions, None) {
+                return code;
+            }
+            // Asleep until a signal comes; a timeout only while a shutdown
+            // deadline is pending.
+            let timeout = self
+                .machine
+                .deadline()
+                .map(|d| d.saturating_sub(self.clock.elapsed()));
+            match signals::wait(timeout) {
+                Ok(Some(sig)) => {
+                    let now = self.clock.elapsed();
+                    let actions = self.machine.handle(Event::Signal(sig), now);
+                    if let Some(code) = self.apply_all(actions, Some(sig)) {
+                        return code;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // sigtimedwait fails only on bad arguments; say so, and
+                    // avoid spinning on it.
+                    error!("waiting for signals failed: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+
+    fn apply_all(&mut self, actions: Vec<Action>, received: Option<i32>) -> Option<i32> {
+        for action in actions {
+            match action {
+                Action::Forward(sig) => self.forward(sig, received),
+                Action::TermOthers { skip_program_group } => self.term_others(skip_program_group),
+                Action::KillAll => self.kill_all(),
+                Action::Exit(code) => {
+                    if let Some(t) = self.machine.started() {
+                        self.summary.took = self.clock.elapsed().saturating_sub(t);
+                    }
+                    info!("{}", self.summary);
+                    return Some(code);
+                }
+            }
+        }
+        None
+    }
+
+    fn program_target(&self) -> i32 {
+        if self.process_group { -self.program } else { self.program }
+    }
+
+    fn forward(&mut self, sig: i32, received: Option<i32>) {
+        let target = self.program_target();
+        match signals::send(target, sig) {
+            Ok(()) => {
+                debug!("forwarded {} to {}", signals::name(sig), describe_target(target));
+                if received == Some(libc::SIGTERM) && self.summary.termed == 0 {
+                    self.summary.termed = 1;
+                }
+            }
+            // Already gone: its exit is about to be reaped.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e) => warn!("cannot forward {} to {}: {e}", signals::name(sig), describe_target(target)),
+        }
+    }
+
+    fn term_others(&mut self, skip_program_group: bool) {
+        if !self.proc_usable {
+            if self.scope.whole_namespace {
+                // kill(-1) from PID 1 reaches every process of the namespace.
+                let _ = signals::send(-1, libc::SIGTERM);
+                let _ = signals::send(-1, libc::SIGCONT);
+                info!("sent SIGTERM to every process through kill(-1)");
+            }
+            return;
+        }
+        let groups: &[i32] = if skip_program_group { &[self.program] } else { &[] };
+        let targets = procs::targets(&procs::list(&self.proc_root), self.scope, &[self.program], groups);
+        for p in &targets {
+            // SIGCONT after SIGTERM: a stopped process must run to handle it.
+            if signals::send(p.pid, libc::SIGTERM).is_ok() {
+                let _ = signals::send(p.pid, libc::SIGCONT);
+                self.summary.termed += 1;
+                debug!("sent SIGTERM to pid {} '{}'", p.pid, p.name);
+            }
+        }
+    }
+
+    fn kill_all(&mut self) {
+        if self.proc_usable {
+            let targets = procs::targets(&procs::list(&self.proc_root), self.scope, &[], &[]);
+            for p in &targets {
+                if !self.summary.killed.iter().any(|(pid, _)| *pid == p.pid) {
+                    self.summary.killed.push((p.pid, p.name.clone()));
+                }
+                if !self.scope.whole_namespace {
+                    let _ = signals::send(p.pid, libc::SIGKILL);
+                }
+            }
+        }
+        if self.scope.whole_namespace {
+            // From PID 1, kill(-1) reaches every process of the namespace at
+            // once, including any forked since the listing.
+            let _ = signals::send(-1, libc::SIGKILL);
+            self.summary.killed_unlisted = !self.proc_usable;
+        } else if !self.proc_usable && self.program_alive {
+            let _ = signals::send(self.program_target(), libc::SIGKILL);
+        }
+    }
+
+    /// Reaps every child that has ended. Returns the program's exit status if
+    /// it was among them, and whether rinit has no child left at all.
+    fn reap(&mut self) -> (Option<i32>, bool) {
+        let mut program = None;
+        loop {
+            // When watching for OOM kills, peek first so that the name of a
+            // SIGKILLed process can be read while it is still a zombie.
+            let name = if self.oom.is_some() { self.peek_killed_name() } else { None };
+            let mut raw = 0;
+            // __WALL: also children that exit with a signal other than SIGCHLD.
+            // SAFETY: `raw` is a valid out pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG | libc::__WALL) };
+            if pid == 0 {
+                return (program, false);
+            }
+            if pid < 0 {
+                match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::ECHILD) => return (program, true),
+                    Some(libc::EINTR) => continue,
+                    _ => {
+                        error!("waitpid failed: {}", std::io::Error::last_os_error());
+                        return (program, false);
+                    }
+                }
+            }
+            let ended = if libc::WIFEXITED(raw) {
+                Ended::Exited(libc::WEXITSTATUS(raw))
+            } else if libc::WIFSIGNALED(raw) {
+                Ended::Signaled(libc::WTERMSIG(raw))
+            } else {
+                continue; // stopped or continued: not an end
+            };
+            if let Ended::Signaled(libc::SIGKILL) = ended {
+                self.report_oom(pid, name);
+            }
+            if pid == self.program {
+                self.program_alive = false;
+                let code = status::exit_code(ended, &self.remap_exit);
+                debug!("program (pid {pid}) {}; exit status {code}", describe_end(ended));
+                program = Some(code);
+            } else if self.warn_on_reap {
+                warn!("reaped pid {pid}, which {}", describe_end(ended));
+            }
+        }
+    }
+
+    /// The name of the next zombie if SIGKILL ended it.
+    fn peek_killed_name(&self) -> Option<(i32, String)> {
+        // SAFETY: siginfo_t is plain data; zeroed means "no child" to waitid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // WNOWAIT leaves the zombie in place for the waitpid that follows.
+        // SAFETY: `info` is a valid out pointer.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_ALL,
+                0,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
+            )
+        };
+        // SAFETY: waitid filled the SIGCHLD fields (or left them zero).
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        let killed = info.si_code == libc::CLD_KILLED || info.si_code == libc::CLD_DUMPED;
+        (rc == 0 && pid > 0 && killed && status == libc::SIGKILL)
+            .then(|| (pid, procs::name_of(&self.proc_root, pid)))
+    }
+
+    fn report_oom(&mut self, pid: i32, peeked: Option<(i32, String)>) {
+        let Some(limit) = self.oom.as_mut().and_then(OomWatch::oom_killed) else {
+            return;
+        };
+        let name = if pid == self.program {
+            self.program_name.clone()
+        } else {
+            match peeked {
+                Some((p, name)) if p == pid => name,
+                _ => "?".to_string(),
+            }
+        };
+        warn!("'{name}' (pid {pid}) was killed by the kernel OOM killer ({limit})");
+    }
+}
+
+fn describe_target(target: i32) -> String {
+    if target < 0 {
+        format!("process group {}", -target)
+    } else {
+        format!("pid {target}")
+    }
+}
+
+fn describe_end(ended: Ended) -> String {
+    match ended {
+        Ended::Exited(c) => format!("exited with {c}"),
+        Ended::Signaled(s) => format!("was killed by {}", signals::name(s)),
+    }
+}

@@ -1,0 +1,285 @@
+//! Test harness: runs the real rinit binary as PID 1 of a fresh PID namespace
+//! (`unshare --pid --fork --mount-proc`, plus `--user --map-root-user` when
+//! not root), and talks to the program through a pipe on fd 3 instead of
+//! sleeping: the program writes a line when it is ready or when something
+//! happened, and the test blocks on that line (with a timeout so that a
+//! broken rinit fails the test instead of hanging it).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A generous bound for "should happen promptly"; only a broken rinit waits it out.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub fn rinit() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rinit"))
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `unshare` arguments that make the next command PID 1 of a new namespace
+/// with its own /proc. `--kill-child`: if the test dies, rinit dies with it.
+pub fn unshare_args() -> Vec<&'static str> {
+    let mut a = vec!["--pid", "--fork", "--mount-proc", "--kill-child"];
+    if !is_root() {
+        a.extend(["--user", "--map-root-user"]);
+    }
+    a
+}
+
+/// A fresh, empty directory for one test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rinit-test-{}-{}-{}",
+        tag,
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The read end of the fd-3 pipe, read line by line with a timeout.
+pub struct Lines {
+    fd: OwnedFd,
+    buf: Vec<u8>,
+    /// The write end, held until the command is spawned and then closed, so
+    /// that fd 3 reaches EOF once every process holding it has gone.
+    writer: Option<std::io::PipeWriter>,
+}
+
+impl Lines {
+    /// The next line, or panics after `timeout`.
+    pub fn next_within(&mut self, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=pos).collect();
+                return Some(String::from_utf8_lossy(&line[..line.len() - 1]).into_owned());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no line from the program within {timeout:?}; got so far: {:?}", String::from_utf8_lossy(&self.buf));
+            let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
+            // SAFETY: one valid pollfd.
+            let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if n <= 0 {
+                continue;
+            }
+            let mut chunk = [0u8; 4096];
+            // SAFETY: chunk is valid for its length.
+            let got = unsafe { libc::read(self.fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+            if got == 0 {
+                return None; // every writer has gone
+            }
+            if got > 0 {
+                self.buf.extend_from_slice(&chunk[..got as usize]);
+            }
+        }
+    }
+
+    pub fn next(&mut self) -> String {
+        self.next_within(PATIENCE).expect("the program closed fd 3 before writing a line")
+    }
+
+    /// Waits for a line equal to `want`, failing on anything else.
+    pub fn expect(&mut self, want: &str) {
+        let got = self.next();
+        assert_eq!(got, want, "line from the program");
+    }
+
+    /// Waits for EOF: every process holding fd 3 (rinit included) has gone.
+    pub fn expect_eof(&mut self) {
+        let rest = self.next_within(PATIENCE);
+        assert_eq!(rest, None, "expected fd 3 to close");
+    }
+}
+
+/// rinit running as PID 1 with the program `sh -c SCRIPT`.
+pub struct Pid1 {
+    pub child: Child,
+    pub lines: Lines,
+    stderr: Option<mpsc::Receiver<String>>,
+    stdout: Option<mpsc::Receiver<String>>,
+    started: Instant,
+}
+
+pub struct Ended {
+    pub status: ExitStatus,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// From start to exit.
+    pub elapsed: Duration,
+}
+
+/// Builds the command: `unshare ... rinit ARGS -- sh -c SCRIPT`. fd 3 of the
+/// program is the write end of the returned pipe.
+pub fn pid1_command(rinit_args: &[&str], script: &str) -> (Command, Lines) {
+    let mut cmd = Command::new("unshare");
+    cmd.args(unshare_args()).arg(rinit()).args(rinit_args);
+    cmd.args(["--", "sh", "-c", script]);
+    attach_pipe(&mut cmd)
+}
+
+/// Gives the command an fd 3 that writes into the returned `Lines`.
+pub fn attach_pipe(cmd: &mut Command) -> (Command, Lines) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    let wfd = writer.as_raw_fd();
+    // SAFETY: dup2 is async-signal-safe; the dup has no CLOEXEC flag, so the
+    // program (and everything it starts) inherits fd 3.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(wfd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let c = std::mem::replace(cmd, Command::new("true"));
+    (c, Lines { fd: reader.into(), buf: Vec::new(), writer: Some(writer) })
+}
+
+fn drain<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = r.read_to_end(&mut s);
+        let _ = tx.send(String::from_utf8_lossy(&s).into_owned());
+    });
+    rx
+}
+
+impl Pid1 {
+    pub fn start(rinit_args: &[&str], script: &str) -> Pid1 {
+        let (cmd, lines) = pid1_command(rinit_args, script);
+        Pid1::spawn(cmd, lines)
+    }
+
+    pub fn spawn(mut cmd: Command, mut lines: Lines) -> Pid1 {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = cmd.spawn().expect("start unshare");
+        lines.writer = None;
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().map(drain);
+        Pid1 { child, lines, stderr, stdout, started }
+    }
+
+    /// rinit's pid as the test sees it: unshare's only child.
+    pub fn rinit_pid(&self) -> i32 {
+        let unshare = self.child.id();
+        let path = format!("/proc/{unshare}/task/{unshare}/children");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Some(pid) = text.split_whitespace().next() {
+                return pid.parse().unwrap();
+            }
+            assert!(Instant::now() < deadline, "unshare never started rinit");
+            thread::yield_now();
+        }
+    }
+
+    /// Sends a signal to rinit from outside its namespace, as `docker stop` does.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill has no memory-safety preconditions.
+        let rc = unsafe { libc::kill(self.rinit_pid(), sig) };
+        assert_eq!(rc, 0, "kill rinit: {}", std::io::Error::last_os_error());
+    }
+
+    /// Waits for rinit to exit (bounded by `PATIENCE`).
+    pub fn wait(mut self) -> Ended {
+        self.wait_within(PATIENCE)
+    }
+
+    pub fn wait_within(&mut self, timeout: Duration) -> Ended {
+        if !wait_exit(self.child.id(), timeout) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let err = self.stderr.take().and_then(|r| r.recv_timeout(Duration::from_secs(5)).ok());
+            panic!("rinit did not exit within {timeout:?}; stderr: {err:?}");
+        }
+        let status = self.child.wait().unwrap();
+        let elapsed = self.started.elapsed();
+        let recv = |r: Option<mpsc::Receiver<String>>| {
+            r.and_then(|r| r.recv_timeout(PATIENCE).ok()).unwrap_or_default()
+        };
+        Ended {
+            code: status.code(),
+            status,
+            stdout: recv(self.stdout.take()),
+            stderr: recv(self.stderr.take()),
+            elapsed,
+        }
+    }
+}
+
+impl Drop for Pid1 {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Blocks until the child `pid` has exited (its pidfd turns readable), at
+/// most `timeout`. Returns whether it exited; it is not reaped.
+pub fn wait_exit(pid: u32, timeout: Duration) -> bool {
+    // SAFETY: pidfd_open takes a pid and flags.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    assert!(fd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
+    let fd = fd as i32;
+    let deadline = Instant::now() + timeout;
+    let exited = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n > 0 {
+            break true;
+        }
+        if n == 0 || left.is_zero() {
+            break false;
+        }
+    };
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    exited
+}
+
+/// Runs rinit (not in a namespace) with arguments, returning its exit code,
+/// stdout and stderr.
+pub fn run_plain<I, S>(args: I) -> (Option<i32>, String, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = Command::new(rinit()).args(args).stdin(Stdio::null()).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Path helper for scripts: a string path.
+pub fn p(path: &Path) -> String {
+    path.to_str().unwrap().to_string()
+}
