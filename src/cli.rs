@@ -410,9 +410,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Prints a duration so that [`parse_duration`] reads it back exactly.
 pub fn format_duration(d: Duration) -> String {
     let nanos = d.as_nanos();
-    if nanos % 1_000_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000_000) {
         format!("{}s", d.as_secs())
-    } else if nanos % 1_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000) {
         format!("{}ms", nanos / 1_000_000)
     } else {
         format!("{}.{:09}", d.as_secs(), d.subsec_nanos())

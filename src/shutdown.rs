@@ -90,18 +90,16 @@ impl Machine {
         match event {
             Event::Signal(sig) => self.on_signal(sig, now, &mut actions),
             Event::Reaped { program, all_gone } => {
-                if let Some(code) = program {
-                    if self.program.is_none() {
-                        self.program = Some(code);
-                        self.started.get_or_insert(now);
-                    }
+                if let Some(code) = program
+                    && self.program.is_none()
+                {
+                    self.program = Some(code);
+                    self.started.get_or_insert(now);
                 }
-                if all_gone {
-                    if let Some(code) = self.program {
-                        self.exited = true;
-                        actions.push(Action::Exit(code));
-                        return actions;
-                    }
+                if all_gone && let Some(code) = self.program {
+                    self.exited = true;
+                    actions.push(Action::Exit(code));
+                    return actions;
                 }
             }
             Event::Tick => {}
@@ -118,12 +116,13 @@ impl Machine {
         // With no grace the program is SIGKILLed at once: forwarding SIGTERM
         // first would only make its exit status a race.
         let kill_now = is_term && self.grace.is_zero();
-        if self.program.is_none() && !kill_now {
-            if let Some(to) = self.rewrite.apply(sig) {
-                actions.push(Action::Forward(to));
-                if is_term && self.process_group {
-                    self.group_signalled = true;
-                }
+        if self.program.is_none()
+            && !kill_now
+            && let Some(to) = self.rewrite.apply(sig)
+        {
+            actions.push(Action::Forward(to));
+            if is_term && self.process_group {
+                self.group_signalled = true;
             }
         }
         if is_term && self.started.is_none() {
