@@ -113,7 +113,10 @@ fn parse_realtime(bare: &str) -> Option<Option<i32>> {
             _ => return Some(None),
         }
     };
-    let sig = base + sign * offset;
+    // `RTMIN+2147483647` must be an error, not an overflow.
+    let Some(sig) = base.checked_add(sign * offset) else {
+        return Some(None);
+    };
     Some((RTMIN..=MAX_SIGNAL).contains(&sig).then_some(sig))
 }
 
@@ -290,7 +293,7 @@ mod tests {
         assert_eq!(parse("RTMAX"), Ok(64));
         assert_eq!(parse("RTMAX-2"), Ok(62));
         assert_eq!(parse("RTMAX-30"), Ok(34));
-        for bad in ["RTMIN+31", "RTMAX-31", "RTMIN-1", "RTMAX+1", "RTMIN+", "RTMIN+x", "RTMIN3"] {
+        for bad in ["RTMIN+31", "RTMAX-31", "RTMIN-1", "RTMAX+1", "RTMIN+", "RTMIN+x", "RTMIN3", "RTMIN+2147483647", "RTMAX-2147483648"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }
