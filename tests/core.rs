@@ -1,21 +1,578 @@
-//! SPEC §1–4 against the real binary as PID 1 of a new PID namespace.
+//! SPEC §1–4 against the real binary, as PID 1 of a new PID namespace unless
+//! a test is about running outside one. Programs report through fd 3 (see
+//! tests/common); nothing here waits on a sleep.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 use common::*;
 
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+/// Signals whose default action ends the process (the core-dumping ones
+/// included: `ulimit -c 0` keeps them from writing a core).
+const TERMINATING: [i32; 23] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27, 29, 30, 31,
+];
+
 #[test]
-fn exit_code_passes_through() {
-    let r = Pid1::start(&[], "echo ready >&3; exit 7");
-    let mut r = r;
-    r.lines.expect("ready");
-    let end = r.wait();
-    assert_eq!(end.code, Some(7), "stderr: {}", end.stderr);
+fn every_exit_code_passes_through() {
+    // One namespace per code would take minutes; the codes are independent,
+    // so run them a batch at a time.
+    for batch in (0..=255).collect::<Vec<i32>>().chunks(32) {
+        let runs: Vec<(i32, Pid1)> = batch
+            .iter()
+            .map(|&c| (c, Pid1::start(&[], &format!("exit {c}"))))
+            .collect();
+        for (c, r) in runs {
+            let end = r.wait();
+            assert_eq!(end.code, Some(c), "exit {c}: stderr {}", end.stderr);
+        }
+    }
 }
 
 #[test]
-fn program_is_pid_2_and_rinit_pid_1() {
-    let mut r = Pid1::start(&[], "echo \"$$ $PPID\" >&3");
-    assert_eq!(r.lines.next(), "2 1");
+fn a_signal_death_is_128_plus_the_signal() {
+    let sigs: Vec<i32> = TERMINATING.iter().copied().chain(34..=64).collect();
+    for batch in sigs.chunks(16) {
+        let runs: Vec<(i32, Pid1)> = batch
+            .iter()
+            .map(|&s| (s, Pid1::start(&[], &format!("ulimit -c 0; kill -{s} $$; exit 99"))))
+            .collect();
+        for (s, r) in runs {
+            let end = r.wait();
+            assert_eq!(end.code, Some(128 + s), "signal {s}: stderr {}", end.stderr);
+        }
+    }
+}
+
+#[test]
+fn program_not_found_is_127_with_its_name() {
+    let (code, out, err) = run_plain(["-s", "--", "no-such-program-xyz", "arg"]);
+    assert_eq!(code, Some(127));
+    assert_eq!(out, "");
+    assert!(
+        err.contains("rinit: cannot run 'no-such-program-xyz': No such file or directory"),
+        "{err}"
+    );
+    let (code, _, err) = run_plain(["-s", "/nonexistent/dir/prog"]);
+    assert_eq!(code, Some(127));
+    assert!(err.contains("'/nonexistent/dir/prog'"), "{err}");
+}
+
+#[test]
+fn program_not_executable_is_126_with_the_reason() {
+    let dir = temp_dir("noexec");
+    let file = dir.join("script");
+    std::fs::write(&file, "#!/bin/sh\nexit 0\n").unwrap();
+    let (code, _, err) = run_plain(["-s", "--", &p(&file)]);
+    assert_eq!(code, Some(126));
+    assert!(err.contains(&format!("cannot run '{}': Permission denied", p(&file))), "{err}");
+    let (code, _, err) = run_plain(["-s", "--", &p(&dir)]);
+    assert_eq!(code, Some(126), "a directory: {err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn program_runs_as_pid_2_in_its_own_group_and_directory_with_rinit_in_root() {
+    let dir = temp_dir("cwd");
+    let mut cmd_and_lines = pid1_command(
+        &[],
+        r#"set -- $(cat /proc/self/stat | sed 's/.*) //'); echo "pid $$ ppid $PPID pgid $3" >&3
+           echo "cwd $(pwd)" >&3; echo "rinit-cwd $(readlink /proc/1/cwd)" >&3
+           echo "env $RINIT_TEST_VAR" >&3"#,
+    );
+    cmd_and_lines.0.current_dir(&dir).env("RINIT_TEST_VAR", "kept");
+    let (cmd, lines) = cmd_and_lines;
+    let mut r = Pid1::spawn(cmd, lines);
+    // `cat` is a child of the program, so the third stat field after the
+    // name is the program's process group, seen from a child.
+    let first = r.lines.next();
+    assert!(first.starts_with("pid 2 ppid 1 pgid 2"), "{first}");
+    r.lines.expect(&format!("cwd {}", p(&dir)));
+    r.lines.expect("rinit-cwd /");
+    r.lines.expect("env kept");
     assert_eq!(r.wait().code, Some(0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Waits until the program's line says it is ready.
+fn ready(r: &mut Pid1) {
+    r.lines.expect("ready");
+}
+
+#[test]
+fn signals_reach_the_program() {
+    // bash: dash has no names for real-time signals.
+    let script = r#"
+        for s in HUP INT QUIT USR1 USR2 WINCH RTMIN+3; do trap "echo $s >&3" $s; done
+        trap 'echo TERM >&3; exit 0' TERM
+        echo ready >&3
+        while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done"#;
+    let mut r = Pid1::launch(namespaced(&[], &["bash", "-c", script]));
+    ready(&mut r);
+    for (sig, name) in [
+        (libc::SIGHUP, "HUP"),
+        (libc::SIGINT, "INT"),
+        (libc::SIGQUIT, "QUIT"),
+        (libc::SIGUSR1, "USR1"),
+        (libc::SIGUSR2, "USR2"),
+        (libc::SIGWINCH, "WINCH"),
+        (34 + 3, "RTMIN+3"),
+        (libc::SIGTERM, "TERM"),
+    ] {
+        r.signal(sig);
+        r.lines.expect(name);
+    }
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "{}", end.stderr);
+}
+
+#[test]
+fn process_group_option_reaches_a_background_job() {
+    let script = r#"
+        sh -c 'trap "echo job USR1 >&3; exit 0" USR1; trap "echo job USR2 >&3; exit 0" USR2; echo job-ready > "$0"; while :; do sleep 100 & wait $!; done' "$FIFO" &
+        job=$!
+        read x < "$FIFO"
+        trap 'echo prog USR1 >&3; kill -USR2 $job; wait $job; exit 0' USR1
+        echo ready >&3
+        while :; do sleep 100 & wait $!; done"#;
+    for (args, want) in [(&["-g"][..], "job USR1"), (&[][..], "job USR2")] {
+        let dir = temp_dir("pgrp");
+        let fifo = dir.join("fifo");
+        assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let (mut cmd, lines) = pid1_command(args, script);
+        cmd.env("FIFO", &fifo);
+        let mut r = Pid1::spawn(cmd, lines);
+        ready(&mut r);
+        r.signal(libc::SIGUSR1);
+        // With -g the whole group gets USR1 and the job sees it first; without,
+        // only the program does, and it passes USR2 on.
+        let mut got = vec![r.lines.next(), r.lines.next()];
+        got.sort();
+        let mut expected = vec!["prog USR1".to_string(), want.to_string()];
+        expected.sort();
+        assert_eq!(got, expected, "args {args:?}");
+        assert_eq!(r.wait().code, Some(0));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn rewrite_changes_and_drops_signals() {
+    let script = r#"
+        trap 'echo USR2 >&3' USR2; trap 'echo USR1 >&3' USR1; trap 'echo HUP >&3' HUP; trap 'echo INT >&3' INT
+        trap 'echo QUIT >&3; exit 0' QUIT
+        echo ready >&3
+        while :; do sleep 100 & wait $!; done"#;
+    let mut r = Pid1::start(&["-r", "USR1:USR2", "--rewrite=HUP:0", "-r", "TERM:QUIT"], script);
+    ready(&mut r);
+    r.signal(libc::SIGUSR1);
+    r.lines.expect("USR2");
+    r.signal(libc::SIGHUP); // dropped: the next line must be INT's
+    r.signal(libc::SIGINT);
+    r.lines.expect("INT");
+    r.signal(libc::SIGTERM);
+    r.lines.expect("QUIT");
+    assert_eq!(r.wait().code, Some(0));
+}
+
+#[test]
+fn remap_exit_turns_codes_into_zero() {
+    assert_eq!(Pid1::start(&["-e", "3"], "exit 3").wait().code, Some(0));
+    assert_eq!(Pid1::start(&["-e3", "-e", "4"], "exit 4").wait().code, Some(0));
+    assert_eq!(Pid1::start(&["-e", "3"], "exit 5").wait().code, Some(5));
+    let mut r = Pid1::start(&["-e", "143"], "echo ready >&3; exec sleep 100");
+    ready(&mut r);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait().code, Some(0), "143 (SIGTERM) remapped");
+}
+
+#[test]
+fn pdeathsig_ends_rinit_when_its_parent_dies() {
+    // parent sh -> rinit -p TERM -> sleep. Killing the parent makes the
+    // kernel send TERM to rinit, which forwards it; then fd 3 closes as
+    // everyone holding it is gone.
+    let script = format!(
+        "{} -s -p TERM -- sh -c 'echo ready >&3; exec sleep 1000' & echo parent >&3; wait",
+        p(&rinit())
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script]);
+    let (cmd, lines) = attach_pipe(&mut cmd);
+    let mut r = Pid1::spawn(cmd, lines);
+    let mut got = vec![r.lines.next(), r.lines.next()];
+    got.sort();
+    assert_eq!(got, ["parent", "ready"]);
+    r.child.kill().unwrap();
+    r.lines.expect_eof();
+}
+
+#[test]
+fn pdeathsig_kill_kills_rinit() {
+    let script = format!(
+        "{} -p KILL -- sh -c 'echo ready >&3; exec sleep 1000 3>&-' & echo $! >&3; wait",
+        p(&rinit())
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script]);
+    let (cmd, lines) = attach_pipe(&mut cmd);
+    let mut r = Pid1::spawn(cmd, lines);
+    let a = r.lines.next();
+    let b = r.lines.next();
+    let rinit_pid: i32 = if a == "ready" { b.parse().unwrap() } else { a.parse().unwrap() };
+    // The program closed its fd 3, so EOF means rinit itself is gone.
+    r.child.kill().unwrap();
+    r.lines.expect_eof();
+    // Dead: gone, or a zombie waiting for the machine's init to reap it.
+    // (Its descriptors close a moment before it turns into a zombie.)
+    let dead = wait_until(PATIENCE, || matches!(state_of(rinit_pid as u32), None | Some('Z')));
+    assert!(dead, "rinit still alive: {:?}", state_of(rinit_pid as u32));
+    // The orphaned sleep is left to the machine's init; end it.
+    let _ = Command::new("pkill").args(["-f", "^sleep 1000$"]).status();
+}
+
+#[test]
+fn subreaper_adopts_and_reaps_orphans_outside_a_namespace() {
+    // The orphan waits until it has been re-parented, reports its pid and
+    // new parent, and exits. It is gone from /proc only once someone reaps it.
+    let script = r#"
+        echo "rinit $PPID" >&3
+        f=$(mktemp -u); mkfifo "$f"
+        # The subshell outlives the orphan's start (it waits on the fifo), so
+        # the orphan's $PPID is the subshell, and a new parent means adoption.
+        (sh -c 'echo started > "$1"; while :; do set -- "$1" $(sed "s/.*) //" /proc/$$/stat); [ "$3" != "$PPID" ] && break; done; echo "orphan $$ parent $3" >&3' x "$f" & read x < "$f")
+        rm "$f"
+        read x; exit 0"#;
+    let mut r = Pid1::launch_with_stdin(direct(&["-s"], &["sh", "-c", script]));
+    let rinit_line = r.lines.next();
+    assert_eq!(rinit_line, format!("rinit {}", r.child.id()));
+    let report = r.lines.next();
+    let words: Vec<&str> = report.split_whitespace().collect();
+    assert_eq!(words.len(), 4, "{report}");
+    assert_eq!(words[3], r.child.id().to_string(), "orphan adopted by rinit: {report}");
+    let orphan: u32 = words[1].parse().unwrap();
+    assert!(wait_until(PATIENCE, || is_gone(orphan)), "orphan {orphan} not reaped: state {:?}", state_of(orphan));
+    r.close_stdin();
+    let end = r.wait();
+    assert_eq!(end.code, Some(0));
+    assert!(!end.stderr.contains("not running as PID 1"), "{}", end.stderr);
+}
+
+#[test]
+fn warns_when_neither_pid_1_nor_subreaper() {
+    let (code, _, err) = run_plain(["true"]);
+    assert_eq!(code, Some(0));
+    let warning: Vec<&str> = err.lines().filter(|l| l.contains("not running as PID 1")).collect();
+    assert_eq!(warning.len(), 1, "{err}");
+    assert!(warning[0].starts_with("[rinit] ") && warning[0].contains("-s"), "{err}");
+    let (_, _, err) = run_plain(["-s", "true"]);
+    assert!(!err.contains("not running as PID 1"), "{err}");
+    let (_, _, err) = run_plain(["-q", "true"]);
+    assert_eq!(err, "", "-q: errors only");
+}
+
+#[test]
+fn terminal_program_reads_stdin_and_gets_ctrl_c() {
+    let mut master: libc::c_int = -1;
+    let mut slave: libc::c_int = -1;
+    // SAFETY: out pointers are valid; null name/termios/winsize are allowed.
+    let rc = unsafe {
+        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+    };
+    assert_eq!(rc, 0);
+    let script = r#"
+        trap 'echo INT >&3' INT; trap 'echo USR1 >&3' USR1
+        echo ready >&3
+        read line; echo "read $line" >&3
+        while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done"#;
+    let mut cmd = namespaced(&[], &["sh", "-c", script]);
+    // SAFETY: setsid and ioctl are async-signal-safe; the slave becomes the
+    // controlling terminal of the new session, as a container runtime does.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            libc::ioctl(slave, libc::TIOCSCTTY, 0);
+            libc::dup2(slave, 0);
+            libc::dup2(slave, 1);
+            libc::dup2(slave, 2);
+            Ok(())
+        });
+    }
+    // The pre_exec dup2s replace the harness's stdio with the terminal.
+    let mut r = Pid1::launch(cmd);
+    ready(&mut r);
+    // SAFETY: valid buffers.
+    unsafe { libc::write(master, b"hello\n".as_ptr().cast(), 6) };
+    r.lines.expect("read hello");
+    // ^C: the terminal sends SIGINT to its foreground group, the program's.
+    // SAFETY: valid buffer.
+    unsafe { libc::write(master, b"\x03".as_ptr().cast(), 1) };
+    r.lines.expect("INT");
+    // rinit is not in the foreground group, so it got no SIGINT to forward:
+    // had it, a second INT line would come before the USR1 one.
+    r.signal(libc::SIGUSR1);
+    r.lines.expect("USR1");
+    r.signal(libc::SIGTERM);
+    let end = r.wait();
+    assert_eq!(end.code, Some(143));
+    // SAFETY: closing our fds.
+    unsafe {
+        libc::close(master);
+        libc::close(slave);
+    }
+}
+
+#[test]
+fn a_burst_of_10000_signals_neither_wedges_nor_crashes_rinit() {
+    let script = r#"
+        trap ':' USR1 USR2 HUP 40; trap 'echo alive >&3' WINCH; trap 'exit 9' TERM
+        echo ready >&3
+        while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done"#;
+    let mut r = Pid1::start(&[], script);
+    ready(&mut r);
+    let pid = r.rinit_pid();
+    for i in 0..10_000 {
+        let sig = [libc::SIGUSR1, libc::SIGUSR2, libc::SIGHUP, 40][i % 4];
+        // SAFETY: plain kill.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+    }
+    // Standard signals coalesce while pending, so the program sees fewer
+    // than were sent; what matters is that rinit still forwards the next one.
+    r.signal(libc::SIGWINCH);
+    r.lines.expect("alive");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait().code, Some(9));
+}
+
+/// Counts, from inside the namespace, zombies and processes other than
+/// rinit and the program; loops until both are zero or a bound is hit, then
+/// reports the last counts.
+const COUNT_LEFTOVERS: &str = r#"
+    left() { z=0; o=0
+        for f in /proc/[0-9]*/stat; do
+            read -r l < "$f" 2>/dev/null || continue
+            set -- ${l##*) }
+            case "$1" in Z) z=$((z+1));; esac
+            [ "$2" = 1 ] && [ "${f#/proc/}" != "$$/stat" ] && o=$((o+1))
+        done; }
+    i=0; while [ $i -lt 20000 ]; do left; [ $z = 0 ] && [ $o = 0 ] && break; i=$((i+1)); done
+    echo "zombies $z others $o" >&3"#;
+
+#[test]
+fn a_thousand_orphans_leave_no_zombie() {
+    let script = format!(
+        r#"i=0; while [ $i -lt 1000 ]; do (/bin/true &); i=$((i+1)); done
+           {COUNT_LEFTOVERS}"#
+    );
+    let mut r = Pid1::start(&[], &script);
+    r.lines.expect("zombies 0 others 0");
+    assert_eq!(r.wait().code, Some(0));
+}
+
+#[test]
+fn exit_status_is_right_while_hundreds_of_orphans_exit_at_the_same_moment() {
+    // 300 orphans block reading a fifo; the program holds its write end and
+    // exits with 42, which releases them all at the instant it exits.
+    let script = r#"
+        f=$(mktemp -u); mkfifo "$f"
+        i=0; while [ $i -lt 300 ]; do (exec cat "$f" > /dev/null &); i=$((i+1)); done
+        exec 4>"$f"; rm "$f"
+        echo ready >&3
+        exit 42"#;
+    for _ in 0..3 {
+        let mut r = Pid1::start(&[], script);
+        ready(&mut r);
+        let end = r.wait();
+        assert_eq!(end.code, Some(42), "{}", end.stderr);
+    }
+}
+
+/// Lines the program reports: its blocked and ignored sets, and its fds.
+const REPORT_SIGNALS_AND_FDS: &str = r#"
+    grep -E '^Sig(Blk|Ign)' /proc/self/status | tr -s '\t ' ' ' >&3
+    echo fds $(ls /proc/self/fd | sort -n | tr '\n' ' ') >&3"#;
+
+/// Runs `cmd` (whose program is `sh -c REPORT_SIGNALS_AND_FDS`) with
+/// `setup` applied in the child before exec; returns the three report lines.
+fn report(mut cmd: Command, setup: fn()) -> Vec<String> {
+    // SAFETY: `setup` only calls sigaction/sigprocmask, which are
+    // async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            setup();
+            Ok(())
+        });
+    }
+    let mut r = Pid1::launch(cmd);
+    let lines = vec![r.lines.next(), r.lines.next(), r.lines.next()];
+    assert_eq!(r.wait().code, Some(0));
+    lines
+}
+
+fn plain_sh() -> Command {
+    let mut sh = Command::new("sh");
+    sh.args(["-c", REPORT_SIGNALS_AND_FDS]);
+    sh
+}
+
+#[test]
+fn program_sees_the_signal_state_and_descriptors_rinit_was_given() {
+    // What the program sees through rinit must be what it sees without it:
+    // rinit blocks everything for itself but adds nothing to the program's
+    // mask, ignored set or descriptors.
+    fn nothing() {}
+    let through_rinit = report(namespaced(&[], &["sh", "-c", REPORT_SIGNALS_AND_FDS]), nothing);
+    let without = report(plain_sh(), nothing);
+    assert_eq!(through_rinit, without);
+    assert_eq!(through_rinit[0], "SigBlk: 0000000000000000");
+    assert!(through_rinit[2].starts_with("fds 0 1 2 3 "), "{}", through_rinit[2]);
+
+    // A parent that ignores SIGUSR1 and blocks SIGUSR2 (and SIGPIPE, which
+    // Rust's runtime would otherwise have set to SIG_IGN in rinit itself).
+    fn ignore_usr1_block_usr2() {
+        // SAFETY: plain signal calls in the forked child.
+        unsafe {
+            libc::signal(libc::SIGUSR1, libc::SIG_IGN);
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGUSR2);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        }
+    }
+    let through_rinit = report(namespaced(&[], &["sh", "-c", REPORT_SIGNALS_AND_FDS]), ignore_usr1_block_usr2);
+    let without = report(plain_sh(), ignore_usr1_block_usr2);
+    assert_eq!(through_rinit, without);
+    assert_eq!(through_rinit[0], "SigBlk: 0000000000000800", "USR2 (12) blocked");
+    let ign = u64::from_str_radix(through_rinit[1].trim_start_matches("SigIgn: "), 16).unwrap();
+    assert_eq!(ign & (1 << 9), 1 << 9, "USR1 (10) ignored");
+    assert_eq!(ign & (1 << 12), 0, "SIGPIPE (13) not ignored");
+}
+
+#[test]
+fn stdio_passes_through_untouched() {
+    let mut r = Pid1::launch_with_stdin(namespaced(&[], &["sh", "-c", "cat; echo to-stderr >&2; echo done >&3"]));
+    {
+        use std::io::Write;
+        let stdin = r.stdin.as_mut().unwrap();
+        stdin.write_all(b"line one\nline two\n\x00binary\xff\n").unwrap();
+    }
+    r.close_stdin();
+    r.lines.expect("done");
+    let end = r.wait();
+    assert_eq!(end.code, Some(0));
+    assert_eq!(end.stdout.as_bytes(), "line one\nline two\n\u{0}binary\u{fffd}\n".as_bytes());
+    assert_eq!(end.stderr, "to-stderr\n");
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_message_and_starts_nothing() {
+    let dir = temp_dir("usage");
+    let marker = dir.join("started");
+    let touch = format!("touch {}", p(&marker));
+    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+        (vec!["--bogus"], vec![], "unknown option '--bogus'"),
+        (vec!["-Z"], vec![], "unknown option '-Z'"),
+        (vec!["-t", "soon"], vec![], "--grace: 'soon' is not a duration"),
+        (vec!["-p", "NOPE"], vec![], "--pdeathsig: 'NOPE' is not a signal"),
+        (vec!["-e", "300"], vec![], "--remap-exit: '300' is not an exit status"),
+        (vec!["-r", "TERM"], vec![], "--rewrite: 'TERM' is not FROM:TO"),
+        (vec!["--pids-max", "lots"], vec![], "--pids-max: 'lots' is not a number"),
+        (vec![], vec![("RINIT_SUBREAPER", "maybe")], "RINIT_SUBREAPER: 'maybe' is not a boolean"),
+        (vec![], vec![("RINIT_GRACE", "forever")], "RINIT_GRACE: 'forever' is not a duration"),
+        (vec![], vec![("RINIT_PIDS_MAX", "-3")], "RINIT_PIDS_MAX:"),
+        (vec![], vec![("RINIT_VERBOSITY", "loud")], "RINIT_VERBOSITY:"),
+    ];
+    for (args, env, want) in cases {
+        let out = Command::new(rinit())
+            .args(&args)
+            .args(["--", "sh", "-c", &touch])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {err}");
+        assert!(err.starts_with(&format!("rinit: {want}")), "{args:?} {env:?}: {err}");
+        assert!(err.contains("Try 'rinit --help'"), "{err}");
+        assert_eq!(err.lines().count(), 2, "{err}");
+        assert!(out.stdout.is_empty());
+        assert!(!marker.exists(), "{args:?}: the program was started");
+    }
+    let (code, _, err) = run_plain(Vec::<&str>::new());
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no program given"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn help_version_and_license_go_to_stdout() {
+    let (code, out, err) = run_plain(["--help"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    for opt in ["--subreaper", "--process-group", "--pdeathsig", "--remap-exit", "--rewrite", "--grace", "--pids-max", "--verbose", "--quiet", "--warn-on-reap", "--license", "--help", "--version"] {
+        assert!(out.contains(opt), "help lacks {opt}");
+    }
+    let (code, out, _) = run_plain(["-V"]);
+    assert_eq!(code, Some(0));
+    let line = out.trim_end();
+    let rest = line.strip_prefix("rinit version ").expect(line);
+    let (version, git) = rest.split_once(" - git.").expect(line);
+    assert_eq!(version, env!("CARGO_PKG_VERSION"));
+    assert!(!git.is_empty() && !git.contains(' '), "{line}");
+    let (code, out, _) = run_plain(["-l"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("MIT License"), "{out}");
+}
+
+#[test]
+fn logging_goes_to_stderr_with_the_prefix_and_follows_the_level() {
+    let quiet = Pid1::start(&[], "exit 0").wait();
+    assert_eq!(quiet.stderr, "", "default level is warnings: nothing to say");
+    let verbose = Pid1::start(&["-vv"], "exit 0").wait();
+    assert!(!verbose.stderr.is_empty());
+    assert!(verbose.stderr.lines().all(|l| l.starts_with("[rinit] ")), "{}", verbose.stderr);
+    assert!(verbose.stderr.contains("shutdown: "), "info line: {}", verbose.stderr);
+    assert!(verbose.stderr.contains("exit status 0"), "debug line: {}", verbose.stderr);
+    // RINIT_LOG wins over -v.
+    let mut cmd = namespaced(&["-vv"], &["sh", "-c", "exit 0"]);
+    cmd.env("RINIT_LOG", "error");
+    let filtered = Pid1::launch(cmd).wait();
+    assert_eq!(filtered.stderr, "");
+    let mut cmd = namespaced(&[], &["sh", "-c", "exit 0"]);
+    cmd.env("RINIT_VERBOSITY", "2");
+    assert!(Pid1::launch(cmd).wait().stderr.contains("shutdown: "));
+    let mut cmd = namespaced(&[], &["sh", "-c", "exit 0"]);
+    cmd.env("TINI_VERBOSITY", "3");
+    assert!(Pid1::launch(cmd).wait().stderr.contains("exit status 0"));
+}
+
+#[test]
+fn idle_rinit_sleeps_in_sigtimedwait_without_a_timeout() {
+    let mut r = Pid1::start(&[], "echo ready >&3; exec sleep 1000");
+    ready(&mut r);
+    let pid = r.rinit_pid();
+    // /proc/PID/syscall: the number of the call it is blocked in, then its
+    // arguments. rt_sigtimedwait is 128 on x86_64; its third argument, the
+    // timeout, must be NULL: asleep until a signal comes, no timer ticking.
+    let mut last = String::new();
+    let idle = wait_until(PATIENCE, || {
+        last = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let f: Vec<&str> = last.split_whitespace().collect();
+        f.first() == Some(&"128") && f.get(3) == Some(&"0x0")
+    });
+    assert!(idle, "rinit is not blocked in sigtimedwait(…, NULL): {last}");
+    let before = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let switches = |s: &str| -> u64 {
+        s.lines()
+            .filter(|l| l.contains("ctxt_switches"))
+            .map(|l| l.split_whitespace().last().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    // Still there, still with no wake-up since: same context-switch count.
+    let again = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap();
+    let after = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert_eq!(again, last);
+    assert_eq!(switches(&before), switches(&after));
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait().code, Some(143));
 }

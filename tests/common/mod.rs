@@ -109,13 +109,17 @@ impl Lines {
     }
 }
 
-/// rinit running as PID 1 with the program `sh -c SCRIPT`.
+/// rinit running (as PID 1 of a new namespace when started through
+/// `unshare`, or directly), with the program writing lines to fd 3.
 pub struct Pid1 {
     pub child: Child,
     pub lines: Lines,
+    pub stdin: Option<std::process::ChildStdin>,
     stderr: Option<mpsc::Receiver<String>>,
     stdout: Option<mpsc::Receiver<String>>,
     started: Instant,
+    /// The child is `unshare`, and rinit is its child.
+    via_unshare: bool,
 }
 
 pub struct Ended {
@@ -127,13 +131,24 @@ pub struct Ended {
     pub elapsed: Duration,
 }
 
+/// `unshare ... rinit ARGS -- PROGRAM...`: rinit as PID 1 of a new namespace.
+pub fn namespaced(rinit_args: &[&str], program: &[&str]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(unshare_args()).arg(rinit()).args(rinit_args).arg("--").args(program);
+    cmd
+}
+
+/// `rinit ARGS -- PROGRAM...` run directly, not as PID 1.
+pub fn direct(rinit_args: &[&str], program: &[&str]) -> Command {
+    let mut cmd = Command::new(rinit());
+    cmd.args(rinit_args).arg("--").args(program);
+    cmd
+}
+
 /// Builds the command: `unshare ... rinit ARGS -- sh -c SCRIPT`. fd 3 of the
 /// program is the write end of the returned pipe.
 pub fn pid1_command(rinit_args: &[&str], script: &str) -> (Command, Lines) {
-    let mut cmd = Command::new("unshare");
-    cmd.args(unshare_args()).arg(rinit()).args(rinit_args);
-    cmd.args(["--", "sh", "-c", script]);
-    attach_pipe(&mut cmd)
+    attach_pipe(&mut namespaced(rinit_args, &["sh", "-c", script]))
 }
 
 /// Gives the command an fd 3 that writes into the returned `Lines`.
@@ -170,18 +185,46 @@ impl Pid1 {
         Pid1::spawn(cmd, lines)
     }
 
-    pub fn spawn(mut cmd: Command, mut lines: Lines) -> Pid1 {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    /// Starts `cmd` (from [`namespaced`] or [`direct`]) with fd 3 attached
+    /// and stdin from /dev/null.
+    pub fn launch(mut cmd: Command) -> Pid1 {
+        let (cmd, lines) = attach_pipe(&mut cmd);
+        Pid1::spawn(cmd, lines)
+    }
+
+    /// Like [`Pid1::launch`], with stdin a pipe in `self.stdin`.
+    pub fn launch_with_stdin(mut cmd: Command) -> Pid1 {
+        let (cmd, lines) = attach_pipe(&mut cmd);
+        Pid1::spawn_stdio(cmd, lines, Stdio::piped())
+    }
+
+    pub fn spawn(cmd: Command, lines: Lines) -> Pid1 {
+        Pid1::spawn_stdio(cmd, lines, Stdio::null())
+    }
+
+    fn spawn_stdio(mut cmd: Command, mut lines: Lines, stdin: Stdio) -> Pid1 {
+        let via_unshare = cmd.get_program() == "unshare";
+        cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child = cmd.spawn().expect("start unshare");
+        let mut child = cmd.spawn().expect("start the command");
         lines.writer = None;
         let stdout = child.stdout.take().map(drain);
         let stderr = child.stderr.take().map(drain);
-        Pid1 { child, lines, stderr, stdout, started }
+        let stdin = child.stdin.take();
+        Pid1 { child, lines, stdin, stderr, stdout, started, via_unshare }
     }
 
-    /// rinit's pid as the test sees it: unshare's only child.
+    /// Closes the program's stdin pipe.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// rinit's pid as the test sees it: unshare's only child, or the child
+    /// itself when started directly.
     pub fn rinit_pid(&self) -> i32 {
+        if !self.via_unshare {
+            return self.child.id() as i32;
+        }
         let unshare = self.child.id();
         let path = format!("/proc/{unshare}/task/{unshare}/children");
         let deadline = Instant::now() + PATIENCE;
@@ -262,6 +305,32 @@ pub fn wait_exit(pid: u32, timeout: Duration) -> bool {
     // SAFETY: fd is ours.
     unsafe { libc::close(fd) };
     exited
+}
+
+/// Waits until `cond` holds, checking every millisecond, at most `timeout`.
+/// For conditions no pipe can announce (a zombie reaped, a process stopped).
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether `pid` is gone from /proc: exited *and* reaped.
+pub fn is_gone(pid: u32) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The state letter of `pid` (`Z` zombie, `T` stopped...), if it exists.
+pub fn state_of(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
 }
 
 /// Runs rinit (not in a namespace) with arguments, returning its exit code,
