@@ -1,0 +1,283 @@
+//! SPEC §5: the graceful shutdown, with the real binary. Timing bounds are
+//! read from rinit's own summary line ("took N.NNNs", measured by rinit from
+//! T) where they must be tight, so that a loaded test machine does not make
+//! them flaky; the test's own clock only bounds them loosely.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+use common::*;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A shell job that reports `NAME ready` on fd 3 (and to `$FIFO` if set, so
+/// the program can wait for it), and on SIGTERM reports `NAME cleaned` and
+/// exits 0. It is ready only once its `sleep` child has exec'd: a child still
+/// between fork and exec runs the shell's inherited TERM trap instead of
+/// dying, and would then need the SIGKILL at the grace.
+fn cleaner(name: &str) -> String {
+    format!(
+        r#"sh -c 'trap "echo {name} cleaned >&3; exit 0" TERM; sleep 1000 & s=$!; while [ "$(cat /proc/$s/comm 2>/dev/null)" != sleep ]; do :; done; echo {name} ready >&3; [ -n "$FIFO" ] && echo x > "$FIFO"; wait $s'"#
+    )
+}
+
+/// The shutdown summary line from rinit's stderr, and its "took" in seconds.
+fn summary(stderr: &str) -> (String, f64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("[rinit] shutdown: "))
+        .unwrap_or_else(|| panic!("no summary line in: {stderr}"))
+        .to_string();
+    let took = line
+        .rsplit_once("took ")
+        .and_then(|(_, t)| t.strip_suffix('s'))
+        .and_then(|t| t.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no time in: {line}"));
+    (line, took)
+}
+
+fn with_fifo(mut cmd: Command) -> (Command, std::path::PathBuf) {
+    let dir = temp_dir("fifo");
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    cmd.env("FIFO", &fifo);
+    (cmd, dir)
+}
+
+#[test]
+fn a_setsid_daemon_cleans_up_on_sigterm_to_rinit() {
+    let script = format!(
+        "setsid {} &\n read x < \"$FIFO\"; echo ready >&3; exec sleep 1000",
+        cleaner("daemon")
+    );
+    let (cmd, dir) = with_fifo(namespaced(&["-v"], &["sh", "-c", &script]));
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("daemon ready");
+    r.lines.expect("ready");
+    r.signal(libc::SIGTERM);
+    r.lines.expect("daemon cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(143), "the program died of the forwarded SIGTERM");
+    let (line, took) = summary(&end.stderr);
+    assert!(line.contains("0 needed SIGKILL"), "{line}");
+    assert!(took < 1.0, "everyone complied, so no waiting out the 10s grace: {line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_background_job_cleans_up_when_the_program_exits_by_itself() {
+    let script = format!("{} &\n read x < \"$FIFO\"; exit 5", cleaner("job"));
+    let (cmd, dir) = with_fifo(namespaced(&["-v"], &["sh", "-c", &script]));
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("job ready");
+    r.lines.expect("job cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(5), "the program's own status: {}", end.stderr);
+    let (line, took) = summary(&end.stderr);
+    assert!(line.contains("got SIGTERM, 0 needed SIGKILL"), "{line}");
+    assert!(took < 1.0, "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_program_ignoring_sigterm_is_killed_at_the_grace() {
+    // Everything ignores SIGTERM (the trap is inherited by sleep as SIG_IGN).
+    let mut r = Pid1::start(&["-v", "-t", "1"], "trap '' TERM; echo ready >&3; exec sleep 1000");
+    r.lines.expect("ready");
+    let sent = Instant::now();
+    r.signal(libc::SIGTERM);
+    let end = r.wait();
+    let outside = sent.elapsed();
+    assert_eq!(end.code, Some(137), "{}", end.stderr);
+    let (line, took) = summary(&end.stderr);
+    // rinit's own clock: SIGKILL at T+1s, exit right after.
+    assert!((1.0..1.1).contains(&took), "killed within 100 ms of the grace: {line}");
+    assert!(line.contains("1 needed SIGKILL (pid 2 'sleep')"), "{line}");
+    assert!(outside >= Duration::from_secs(1) && outside < Duration::from_secs(5), "{outside:?}");
+}
+
+#[test]
+fn an_orphan_ignoring_sigterm_is_killed_at_the_grace() {
+    let script = r#"(trap '' TERM; echo x > "$FIFO"; exec sleep 1000) &
+        read x < "$FIFO"; echo ready >&3; exit 0"#;
+    let (cmd, dir) = with_fifo(namespaced(&["-v", "-t", "1s"], &["sh", "-c", script]));
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("ready");
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "the program's status: {}", end.stderr);
+    let (line, took) = summary(&end.stderr);
+    assert!((1.0..1.1).contains(&took), "{line}");
+    assert!(line.contains("1 process got SIGTERM, 1 needed SIGKILL") && line.contains("'sleep'"), "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn others_get_sigterm_by_half_the_grace_when_the_program_is_slow() {
+    // The program takes SIGTERM but does not exit; the job must still get
+    // its SIGTERM at T+G/2 = 1s, before the SIGKILL at T+G = 2s.
+    let script = format!(
+        "{} &\n read x < \"$FIFO\"; trap 'echo prog got TERM >&3' TERM; echo ready >&3\n while :; do sleep 100 & wait $!; done",
+        cleaner("job")
+    );
+    let (cmd, dir) = with_fifo(namespaced(&["-vv", "-t", "2"], &["sh", "-c", &script]));
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("job ready");
+    r.lines.expect("ready");
+    let sent = Instant::now();
+    r.signal(libc::SIGTERM);
+    r.lines.expect("prog got TERM");
+    r.lines.expect("job cleaned");
+    let job_at = sent.elapsed();
+    assert!(job_at >= Duration::from_millis(950), "not before T+G/2: {job_at:?}");
+    assert!(job_at < Duration::from_millis(1900), "well before T+G: {job_at:?}");
+    let end = r.wait();
+    assert_eq!(end.code, Some(137), "the program never exited: SIGKILL at the grace");
+    let (line, took) = summary(&end.stderr);
+    assert!((2.0..2.1).contains(&took), "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn rinit_exits_as_soon_as_the_last_process_is_gone() {
+    // Three jobs that each take a moment to clean up; with a 10s grace
+    // rinit must leave right after the last one, not at the deadline.
+    let script = format!(
+        "{a} & {b} & {c} &\n read x < \"$FIFO\"; read x < \"$FIFO\"; read x < \"$FIFO\"; exit 0",
+        a = cleaner("a"),
+        b = cleaner("b"),
+        c = cleaner("c")
+    );
+    let (cmd, dir) = with_fifo(namespaced(&["-v"], &["sh", "-c", &script]));
+    let mut r = Pid1::launch(cmd);
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(r.lines.next());
+    }
+    seen.sort();
+    assert_eq!(seen, ["a cleaned", "a ready", "b cleaned", "b ready", "c cleaned", "c ready"]);
+    let end = r.wait();
+    assert_eq!(end.code, Some(0));
+    let (line, took) = summary(&end.stderr);
+    assert!(took < 0.5, "{line}");
+    assert!(end.elapsed < Duration::from_secs(5), "{:?}", end.elapsed);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn grace_zero_kills_at_once() {
+    let mut r = Pid1::start(&["-v", "-t", "0"], "trap 'exit 0' TERM; echo ready >&3; while :; do sleep 100 & wait $!; done");
+    r.lines.expect("ready");
+    r.signal(libc::SIGTERM);
+    let end = r.wait();
+    assert_eq!(end.code, Some(137), "SIGKILL, not the program's graceful exit 0");
+    let (line, took) = summary(&end.stderr);
+    assert!(took < 0.5, "{line}");
+    assert!(line.contains("0 processes got SIGTERM"), "{line}");
+}
+
+#[test]
+fn a_stopped_process_is_woken_by_sigcont_and_terminates() {
+    // The job stops itself; it can only run its SIGTERM trap once continued.
+    let script = format!(
+        "{} &\n job=$!\n read x < \"$FIFO\"; kill -STOP $job\n\
+         while :; do set -- $(sed 's/.*) //' /proc/$job/stat); [ \"$1\" = T ] && break; done\n\
+         echo stopped >&3; exit 0",
+        cleaner("job")
+    );
+    let (cmd, dir) = with_fifo(namespaced(&["-v"], &["sh", "-c", &script]));
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("job ready");
+    r.lines.expect("stopped");
+    r.lines.expect("job cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(0));
+    let (line, took) = summary(&end.stderr);
+    assert!(took < 1.0 && line.contains("0 needed SIGKILL"), "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn as_a_subreaper_only_descendants_are_signalled() {
+    // A process outside rinit's tree, started by the test itself.
+    let mut outsider = Command::new("sleep").arg("1000").spawn().unwrap();
+    let script = format!("{} &\n read x < \"$FIFO\"; exit 3", cleaner("job"));
+    let (cmd, dir) = with_fifo(direct(&["-s", "-v", "-t", "2"], &["sh", "-c", &script]));
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("job ready");
+    r.lines.expect("job cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(3), "{}", end.stderr);
+    let (line, took) = summary(&end.stderr);
+    // The job, and the sleep it was waiting on: nothing else.
+    assert!(line.contains("2 processes got SIGTERM, 0 needed SIGKILL"), "{line}");
+    assert!(took < 1.0, "{line}");
+    assert_eq!(outsider.try_wait().unwrap(), None, "a process outside rinit's tree was signalled");
+    outsider.kill().unwrap();
+    outsider.wait().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_subreaper_also_signals_adopted_orphans() {
+    let script = r#"(trap 'echo orphan cleaned >&3; exit 0' TERM; echo x > "$FIFO"; while :; do sleep 100 & wait $!; done) &
+        read x < "$FIFO"; exit 0"#;
+    let (cmd, dir) = with_fifo(direct(&["-s", "-v"], &["sh", "-c", script]));
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("orphan cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn with_a_proc_of_another_namespace_shutdown_still_works() {
+    // unshare without --mount-proc: rinit is PID 1 but /proc is the host's.
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--kill-child"]);
+    if !is_root() {
+        cmd.args(["--user", "--map-root-user"]);
+    }
+    // /proc/$! would name a host process here, so the job is one perl
+    // process with a TERM handler instead of `cleaner`'s shell and sleep.
+    let job = r#"perl -e '
+        open(my $out, ">&=3"); $out->autoflush(1);
+        $SIG{TERM} = sub { print $out "job cleaned\n"; exit 0 };
+        print $out "job ready\n";
+        open(my $f, ">", $ENV{FIFO}); print $f "x\n"; close $f;
+        sleep 1000 while 1'"#;
+    let script = format!("{job} &\n read x < \"$FIFO\"; echo ready >&3; exec sleep 1000");
+    cmd.arg(rinit()).args(["-v", "--", "sh", "-c", &script]);
+    let (cmd, dir) = with_fifo(cmd);
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("job ready");
+    r.lines.expect("ready");
+    r.signal(libc::SIGTERM);
+    r.lines.expect("job cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(143), "{}", end.stderr);
+    assert!(end.stderr.contains("does not show this PID namespace"), "{}", end.stderr);
+    let (line, took) = summary(&end.stderr);
+    assert!(took < 1.0, "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn process_group_mode_does_not_signal_the_group_twice() {
+    // Under -g the job shares the program's group and gets the forwarded
+    // SIGTERM. It counts its SIGTERMs without exiting; rinit must not send it
+    // another one when the program exits (SIGKILL ends it at the grace).
+    let script = r#"sh -c 'n=0; trap "n=\$((n+1)); echo term \$n >&3" TERM; echo x > "$FIFO"; while :; do sleep 100 & wait $!; done' &
+        read x < "$FIFO"; echo ready >&3; trap 'exit 0' TERM; while :; do sleep 100 & wait $!; done"#;
+    let (cmd, dir) = with_fifo(namespaced(&["-g", "-v", "-t", "1"], &["sh", "-c", script]));
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("ready");
+    r.signal(libc::SIGTERM);
+    r.lines.expect("term 1");
+    // Everything holding fd 3 is gone (the job by SIGKILL) with no second line.
+    r.lines.expect_eof();
+    let end = r.wait();
+    assert_eq!(end.code, Some(0));
+    let (line, _) = summary(&end.stderr);
+    assert!(line.contains("needed SIGKILL") && line.contains("'sh'"), "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
