@@ -244,10 +244,20 @@ pub fn wait(timeout: Option<Duration>) -> io::Result<Option<i32>> {
     let ts_ptr = ts
         .as_ref()
         .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `set` and `ts` live across the call; a null siginfo pointer is
-    // allowed. sigtimedwait with a null timeout waits forever.
-    let sig = unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), ts_ptr) };
+    // SAFETY: siginfo_t is plain data; all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set`, `info` and `ts` live across the call. sigtimedwait
+    // with a null timeout waits forever.
+    let sig = unsafe { libc::sigtimedwait(&set, &mut info, ts_ptr) };
     if sig > 0 {
+        // A write of rinit's own to a pipe nobody reads any more (its stderr,
+        // once the log reader has gone) makes the kernel raise SIGPIPE at
+        // rinit, sent by rinit. That is no signal for the program, whose
+        // default action for it is to die.
+        // SAFETY: for a signal sent by a process, si_pid is the sender.
+        if sig == libc::SIGPIPE && unsafe { info.si_pid() } == nix::unistd::getpid().as_raw() {
+            return Ok(None);
+        }
         return Ok(Some(sig));
     }
     let err = io::Error::last_os_error();
