@@ -102,6 +102,12 @@ impl Lines {
         assert_eq!(got, want, "line from the program");
     }
 
+    /// Closes the test's copy of the write end, as `Pid1::spawn` does; for
+    /// tests that spawn the command themselves.
+    pub fn close_writer(&mut self) {
+        self.writer = None;
+    }
+
     /// Waits for EOF: every process holding fd 3 (rinit included) has gone.
     pub fn expect_eof(&mut self) {
         let rest = self.next_within(PATIENCE);
