@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release
+scripts/build.sh
 BIN=target/x86_64-unknown-linux-musl/release/rinit
 file "$BIN"
 ls -l "$BIN"

@@ -21,3 +21,5 @@ if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
     rustup target add x86_64-unknown-linux-musl
 fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+# rust-src: scripts/build.sh rebuilds std for a smaller binary.
+rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src

@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release
+scripts/build.sh
 cargo clippy --all-targets -- -D warnings
 cargo test -- --test-threads="${RINIT_TEST_THREADS:-2}"
