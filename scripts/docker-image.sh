@@ -7,7 +7,7 @@
 #     scripts/docker-image.sh [TAG]      # default tag: rinit-test:latest
 #
 # RINIT_BIN names the rinit binary to put in; by default the release build,
-# made here with `cargo build --release`.
+# made here (scripts/build.sh, or `cargo build --release`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-rinit-test:latest}
@@ -15,7 +15,8 @@ busybox=/bin/busybox
 applets=(sh sleep ps kill cat touch echo setsid ls dd head mkfifo rm test true false wc grep)
 
 if [ -z "${RINIT_BIN:-}" ]; then
-    cargo build --release
+    # The shipped build (scripts/build.sh where there is one), same path.
+    if [ -x scripts/build.sh ]; then scripts/build.sh; else cargo build --release; fi
     RINIT_BIN=target/x86_64-unknown-linux-musl/release/rinit
 fi
 [ -x "$RINIT_BIN" ] || { echo "docker-image.sh: no rinit binary at $RINIT_BIN" >&2; exit 1; }

@@ -207,17 +207,24 @@ fn release_rinit() -> PathBuf {
                 .join("rinit");
             let built = std::fs::metadata(&release).and_then(|m| m.modified()).ok();
             if built.is_none() || built < newest_source() {
-                let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-                let out = run_within(
-                    Command::new(cargo)
-                        .args(["build", "--release"])
-                        .current_dir(env!("CARGO_MANIFEST_DIR")),
-                    Duration::from_secs(900),
-                );
+                // The shipped build where the repository has its script
+                // (same path); plain `cargo build --release` otherwise.
+                let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+                let script = root.join("scripts/build.sh");
+                let mut cmd = if script.is_file() {
+                    Command::new(script)
+                } else {
+                    let mut c =
+                        Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+                    c.args(["build", "--release"]);
+                    c
+                };
+                cmd.current_dir(root);
+                let out = run_within(&mut cmd, Duration::from_secs(900));
                 assert_eq!(
                     out.code,
                     Some(0),
-                    "cargo build --release failed:\n{}",
+                    "building the release rinit failed:\n{}",
                     out.all()
                 );
             }
