@@ -471,7 +471,8 @@ fn bad_usage_exits_2_with_a_message_and_starts_nothing() {
     let dir = temp_dir("usage");
     let marker = dir.join("started");
     let touch = format!("touch {}", p(&marker));
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+    type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (vec!["--bogus"], vec![], "unknown option '--bogus'"),
         (vec!["-Z"], vec![], "unknown option '-Z'"),
         (vec!["-t", "soon"], vec![], "--grace: 'soon' is not a duration"),
