@@ -1,0 +1,258 @@
+//! SPEC §6 against the real binary: `--pids-max` on this machine's cgroup v1
+//! pids hierarchy, its failures, and the OOM-kill report in a small v1 memory
+//! cgroup. Needs root (cgroups are written) like the rest of the suite.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::print_stderr)]
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Prints the program's pids cgroup directory on fd 3 and keeps it in `$cg`.
+const REPORT_CG: &str = r#"cg=/sys/fs/cgroup/pids$(sed -n 's/^[0-9]*:pids://p' /proc/self/cgroup); echo "$cg" >&3; "#;
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// The leaf that rinit made: below the pids root (this machine runs the
+/// tests in the root pids cgroup, which has no pids.max of its own).
+fn assert_is_leaf(cg: &str) {
+    let name = Path::new(cg).file_name().unwrap().to_str().unwrap();
+    assert!(
+        Path::new(cg).parent() == Some(Path::new("/sys/fs/cgroup/pids")) && name.starts_with("rinit-"),
+        "the program runs in a leaf that rinit made, not {cg}"
+    );
+}
+
+#[test]
+fn fork_bomb_stays_under_pids_max_and_rinit_still_shuts_down() {
+    // A binary fork bomb, 255 processes deep at most so that a broken limit
+    // cannot take the machine down. Its leaves wait forever; a refused fork
+    // ends the shell that tried it ("Cannot fork"). The program waits, on
+    // the cgroup's own files and with shell builtins only (no fork needed),
+    // until the kernel has refused a fork, then reports the peak.
+    let script = format!(
+        r#"{REPORT_CG}
+        read -r max < "$cg/pids.max"; echo "pids.max $max" >&3
+        bomb() {{ [ "$1" -lt 7 ] || exec sleep 1000; bomb $(($1+1)) & bomb $(($1+1)) & wait; }}
+        bomb 0 2>/dev/null &
+        while read -r ev < "$cg/pids.events" && [ "$ev" = "max 0" ]; do :; done
+        read -r peak < "$cg/pids.peak"
+        echo "$ev" >&3; echo "peak $peak" >&3
+        exit 0"#
+    );
+    // A short grace: shells forked after rinit's SIGTERM round miss it and
+    // wait for the SIGKILL.
+    let mut r = Pid1::start(&["--pids-max", "40", "-t", "1"], &script);
+    let cg = r.lines.next();
+    assert_is_leaf(&cg);
+    r.lines.expect("pids.max 40");
+    let refused = r.lines.next();
+    let count: u64 = refused.strip_prefix("max ").expect("pids.events line").parse().unwrap();
+    assert!(count >= 1, "the kernel refused forks: {refused}");
+    let peak: u64 = r.lines.next().strip_prefix("peak ").unwrap().parse().unwrap();
+    assert!((2..=40).contains(&peak), "never more than 40 processes, rinit included: peak {peak}");
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "the program's status; stderr: {}", end.stderr);
+    assert!(!end.stderr.contains("error"), "stderr: {}", end.stderr);
+    assert!(!Path::new(&cg).exists(), "rinit removed its leaf {cg}");
+}
+
+#[test]
+fn pids_max_from_environment_covers_orphans_and_leaf_goes_after_sigterm() {
+    // An orphan (double fork) is in the leaf too, and the leaf can still be
+    // removed after the shutdown that a `docker stop` starts.
+    let script = format!(
+        r#"{REPORT_CG}
+        (sleep 1000 & echo "orphan $(sed -n 's/^[0-9]*:pids://p' /proc/$!/cgroup)" >&3) 
+        read -r n < "$cg/pids.current"; echo "current $n" >&3
+        exec sleep 1000"#
+    );
+    let (mut cmd, lines) = pid1_command(&[], &script);
+    cmd.env("RINIT_PIDS_MAX", "10");
+    let mut r = Pid1::spawn(cmd, lines);
+    let cg = r.lines.next();
+    assert_is_leaf(&cg);
+    let leaf_path = cg.strip_prefix("/sys/fs/cgroup/pids").unwrap();
+    assert_eq!(r.lines.next(), format!("orphan {leaf_path}"));
+    assert_eq!(read(&PathBuf::from(&cg).join("pids.max")).trim(), "10");
+    // rinit, the program, the orphan sleep.
+    r.lines.expect("current 3");
+    r.signal(libc::SIGTERM);
+    let end = r.wait();
+    assert_eq!(end.code, Some(143), "stderr: {}", end.stderr);
+    assert!(!end.stderr.contains("cannot"), "stderr: {}", end.stderr);
+    assert!(!Path::new(&cg).exists(), "rinit removed its leaf {cg}");
+}
+
+#[test]
+fn bad_pids_max_exits_2_without_starting_the_program() {
+    let dir = temp_dir("pids-lots");
+    let marker = dir.join("started");
+    let touch = format!("touch {}", p(&marker));
+    let (code, _, stderr) = run_plain(["--pids-max", "lots", "--", "sh", "-c", &touch]);
+    assert_eq!(code, Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("--pids-max") && stderr.contains("--help"), "stderr: {stderr}");
+    let out = Command::new(rinit())
+        .args(["--", "sh", "-c", &touch])
+        .env("RINIT_PIDS_MAX", "lots")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("RINIT_PIDS_MAX"), "stderr: {stderr}");
+    assert!(!marker.exists(), "the program was never started");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Runs rinit `--pids-max 40` as PID 1 after `prepare` has changed the
+/// cgroup mounts of a private mount namespace; the program would create a
+/// marker file. Returns (exit code, stderr, whether the program ran).
+fn pids_max_after(tag: &str, prepare: &str) -> (Option<i32>, String, bool) {
+    let dir = temp_dir(tag);
+    let marker = dir.join("started");
+    let script = format!(r#"{prepare} && exec "$0" --pids-max 40 -- touch "$1""#);
+    let out = Command::new("unshare")
+        .arg("--mount")
+        .args(unshare_args())
+        .args(["sh", "-c", &script])
+        .arg(rinit())
+        .arg(&marker)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let ran = marker.exists();
+    let _ = std::fs::remove_dir_all(dir);
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), ran)
+}
+
+#[test]
+fn read_only_cgroup_fs_exits_1_before_starting_anything() {
+    // What an unprivileged Docker container looks like.
+    let (code, stderr, ran) = pids_max_after("pids-ro", "mount -o remount,bind,ro /sys/fs/cgroup/pids");
+    assert_eq!(code, Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("the cgroup filesystem at /sys/fs/cgroup/pids is mounted read-only"), "stderr: {stderr}");
+    assert!(stderr.contains("docker run --pids-limit 40"), "stderr: {stderr}");
+    assert!(!ran, "the program was never started");
+}
+
+#[test]
+fn missing_cgroup_fs_exits_1_before_starting_anything() {
+    let (code, stderr, ran) = pids_max_after("pids-none", "umount -R /sys/fs/cgroup");
+    assert_eq!(code, Some(1), "stderr: {stderr}");
+    assert!(stderr.contains("no cgroup filesystem is mounted at /sys/fs/cgroup"), "stderr: {stderr}");
+    assert!(stderr.contains("docker run --pids-limit 40"), "stderr: {stderr}");
+    assert!(!ran, "the program was never started");
+}
+
+/// Shell code that makes itself the OOM killer's first choice, then doubles
+/// a string until the kernel kills it (256 MiB at most, should no limit hold).
+///
+/// Nothing else in the cgroup may allocate while the victim is dying: the
+/// cgroup is still full until the victim's memory is freed, so the kernel
+/// would go out of memory again and kill the next biggest process, unshare
+/// or rinit (oom_score_adj cannot protect them: lowering it takes
+/// CAP_SYS_RESOURCE, which this machine does not give).
+const ALLOCATE: &str =
+    "echo 1000 > /proc/self/oom_score_adj; i=0; x=1; while [ $i -lt 28 ]; do x=$x$x; i=$((i+1)); done";
+
+/// A child of the test's own v1 memory cgroup with a memory limit, removed
+/// on drop (by then every process in it has exited).
+struct MemoryCgroup {
+    dir: PathBuf,
+}
+
+impl MemoryCgroup {
+    fn new(tag: &str, limit: u64) -> MemoryCgroup {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let own = read(Path::new("/proc/self/cgroup"));
+        let own = own
+            .lines()
+            .find_map(|l| l.split_once(":memory:").map(|(_, path)| path.to_string()))
+            .expect("a v1 memory hierarchy");
+        let dir = PathBuf::from(format!(
+            "/sys/fs/cgroup/memory{}/rinit-test-{tag}-{}-{}",
+            own.trim_end_matches('/'),
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        let cg = MemoryCgroup { dir };
+        std::fs::write(cg.dir.join("memory.limit_in_bytes"), limit.to_string()).unwrap();
+        // With swap, the limit must cover it too, or the program just swaps.
+        let _ = std::fs::write(cg.dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
+        cg
+    }
+
+    /// rinit as PID 1 with the program `sh -c SCRIPT`, all inside this cgroup:
+    /// a shell joins it and then execs `unshare ... rinit`.
+    fn start(&self, rinit_args: &[&str], script: &str) -> Pid1 {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", r#"echo $$ > "$0/cgroup.procs" && exec "$@""#])
+            .arg(&self.dir)
+            .arg("unshare")
+            .args(unshare_args())
+            .arg(rinit())
+            .args(rinit_args)
+            .args(["--", "sh", "-c", script]);
+        let (cmd, lines) = attach_pipe(&mut cmd);
+        Pid1::spawn(cmd, lines)
+    }
+}
+
+impl Drop for MemoryCgroup {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir(&self.dir) {
+            eprintln!("cannot remove {}: {e}", self.dir.display());
+        }
+    }
+}
+
+#[test]
+fn oom_killed_program_is_reported_with_the_limit() {
+    let cg = MemoryCgroup::new("oom", 32 << 20);
+    let mut r = cg.start(&[], &format!("echo ready >&3; {ALLOCATE}"));
+    r.lines.expect("ready");
+    let end = r.wait();
+    assert_eq!(end.code, Some(137), "stderr: {}", end.stderr);
+    assert!(
+        end.stderr.contains("[rinit] 'sh' (pid 2) was killed by the kernel OOM killer (memory limit 32 MiB)"),
+        "stderr: {}",
+        end.stderr
+    );
+    let control = read(&cg.dir.join("memory.oom_control"));
+    assert!(control.contains("oom_kill 1"), "the kernel counted one OOM kill: {control}");
+}
+
+#[test]
+fn oom_killed_orphan_is_reported_by_name_and_pid() {
+    let cg = MemoryCgroup::new("oom-orphan", 32 << 20);
+    // The allocating shell is orphaned (its parent exits at once), so rinit
+    // reaps it. The program waits, without allocating, for the end of the
+    // pipe the orphan holds: it closes when the orphan exits, after its
+    // memory is freed. Then the program exits normally.
+    let script = format!("( ({ALLOCATE}) & echo $! >&3 ) | read -r _; exit 0");
+    let mut r = cg.start(&[], &script);
+    let orphan = r.lines.next();
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "the program's own status; stderr: {}", end.stderr);
+    let want = format!("[rinit] 'sh' (pid {orphan}) was killed by the kernel OOM killer (memory limit 32 MiB)");
+    assert!(end.stderr.contains(&want), "want {want:?} in stderr: {}", end.stderr);
+}
+
+#[test]
+fn plain_sigkill_is_not_reported_as_oom() {
+    let cg = MemoryCgroup::new("sigkill", 32 << 20);
+    let mut r = cg.start(&["-vvv"], "echo ready >&3; kill -KILL $$");
+    r.lines.expect("ready");
+    let end = r.wait();
+    assert_eq!(end.code, Some(137), "stderr: {}", end.stderr);
+    // The watch was on, on this cgroup's counter, and stayed quiet.
+    let watching = format!("watching {}/memory.oom_control for OOM kills", cg.dir.display());
+    assert!(end.stderr.contains(&watching), "stderr: {}", end.stderr);
+    assert!(!end.stderr.contains("OOM killer"), "stderr: {}", end.stderr);
+}
