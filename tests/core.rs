@@ -211,16 +211,17 @@ fn pdeathsig_ends_rinit_when_its_parent_dies() {
 #[test]
 fn pdeathsig_kill_kills_rinit() {
     let script = format!(
-        "{} -p KILL -- sh -c 'echo ready >&3; exec sleep 1000 3>&-' & echo $! >&3; wait",
+        "{} -p KILL -- sh -c 'echo program $$ >&3; exec sleep 1000 3>&-' & echo rinit $! >&3; wait",
         p(&rinit())
     );
     let mut cmd = Command::new("sh");
     cmd.args(["-c", &script]);
     let (cmd, lines) = attach_pipe(&mut cmd);
     let mut r = Pid1::spawn(cmd, lines);
-    let a = r.lines.next();
-    let b = r.lines.next();
-    let rinit_pid: i32 = if a == "ready" { b.parse().unwrap() } else { a.parse().unwrap() };
+    let mut got = [r.lines.next(), r.lines.next()];
+    got.sort();
+    let pid = |line: &str| line.split_whitespace().nth(1).unwrap().parse::<i32>().unwrap();
+    let (program_pid, rinit_pid) = (pid(&got[0]), pid(&got[1]));
     // The program closed its fd 3, so EOF means rinit itself is gone.
     r.child.kill().unwrap();
     r.lines.expect_eof();
@@ -228,8 +229,9 @@ fn pdeathsig_kill_kills_rinit() {
     // (Its descriptors close a moment before it turns into a zombie.)
     let dead = wait_until(PATIENCE, || matches!(state_of(rinit_pid as u32), None | Some('Z')));
     assert!(dead, "rinit still alive: {:?}", state_of(rinit_pid as u32));
-    // The orphaned sleep is left to the machine's init; end it.
-    let _ = Command::new("pkill").args(["-f", "^sleep 1000$"]).status();
+    // The orphaned program is left to the machine's init; end it.
+    // SAFETY: plain kill of the pid the program reported.
+    unsafe { libc::kill(program_pid, libc::SIGKILL) };
 }
 
 #[test]

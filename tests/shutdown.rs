@@ -142,7 +142,9 @@ fn rinit_exits_as_soon_as_the_last_process_is_gone() {
     // Three jobs that each take a moment to clean up; with a 10s grace
     // rinit must leave right after the last one, not at the deadline.
     let script = format!(
-        "{a} & {b} & {c} &\n read x < \"$FIFO\"; read x < \"$FIFO\"; read x < \"$FIFO\"; exit 0",
+        // One read-write open for all three: a line written while no reader
+        // has the fifo open would be lost, and O_RDWR never sees EOF.
+        "{a} & {b} & {c} &\n exec 4<>\"$FIFO\"; read x <&4; read x <&4; read x <&4; exit 0",
         a = cleaner("a"),
         b = cleaner("b"),
         c = cleaner("c")
@@ -198,8 +200,16 @@ fn a_stopped_process_is_woken_by_sigcont_and_terminates() {
 
 #[test]
 fn as_a_subreaper_only_descendants_are_signalled() {
-    // A process outside rinit's tree, started by the test itself.
-    let mut outsider = Command::new("sleep").arg("1000").spawn().unwrap();
+    // A process outside rinit's tree, started by the test itself (and
+    // killed by the guard even when an assertion fails).
+    struct Outsider(std::process::Child);
+    impl Drop for Outsider {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut outsider = Outsider(Command::new("sleep").arg("1000").spawn().unwrap());
     let script = format!("{} &\n read x < \"$FIFO\"; exit 3", cleaner("job"));
     let (cmd, dir) = with_fifo(direct(&["-s", "-v", "-t", "2"], &["sh", "-c", &script]));
     let mut r = Pid1::launch(cmd);
@@ -211,9 +221,7 @@ fn as_a_subreaper_only_descendants_are_signalled() {
     // The job, and the sleep it was waiting on: nothing else.
     assert!(line.contains("2 processes got SIGTERM, 0 needed SIGKILL"), "{line}");
     assert!(took < 1.0, "{line}");
-    assert_eq!(outsider.try_wait().unwrap(), None, "a process outside rinit's tree was signalled");
-    outsider.kill().unwrap();
-    outsider.wait().unwrap();
+    assert_eq!(outsider.0.try_wait().unwrap(), None, "a process outside rinit's tree was signalled");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -267,7 +275,7 @@ fn process_group_mode_does_not_signal_the_group_twice() {
     // SIGTERM. It counts its SIGTERMs without exiting; rinit must not send it
     // another one when the program exits (SIGKILL ends it at the grace).
     let script = r#"sh -c 'n=0; trap "n=\$((n+1)); echo term \$n >&3" TERM; echo x > "$FIFO"; while :; do sleep 100 & wait $!; done' &
-        read x < "$FIFO"; echo ready >&3; trap 'exit 0' TERM; while :; do sleep 100 & wait $!; done"#;
+        read x < "$FIFO"; trap 'exit 0' TERM; echo ready >&3; while :; do sleep 100 & wait $!; done"#;
     let (cmd, dir) = with_fifo(namespaced(&["-g", "-v", "-t", "1"], &["sh", "-c", script]));
     let mut r = Pid1::launch(cmd);
     r.lines.expect("ready");
