@@ -8,6 +8,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release
+scripts/build.sh
 mkdir -p target/bench
 cargo bench --bench compare | tee target/bench/latest.md

@@ -196,13 +196,24 @@ impl Supervisor {
     fn reap(&mut self) -> (Option<i32>, bool) {
         let mut program = None;
         loop {
-            // When watching for OOM kills, peek first so that the name of a
-            // SIGKILLed process can be read while it is still a zombie.
-            let name = if self.oom.is_some() { self.peek_killed_name() } else { None };
+            // When watching for OOM kills, find the next zombie without
+            // reaping it, so that the name of a SIGKILLed one can still be
+            // read from /proc; then reap exactly that pid (a cheap lookup,
+            // not another walk over every child).
+            let (target, name) = if self.oom.is_some() {
+                match self.peek() {
+                    Peek::Zombie(pid, name) => (pid, name),
+                    Peek::NoneReady => return (program, false),
+                    Peek::NoChildren => return (program, true),
+                    Peek::Failed => (-1, None),
+                }
+            } else {
+                (-1, None)
+            };
             let mut raw = 0;
             // __WALL: also children that exit with a signal other than SIGCHLD.
             // SAFETY: `raw` is a valid out pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG | libc::__WALL) };
+            let pid = unsafe { libc::waitpid(target, &mut raw, libc::WNOHANG | libc::__WALL) };
             if pid == 0 {
                 return (program, false);
             }
@@ -237,8 +248,9 @@ impl Supervisor {
         }
     }
 
-    /// The name of the next zombie if SIGKILL ended it.
-    fn peek_killed_name(&self) -> Option<(i32, String)> {
+    /// The next child that has ended, left unreaped, with its name if SIGKILL
+    /// ended it.
+    fn peek(&self) -> Peek {
         // SAFETY: siginfo_t is plain data; zeroed means "no child" to waitid.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // WNOWAIT leaves the zombie in place for the waitpid that follows.
@@ -251,27 +263,42 @@ impl Supervisor {
                 libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
             )
         };
+        if rc != 0 {
+            return match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::ECHILD) => Peek::NoChildren,
+                _ => Peek::Failed,
+            };
+        }
         // SAFETY: waitid filled the SIGCHLD fields (or left them zero).
         let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        if pid <= 0 {
+            return Peek::NoneReady;
+        }
         let killed = info.si_code == libc::CLD_KILLED || info.si_code == libc::CLD_DUMPED;
-        (rc == 0 && pid > 0 && killed && status == libc::SIGKILL)
-            .then(|| (pid, procs::name_of(&self.proc_root, pid)))
+        let name = (killed && status == libc::SIGKILL).then(|| procs::name_of(&self.proc_root, pid));
+        Peek::Zombie(pid, name)
     }
 
-    fn report_oom(&mut self, pid: i32, peeked: Option<(i32, String)>) {
+    fn report_oom(&mut self, pid: i32, peeked_name: Option<String>) {
         let Some(limit) = self.oom.as_mut().and_then(OomWatch::oom_killed) else {
             return;
         };
         let name = if pid == self.program {
             self.program_name.clone()
         } else {
-            match peeked {
-                Some((p, name)) if p == pid => name,
-                _ => "?".to_string(),
-            }
+            peeked_name.unwrap_or_else(|| "?".to_string())
         };
         warn!("'{name}' (pid {pid}) was killed by the kernel OOM killer ({limit})");
     }
+}
+
+/// What `waitid(WNOWAIT)` found.
+enum Peek {
+    Zombie(i32, Option<String>),
+    NoneReady,
+    NoChildren,
+    /// An unexpected error: fall back to a plain waitpid(-1).
+    Failed,
 }
 
 fn describe_target(target: i32) -> String {
