@@ -14,5 +14,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTC_BOOTSTRAP=1
-export RUSTFLAGS="${RUSTFLAGS:-} -Zunstable-options -Cpanic=immediate-abort"
+# RUSTFLAGS replaces the rustflags of .cargo/config.toml, so it repeats them.
+export RUSTFLAGS="${RUSTFLAGS:-} -C relocation-model=static -Zunstable-options -Cpanic=immediate-abort"
 cargo build --release -Z build-std=std,panic_abort "$@"

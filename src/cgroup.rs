@@ -206,10 +206,13 @@ fn human_bytes(n: u64) -> String {
     const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (unit, size) in UNITS {
         if n >= size {
-            return if n.is_multiple_of(size) {
-                format!("{} {unit}", n / size)
+            // One decimal, rounded, in integers (float formatting would add
+            // ~15 KB to the binary).
+            let tenths = (u128::from(n) * 10 + u128::from(size) / 2) / u128::from(size);
+            return if tenths % 10 == 0 {
+                format!("{} {unit}", tenths / 10)
             } else {
-                format!("{:.1} {unit}", n as f64 / size as f64)
+                format!("{}.{} {unit}", tenths / 10, tenths % 10)
             };
         }
     }
@@ -243,8 +246,14 @@ fn keyed(text: &str, key: &str) -> Option<u64> {
 // I/O
 
 fn read(path: &Path) -> Result<String, String> {
-    fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
+    use std::io::Read;
+    // /proc and cgroup files report a size of 0, for which `fs::read` starts
+    // with 32-byte reads; a page-sized buffer takes them in one read (this is
+    // on rinit's start-up path).
+    let mut buf = Vec::with_capacity(4096);
+    fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut buf))
+        .map(|_| String::from_utf8_lossy(&buf).into_owned())
         .map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 

@@ -22,8 +22,9 @@ pub struct Supervisor {
     warn_on_reap: bool,
     scope: Scope,
     proc_root: PathBuf,
-    /// `/proc` shows rinit's own namespace and can be used to find processes.
-    proc_usable: bool,
+    /// `/proc` shows rinit's own namespace and can be used to find processes;
+    /// checked the first time shutdown needs it, not on the start-up path.
+    proc_usable: Option<bool>,
     machine: Machine,
     clock: Instant,
     summary: Summary,
@@ -45,20 +46,6 @@ pub struct Settings {
 impl Supervisor {
     pub fn new(s: Settings) -> Supervisor {
         let whole_namespace = s.own_pid == 1;
-        let proc_usable = procs::shows_own_namespace(&s.proc_root, s.own_pid);
-        if !proc_usable {
-            if whole_namespace {
-                warn!(
-                    "{} does not show this PID namespace: at shutdown every process gets signals through kill(-1)",
-                    s.proc_root.display()
-                );
-            } else {
-                warn!(
-                    "{} does not show this PID namespace: at shutdown only the program can be signalled; mount a /proc of this namespace to reach its descendants",
-                    s.proc_root.display()
-                );
-            }
-        }
         Supervisor {
             program: s.program,
             program_name: s.program_name,
@@ -68,7 +55,7 @@ impl Supervisor {
             warn_on_reap: s.warn_on_reap,
             scope: Scope { own_pid: s.own_pid, whole_namespace },
             proc_root: s.proc_root,
-            proc_usable,
+            proc_usable: None,
             machine: s.machine,
             clock: Instant::now(),
             summary: Summary::default(),
@@ -128,6 +115,30 @@ impl Supervisor {
         None
     }
 
+    /// Whether `/proc` can be trusted to list this namespace's processes
+    /// (checked once, with a warning when it cannot).
+    fn proc_usable(&mut self) -> bool {
+        if let Some(usable) = self.proc_usable {
+            return usable;
+        }
+        let usable = procs::shows_own_namespace(&self.proc_root, self.scope.own_pid);
+        if !usable {
+            if self.scope.whole_namespace {
+                warn!(
+                    "{} does not show this PID namespace: every process gets its shutdown signals through kill(-1)",
+                    self.proc_root.display()
+                );
+            } else {
+                warn!(
+                    "{} does not show this PID namespace: only the program can be signalled at shutdown; mount a /proc of this namespace to reach its descendants",
+                    self.proc_root.display()
+                );
+            }
+        }
+        self.proc_usable = Some(usable);
+        usable
+    }
+
     fn program_target(&self) -> i32 {
         if self.process_group { -self.program } else { self.program }
     }
@@ -148,7 +159,7 @@ impl Supervisor {
     }
 
     fn term_others(&mut self, skip_program_group: bool) {
-        if !self.proc_usable {
+        if !self.proc_usable() {
             if self.scope.whole_namespace {
                 // kill(-1) from PID 1 reaches every process of the namespace.
                 let _ = signals::send(-1, libc::SIGTERM);
@@ -170,7 +181,8 @@ impl Supervisor {
     }
 
     fn kill_all(&mut self) {
-        if self.proc_usable {
+        let proc_usable = self.proc_usable();
+        if proc_usable {
             let targets = procs::targets(&procs::list(&self.proc_root), self.scope, &[], &[]);
             for p in &targets {
                 if !self.summary.killed.iter().any(|(pid, _)| *pid == p.pid) {
@@ -185,8 +197,8 @@ impl Supervisor {
             // From PID 1, kill(-1) reaches every process of the namespace at
             // once, including any forked since the listing.
             let _ = signals::send(-1, libc::SIGKILL);
-            self.summary.killed_unlisted = !self.proc_usable;
-        } else if !self.proc_usable && self.program_alive {
+            self.summary.killed_unlisted = !proc_usable;
+        } else if !proc_usable && self.program_alive {
             let _ = signals::send(self.program_target(), libc::SIGKILL);
         }
     }

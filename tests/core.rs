@@ -579,3 +579,13 @@ fn idle_rinit_sleeps_in_sigtimedwait_without_a_timeout() {
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait().code, Some(143));
 }
+
+#[test]
+fn the_binary_is_statically_linked() {
+    // The tests run a debug build of the same target and flags as the
+    // shipped one (.cargo/config.toml).
+    let out = Command::new("file").arg(rinit()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("statically linked"), "{text}");
+    assert!(!text.contains("interpreter"), "{text}");
+}
