@@ -434,9 +434,39 @@ impl OomWatch {
     }
 }
 
+/// rinit's cgroup for `controller` in the usual layout, found without
+/// mountinfo: reading /proc/self/mountinfo is the costliest thing rinit does
+/// at start (about 0.3 ms in a fresh mount namespace, more than the rest of
+/// its start-up together), and the OOM watch is set up on every start. The
+/// guess is a v1 hierarchy at `<root>/<controller>` or v2 at `<root>`, mounted
+/// at the hierarchy's root or at rinit's own cgroup (a cgroup namespace). It
+/// counts only if that cgroup's `cgroup.procs` lists rinit itself; anything
+/// else (a container that sees `/docker/<id>` as its mount root, say) goes to
+/// the mountinfo path.
+fn guess_place(proc_root: &Path, cgroup_root: &Path, controller: &str) -> Option<Place> {
+    let memberships = parse_memberships(&read(&proc_root.join("self").join("cgroup")).ok()?);
+    let v1 = memberships
+        .iter()
+        .find(|m| !m.v2 && m.controllers.iter().any(|c| c == controller));
+    let (version, path, mount_point) = match v1 {
+        Some(m) => (Version::V1, &m.path, cgroup_root.join(controller)),
+        None => (Version::V2, &memberships.iter().find(|m| m.v2)?.path, cgroup_root.to_path_buf()),
+    };
+    let rel = path.trim_start_matches('/');
+    if rel.split('/').any(|c| c == "..") {
+        return None;
+    }
+    let dir = if rel.is_empty() { mount_point.clone() } else { mount_point.join(rel) };
+    // cgroup.procs shows pids as rinit's own PID namespace sees them.
+    let me = std::process::id().to_string();
+    let listed = read(&dir.join("cgroup.procs")).ok()?.lines().any(|l| l.trim() == me);
+    listed.then_some(Place { version, dir, mount_point, read_only: false })
+}
+
 /// Starts watching for OOM kills, if rinit's memory cgroup can be found.
 pub fn oom_watch(proc_root: &Path, cgroup_root: &Path) -> Option<OomWatch> {
-    let place = match locate(proc_root, cgroup_root, "memory") {
+    let found = guess_place(proc_root, cgroup_root, "memory").map_or_else(|| locate(proc_root, cgroup_root, "memory"), Ok);
+    let place = match found {
         Ok(place) => place,
         Err(e) => {
             debug!("no OOM report: {e}");
@@ -809,6 +839,46 @@ mod tests {
         assert_eq!(w.oom_killed(), None);
         f.put("pod/ctr/memory.events", "oom 2\noom_kill 2\n");
         assert_eq!(w.oom_killed().as_deref(), Some("memory limit 256 MiB"));
+    }
+
+    #[test]
+    fn oom_watch_finds_the_usual_layout_without_mountinfo() {
+        // v1 at <root>/memory: found through /proc/self/cgroup and
+        // cgroup.procs alone, even with mountinfo unreadable.
+        let f = Fake::new(&[("/", "memory", "cgroup", "rw", "rw,memory")], "4:memory:/job\n");
+        f.put("memory/job/memory.oom_control", "oom_kill 0\n");
+        f.put("memory/job/memory.limit_in_bytes", "33554432\n");
+        f.put("memory/job/cgroup.procs", &format!("7\n{}\n", std::process::id()));
+        fs::write(f.proc_root().join("self/mountinfo"), "garbage\n").unwrap();
+        let mut w = oom_watch(&f.proc_root(), &f.cgroup_root()).unwrap();
+        f.put("memory/job/memory.oom_control", "oom_kill 1\n");
+        assert_eq!(w.oom_killed().as_deref(), Some("memory limit 32 MiB"));
+        // v2 in a cgroup namespace: `0::/`, the mount is rinit's own cgroup.
+        let f = Fake::new(&[("/", "", "cgroup2", "rw", "rw")], "0::/\n");
+        f.put("memory.events", "oom_kill 5\n");
+        f.put("memory.max", "268435456\n");
+        f.put("cgroup.procs", &format!("{}\n", std::process::id()));
+        fs::write(f.proc_root().join("self/mountinfo"), "").unwrap();
+        let mut w = oom_watch(&f.proc_root(), &f.cgroup_root()).unwrap();
+        assert_eq!(w.oom_killed(), None);
+        f.put("memory.events", "oom_kill 6\n");
+        assert_eq!(w.oom_killed().as_deref(), Some("memory limit 256 MiB"));
+    }
+
+    #[test]
+    fn a_guess_that_does_not_list_rinit_falls_back_to_mountinfo() {
+        // Docker v1 without a cgroup namespace: /proc/self/cgroup says
+        // /docker/abc, the mount shows it at <root>/memory. A cgroup of that
+        // name below the mount that does not hold rinit must not be used.
+        let f = Fake::new(&[("/docker/abc", "memory", "cgroup", "rw", "rw,memory")], "4:memory:/docker/abc\n");
+        f.put("memory/docker/abc/memory.oom_control", "oom_kill 9\n");
+        f.put("memory/docker/abc/cgroup.procs", "12345678\n");
+        f.put("memory/memory.oom_control", "oom_kill 1\n");
+        let mut w = oom_watch(&f.proc_root(), &f.cgroup_root()).unwrap();
+        f.put("memory/docker/abc/memory.oom_control", "oom_kill 10\n");
+        assert_eq!(w.oom_killed(), None, "watched the wrong cgroup");
+        f.put("memory/memory.oom_control", "oom_kill 2\n");
+        assert!(w.oom_killed().is_some());
     }
 
     #[test]
