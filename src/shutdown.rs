@@ -84,11 +84,18 @@ impl Machine {
     /// Feeds one event that happened at `now`; returns what to do, in order.
     pub fn handle(&mut self, event: Event, now: Duration) -> Vec<Action> {
         let mut actions = Vec::new();
+        self.handle_into(event, now, &mut actions);
+        actions
+    }
+
+    /// [`Machine::handle`] appending to `actions`, so that the loop can
+    /// reuse one buffer instead of allocating for every signal.
+    pub fn handle_into(&mut self, event: Event, now: Duration, actions: &mut Vec<Action>) {
         if self.exited {
-            return actions;
+            return;
         }
         match event {
-            Event::Signal(sig) => self.on_signal(sig, now, &mut actions),
+            Event::Signal(sig) => self.on_signal(sig, now, actions),
             Event::Reaped { program, all_gone } => {
                 if let Some(code) = program
                     && self.program.is_none()
@@ -99,13 +106,12 @@ impl Machine {
                 if all_gone && let Some(code) = self.program {
                     self.exited = true;
                     actions.push(Action::Exit(code));
-                    return actions;
+                    return;
                 }
             }
             Event::Tick => {}
         }
-        self.step(now, &mut actions);
-        actions
+        self.step(now, actions);
     }
 
     fn on_signal(&mut self, sig: i32, now: Duration, actions: &mut Vec<Action>) {

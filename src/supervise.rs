@@ -65,11 +65,14 @@ impl Supervisor {
 
     /// Runs until the machine says exit; returns rinit's exit status.
     pub fn run(mut self) -> i32 {
+        // One buffer for the machine's actions, reused on every turn.
+        let mut actions = Vec::with_capacity(4);
         loop {
             let (program, all_gone) = self.reap();
             let now = self.clock.elapsed();
-            let actions = self.machine.handle(Event::Reaped { program, all_gone }, now);
-            if let Some(code) = self.apply_all(actions, None) {
+            actions.clear();
+            self.machine.handle_into(Event::Reaped { program, all_gone }, now, &mut actions);
+            if let Some(code) = self.apply_all(&actions, None) {
                 return code;
             }
             // Asleep until a signal comes; a timeout only while a shutdown
@@ -81,8 +84,9 @@ impl Supervisor {
             match signals::wait(timeout) {
                 Ok(Some(sig)) => {
                     let now = self.clock.elapsed();
-                    let actions = self.machine.handle(Event::Signal(sig), now);
-                    if let Some(code) = self.apply_all(actions, Some(sig)) {
+                    actions.clear();
+                    self.machine.handle_into(Event::Signal(sig), now, &mut actions);
+                    if let Some(code) = self.apply_all(&actions, Some(sig)) {
                         return code;
                     }
                 }
@@ -97,8 +101,8 @@ impl Supervisor {
         }
     }
 
-    fn apply_all(&mut self, actions: Vec<Action>, received: Option<i32>) -> Option<i32> {
-        for action in actions {
+    fn apply_all(&mut self, actions: &[Action], received: Option<i32>) -> Option<i32> {
+        for &action in actions {
             match action {
                 Action::Forward(sig) => self.forward(sig, received),
                 Action::TermOthers { skip_program_group } => self.term_others(skip_program_group),
