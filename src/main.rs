@@ -73,7 +73,7 @@ fn run(args: &[OsString]) -> i32 {
 fn start(config: &Config) -> Result<i32, String> {
     // Blocked before anything else, so that no signal can kill rinit between
     // here and the loop that receives them.
-    let inherited_mask = signals::block_all().map_err(|e| format!("cannot block signals: {e}"))?;
+    let inherited = signals::take_over().map_err(|e| format!("cannot block signals: {e}"))?;
     if let Some(sig) = config.pdeathsig {
         set_pdeathsig(sig)?;
     }
@@ -97,7 +97,7 @@ fn start(config: &Config) -> Result<i32, String> {
         None => None,
     };
 
-    let program = match spawn::spawn(&config.program, inherited_mask) {
+    let program = match spawn::spawn(&config.program, inherited) {
         Ok(pid) => pid.as_raw(),
         Err(e) => {
             if let Some(limit) = limit {

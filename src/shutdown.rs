@@ -15,6 +15,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::signals::RewriteMap;
+use crate::status;
 
 /// After the SIGKILL at T+G, how often to send it again while processes
 /// remain: a fork storm can create processes after the first one.
@@ -103,9 +104,12 @@ impl Machine {
                     self.program = Some(code);
                     self.started.get_or_insert(now);
                 }
-                if all_gone && let Some(code) = self.program {
+                if all_gone {
+                    // No child at all means the program is gone too; without
+                    // its status (something else reaped it) waiting longer
+                    // would only hang the container.
                     self.exited = true;
-                    actions.push(Action::Exit(code));
+                    actions.push(Action::Exit(self.program.unwrap_or(status::STATUS_LOST)));
                     return;
                 }
             }
@@ -334,6 +338,14 @@ mod tests {
         // Exiting by itself, the group has had nothing: it is not skipped.
         let mut m = Machine::new(ms(1_000), RewriteMap::default(), true);
         assert_eq!(m.handle(reaped(Some(0), false), ms(5)), vec![TERM_OTHERS]);
+    }
+
+    #[test]
+    fn no_child_left_without_the_programs_status_still_exits() {
+        let mut m = machine(1_000);
+        m.handle(Event::Signal(TERM), ms(0));
+        assert_eq!(m.handle(reaped(None, true), ms(5)), vec![Action::Exit(status::STATUS_LOST)]);
+        assert_eq!(m.deadline(), None);
     }
 
     #[test]

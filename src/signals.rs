@@ -9,6 +9,8 @@
 use std::io;
 use std::time::Duration;
 
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+
 /// The highest signal number on Linux (`SIGRTMAX` as the kernel sees it).
 pub const MAX_SIGNAL: i32 = 64;
 
@@ -217,6 +219,37 @@ fn sigprocmask(how: libc::c_int, set: Option<Mask>) -> io::Result<Mask> {
 /// restored in the program.
 pub fn block_all() -> io::Result<Mask> {
     sigprocmask(libc::SIG_BLOCK, Some(Mask::blockable()))
+}
+
+/// The signal state rinit inherited and hands on to the program unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inherited {
+    pub mask: Mask,
+    /// The parent left SIGCHLD at SIG_IGN.
+    pub sigchld_ignored: bool,
+}
+
+/// Takes over the signals: blocks every blockable one, and puts SIGCHLD back
+/// to SIG_DFL if the parent left it ignored. With SIGCHLD at SIG_IGN the
+/// kernel reaps children by itself and throws their exit statuses away, so
+/// rinit would never learn the program's and could never exit with it.
+pub fn take_over() -> io::Result<Inherited> {
+    let mask = block_all()?;
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_DFL installs no handler, so nothing can run asynchronously.
+    let old = unsafe { sigaction(Signal::SIGCHLD, &default) }.map_err(io::Error::from)?;
+    Ok(Inherited { mask, sigchld_ignored: matches!(old.handler(), SigHandler::SigIgn) })
+}
+
+/// Gives the program the signal state rinit inherited. Called in the forked
+/// child just before exec.
+pub fn hand_back(inherited: Inherited) -> io::Result<()> {
+    if inherited.sigchld_ignored {
+        let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        // SAFETY: SIG_IGN installs no handler.
+        unsafe { sigaction(Signal::SIGCHLD, &ignore) }.map_err(io::Error::from)?;
+    }
+    set_mask(inherited.mask)
 }
 
 /// Puts back a mask returned by [`block_all`]. Called in the forked child

@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use nix::errno::Errno;
 use nix::unistd::{ForkResult, Pid};
 
-use crate::signals::{self, Mask};
+use crate::signals::{self, Inherited};
 use crate::status;
 
 #[derive(Debug)]
@@ -46,7 +46,7 @@ pub fn exec_failure(program: &str, err: Errno) -> (i32, String) {
 /// Forks and execs the program; returns its pid. Exec failures happen in the
 /// child, which reports them and exits 127 or 126, so they reach the caller
 /// as the program's exit status like any other.
-pub fn spawn(argv: &[OsString], inherited_mask: Mask) -> Result<Pid, SpawnError> {
+pub fn spawn(argv: &[OsString], inherited: Inherited) -> Result<Pid, SpawnError> {
     // Everything the child needs is allocated before the fork.
     let args: Vec<CString> = argv
         .iter()
@@ -71,7 +71,7 @@ pub fn spawn(argv: &[OsString], inherited_mask: Mask) -> Result<Pid, SpawnError>
             Ok(child)
         }
         Ok(ForkResult::Child) => {
-            let err = in_child(file, &args, inherited_mask);
+            let err = in_child(file, &args, inherited);
             let (code, msg) = exec_failure(&name, err);
             // SAFETY: fd 2 may be closed; write then just fails.
             unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
@@ -83,7 +83,7 @@ pub fn spawn(argv: &[OsString], inherited_mask: Mask) -> Result<Pid, SpawnError>
 }
 
 /// The child's half: returns only if exec failed.
-fn in_child(file: &CString, args: &[CString], inherited_mask: Mask) -> Errno {
+fn in_child(file: &CString, args: &[CString], inherited: Inherited) -> Errno {
     // Own process group: `-g` signals it, and a terminal's ^C goes to it.
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     // Give it the terminal's foreground so it can read stdin and gets ^C.
@@ -100,10 +100,11 @@ fn in_child(file: &CString, args: &[CString], inherited_mask: Mask) -> Errno {
             unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
         }
     }
-    // The mask rinit inherited, so the program sees what its parent meant it
-    // to. Dispositions need no restoring: rinit never changes one (no
-    // handler, no SIG_IGN, and no Rust runtime start-up: see main.rs).
-    if let Err(e) = signals::set_mask(inherited_mask) {
+    // The mask (and an ignored SIGCHLD) rinit inherited, so the program sees
+    // what its parent meant it to. No other disposition needs restoring:
+    // rinit changes none (no handler, no SIG_IGN, and no Rust runtime
+    // start-up: see main.rs).
+    if let Err(e) = signals::hand_back(inherited) {
         return Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL));
     }
     match nix::unistd::execvp(file, args) {

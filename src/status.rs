@@ -16,6 +16,9 @@ pub const USAGE: i32 = 2;
 pub const NOT_EXECUTABLE: i32 = 126;
 /// The program was not found.
 pub const NOT_FOUND: i32 = 127;
+/// The program is gone but its exit status never arrived (only possible if
+/// something else reaped it); rinit reports the failure.
+pub const STATUS_LOST: i32 = 1;
 
 /// The shell's convention: the program's own code, or 128+N when signal N
 /// killed it; then `-e` turns the listed codes into 0.

@@ -17,6 +17,8 @@ pub struct Supervisor {
     program: i32,
     program_name: String,
     program_alive: bool,
+    /// The program's exit status once reaped.
+    program_code: Option<i32>,
     process_group: bool,
     remap_exit: Vec<u8>,
     warn_on_reap: bool,
@@ -50,6 +52,7 @@ impl Supervisor {
             program: s.program,
             program_name: s.program_name,
             program_alive: true,
+            program_code: None,
             process_group: s.process_group,
             remap_exit: s.remap_exit,
             warn_on_reap: s.warn_on_reap,
@@ -106,8 +109,26 @@ impl Supervisor {
             match action {
                 Action::Forward(sig) => self.forward(sig, received),
                 Action::TermOthers { skip_program_group } => self.term_others(skip_program_group),
-                Action::KillAll => self.kill_all(),
+                Action::KillAll => {
+                    self.kill_all();
+                    // Not PID 1 and no usable /proc: rinit's other children
+                    // cannot be found, so they cannot be killed, and waiting
+                    // for them would never end. They stay with rinit's parent
+                    // or the next subreaper.
+                    if let (Some(false), false, Some(code)) =
+                        (self.proc_usable, self.scope.whole_namespace, self.program_code)
+                    {
+                        warn!("the program has exited; leaving its remaining descendants, which rinit cannot find without a /proc of this namespace");
+                        return Some(code);
+                    }
+                }
                 Action::Exit(code) => {
+                    if self.program_alive {
+                        error!(
+                            "the program's exit status was lost (something else reaped pid {}); exiting with {code}",
+                            self.program
+                        );
+                    }
                     if let Some(t) = self.machine.started() {
                         self.summary.took = self.clock.elapsed().saturating_sub(t);
                     }
@@ -152,7 +173,7 @@ impl Supervisor {
         match signals::send(target, sig) {
             Ok(()) => {
                 debug!("forwarded {} to {}", signals::name(sig), describe_target(target));
-                if received == Some(libc::SIGTERM) && self.summary.termed == 0 {
+                if received == Some(libc::SIGTERM) && sig == libc::SIGTERM && self.summary.termed == 0 {
                     self.summary.termed = 1;
                 }
             }
@@ -258,6 +279,7 @@ impl Supervisor {
                 let code = status::exit_code(ended, &self.remap_exit);
                 debug!("program (pid {pid}) {}; exit status {code}", describe_end(ended));
                 program = Some(code);
+                self.program_code = Some(code);
             } else if self.warn_on_reap {
                 warn!("reaped pid {pid}, which {}", describe_end(ended));
             }

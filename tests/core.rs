@@ -589,3 +589,52 @@ fn the_binary_is_statically_linked() {
     assert!(text.contains("statically linked"), "{text}");
     assert!(!text.contains("interpreter"), "{text}");
 }
+
+#[test]
+fn an_ignored_sigchld_from_the_parent_does_not_hide_the_programs_status() {
+    // With SIGCHLD at SIG_IGN the kernel would reap the program itself and
+    // discard its status; rinit takes SIGCHLD back to SIG_DFL for itself and
+    // hands the program the SIG_IGN it inherited.
+    fn with_sigchld_ignored(program: &[&str]) -> Ended {
+        let mut cmd = direct(&["-s"], program);
+        // SAFETY: signal() is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        Pid1::launch(cmd).wait()
+    }
+    let end = with_sigchld_ignored(&["sh", "-c", "exit 3"]);
+    assert_eq!(end.code, Some(3), "{}", end.stderr);
+    // grep itself, not a shell (shells reset SIGCHLD for their own use).
+    let end = with_sigchld_ignored(&["grep", "SigIgn", "/proc/self/status"]);
+    assert_eq!(end.code, Some(0), "{}", end.stderr);
+    let line = end.stdout.trim();
+    let ign = u64::from_str_radix(line.trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    assert_eq!(ign & (1 << 16), 1 << 16, "SIGCHLD (17) ignored in the program: {line}");
+}
+
+#[test]
+fn a_subreaper_without_its_own_proc_still_exits_after_the_grace() {
+    // rinit is pid 2 of a namespace whose /proc is the host's: it cannot find
+    // the orphan it adopted, so after the grace it leaves it behind instead of
+    // waiting forever (the namespace's PID 1 then takes it down).
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--kill-child"]);
+    if !is_root() {
+        cmd.args(["--user", "--map-root-user"]);
+    }
+    let script = format!(
+        "{} -s -t 1 -- sh -c '(exec sleep 1000 3>&-) & echo ready >&3; exit 4'; echo \"rinit $?\" >&3",
+        p(&rinit())
+    );
+    cmd.args(["sh", "-c", &script]);
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("ready");
+    r.lines.expect("rinit 4");
+    let end = r.wait();
+    assert!(end.stderr.contains("does not show this PID namespace"), "{}", end.stderr);
+    assert!(end.stderr.contains("leaving its remaining descendants"), "{}", end.stderr);
+}
