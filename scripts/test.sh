@@ -7,4 +7,13 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 cargo clippy --all-targets -- -D warnings
-cargo test -- --test-threads="${RINIT_TEST_THREADS:-2}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test -- --test-threads="${RINIT_TEST_THREADS:-2}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
