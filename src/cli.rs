@@ -17,6 +17,19 @@ pub const PIDS_MAX_LIMIT: u64 = 4_194_304;
 /// 2 info, 3 debug, 4 and up trace.
 pub const DEFAULT_VERBOSITY: u32 = 1;
 
+/// Every environment variable rinit reads (SPEC §1).
+pub const ENV_VARS: [&str; 9] = [
+    "RINIT_SUBREAPER",
+    "TINI_SUBREAPER",
+    "RINIT_KILL_PROCESS_GROUP",
+    "TINI_KILL_PROCESS_GROUP",
+    "RINIT_GRACE",
+    "RINIT_PIDS_MAX",
+    "RINIT_VERBOSITY",
+    "TINI_VERBOSITY",
+    "RINIT_LOG",
+];
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Run(Config),
@@ -670,6 +683,21 @@ mod tests {
         assert!(error(&["x"], &[("RINIT_VERBOSITY", "loud")]).starts_with("RINIT_VERBOSITY:"));
         // Validated even when an option overrides it.
         assert!(error(&["-t", "1", "x"], &[("RINIT_GRACE", "soon")]).starts_with("RINIT_GRACE:"));
+    }
+
+    #[test]
+    fn env_vars_lists_every_variable_parse_reads() {
+        let read = std::cell::RefCell::new(Vec::new());
+        let _ = parse(&os(&["x"]), &|k| {
+            read.borrow_mut().push(k.to_string());
+            None
+        });
+        let mut read = read.into_inner();
+        read.sort();
+        read.dedup();
+        let mut listed: Vec<String> = ENV_VARS.iter().map(|v| v.to_string()).collect();
+        listed.sort();
+        assert_eq!(read, listed);
     }
 
     #[test]

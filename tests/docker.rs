@@ -16,6 +16,9 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+use common::wait_exit;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -53,35 +56,6 @@ fn drain<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<String> {
     rx
 }
 
-/// Blocks until child `pid` has exited (its pidfd turns readable), at most
-/// `timeout`; it is not reaped.
-fn wait_exit(pid: u32, timeout: Duration) -> bool {
-    // SAFETY: pidfd_open takes a pid and flags.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    assert!(fd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
-    let fd = fd as i32;
-    let deadline = Instant::now() + timeout;
-    let exited = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n > 0 {
-            break true;
-        }
-        if n == 0 || left.is_zero() {
-            break false;
-        }
-    };
-    // SAFETY: fd is ours.
-    unsafe { libc::close(fd) };
-    exited
-}
 
 /// Runs a command to its end, killing it after `timeout` (then `code` is None
 /// and stderr says so).

@@ -13,17 +13,7 @@ use std::process::{Command, Stdio};
 
 /// Variables rinit reads; cleared so that the test's own environment cannot
 /// change the outcome.
-const RINIT_VARS: [&str; 9] = [
-    "RINIT_SUBREAPER",
-    "TINI_SUBREAPER",
-    "RINIT_KILL_PROCESS_GROUP",
-    "TINI_KILL_PROCESS_GROUP",
-    "RINIT_GRACE",
-    "RINIT_PIDS_MAX",
-    "RINIT_VERBOSITY",
-    "TINI_VERBOSITY",
-    "RINIT_LOG",
-];
+const RINIT_VARS: [&str; 9] = rinit::cli::ENV_VARS;
 
 struct Out {
     code: Option<i32>,

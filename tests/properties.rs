@@ -52,17 +52,7 @@ fn word() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn env_var_name() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(vec![
-        "RINIT_SUBREAPER",
-        "TINI_SUBREAPER",
-        "RINIT_KILL_PROCESS_GROUP",
-        "TINI_KILL_PROCESS_GROUP",
-        "RINIT_GRACE",
-        "RINIT_PIDS_MAX",
-        "RINIT_VERBOSITY",
-        "TINI_VERBOSITY",
-        "RINIT_LOG",
-    ])
+    prop::sample::select(rinit::cli::ENV_VARS.to_vec())
 }
 
 fn env_value() -> impl Strategy<Value = Vec<u8>> {

@@ -12,17 +12,7 @@ use std::os::unix::ffi::OsStringExt;
 use libfuzzer_sys::fuzz_target;
 use rinit::cli::{self, Command};
 
-const VARS: [&str; 9] = [
-    "RINIT_SUBREAPER",
-    "TINI_SUBREAPER",
-    "RINIT_KILL_PROCESS_GROUP",
-    "TINI_KILL_PROCESS_GROUP",
-    "RINIT_GRACE",
-    "RINIT_PIDS_MAX",
-    "RINIT_VERBOSITY",
-    "TINI_VERBOSITY",
-    "RINIT_LOG",
-];
+const VARS: [&str; 9] = cli::ENV_VARS;
 
 fuzz_target!(|data: &[u8]| {
     let mut args = Vec::new();
