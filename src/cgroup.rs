@@ -391,8 +391,10 @@ fn make_leaf(parent: &Path) -> Result<PathBuf, String> {
 /// Watches the memory cgroup's oom_kill counter.
 #[derive(Debug)]
 pub struct OomWatch {
-    /// `memory.oom_control` (v1) or `memory.events` (v2): both have `oom_kill N`.
-    counter: PathBuf,
+    /// `memory.oom_control` (v1) or `memory.events` (v2), both with a line
+    /// `oom_kill N`, kept open (close-on-exec) so that a check is one `pread`
+    /// from offset 0, which makes the kernel write the file afresh.
+    file: fs::File,
     limit: LimitFrom,
     count: u64,
 }
@@ -409,7 +411,7 @@ impl OomWatch {
     /// Called after reaping a process killed by SIGKILL: `Some(limit text)`
     /// when the OOM counter went up since the last call.
     pub fn oom_killed(&mut self) -> Option<String> {
-        let now = keyed(&read(&self.counter).ok()?, "oom_kill")?;
+        let now = self.current()?;
         if now <= self.count {
             return None;
         }
@@ -418,6 +420,19 @@ impl OomWatch {
             Some(bytes) => format!("memory limit {}", human_bytes(bytes)),
             None => "no memory limit".to_string(),
         })
+    }
+
+    /// Whether the counter has gone up since the last report: then a
+    /// process that dies of SIGKILL now is worth naming. One system call.
+    pub fn pending(&self) -> bool {
+        self.current().is_some_and(|now| now > self.count)
+    }
+
+    fn current(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 512];
+        let n = self.file.read_at(&mut buf, 0).ok()?;
+        keyed(&String::from_utf8_lossy(buf.get(..n)?), "oom_kill")
     }
 
     fn limit_in_force(&self) -> Option<u64> {
@@ -489,19 +504,22 @@ pub fn oom_watch(proc_root: &Path, cgroup_root: &Path) -> Option<OomWatch> {
             (dirs.first()?.join("memory.events"), LimitFrom::V2(dirs))
         }
     };
-    let count = match read(&counter).map(|t| keyed(&t, "oom_kill")) {
-        Ok(Some(n)) => n,
-        Ok(None) => {
-            debug!("no OOM report: no oom_kill count in {}", counter.display());
-            return None;
-        }
+    // std opens files close-on-exec.
+    let file = match fs::File::open(&counter) {
+        Ok(f) => f,
         Err(e) => {
-            debug!("no OOM report: {e}");
+            debug!("no OOM report: cannot read {}: {e}", counter.display());
             return None;
         }
     };
+    let mut watch = OomWatch { file, limit, count: 0 };
+    let Some(count) = watch.current() else {
+        debug!("no OOM report: no oom_kill count in {}", counter.display());
+        return None;
+    };
+    watch.count = count;
     debug!("watching {} for OOM kills", counter.display());
-    Some(OomWatch { counter, limit, count })
+    Some(watch)
 }
 
 #[cfg(test)]
@@ -818,9 +836,12 @@ mod tests {
         f.put("memory/job/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
         f.put("memory/job/memory.stat", "cache 0\nhierarchical_memory_limit 134217728\n");
         let mut w = oom_watch(&f.proc_root(), &f.cgroup_root()).unwrap();
+        assert!(!w.pending());
         assert_eq!(w.oom_killed(), None, "a plain SIGKILL");
         f.put("memory/job/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
+        assert!(w.pending(), "the open counter file shows the rise");
         assert_eq!(w.oom_killed().as_deref(), Some("memory limit 128 MiB"));
+        assert!(!w.pending());
         assert_eq!(w.oom_killed(), None, "counted once");
         f.put("memory/job/memory.oom_control", "oom_kill 4\n");
         f.put("memory/job/memory.stat", "hierarchical_memory_limit 9223372036854771712\n");

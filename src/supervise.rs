@@ -232,12 +232,16 @@ impl Supervisor {
     /// it was among them, and whether rinit has no child left at all.
     fn reap(&mut self) -> (Option<i32>, bool) {
         let mut program = None;
+        // The OOM killer counts its kill before the victim is a zombie, so a
+        // counter that has not moved means no one reaped now needs a name:
+        // one pread per wake-up instead of one more wait call per child.
+        let naming = self.oom.as_ref().is_some_and(OomWatch::pending);
         loop {
-            // When watching for OOM kills, find the next zombie without
-            // reaping it, so that the name of a SIGKILLed one can still be
-            // read from /proc; then reap exactly that pid (a cheap lookup,
-            // not another walk over every child).
-            let (target, name) = if self.oom.is_some() {
+            // While naming, find the next zombie without reaping it, so that
+            // the name of a SIGKILLed one can still be read from /proc; then
+            // reap exactly that pid (a cheap lookup, not another walk over
+            // every child).
+            let (target, name) = if naming {
                 match self.peek() {
                     Peek::Zombie(pid, name) => (pid, name),
                     Peek::NoneReady => return (program, false),
