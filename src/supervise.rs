@@ -70,8 +70,12 @@ impl Supervisor {
     pub fn run(mut self) -> i32 {
         // One buffer for the machine's actions, reused on every turn.
         let mut actions = Vec::with_capacity(4);
+        // Whether this turn may have a child to reap: the first turn, a
+        // SIGCHLD, or a timeout. A turn woken by a signal to forward reaps
+        // too, but does not pay for the OOM check (see `reap`).
+        let mut maybe_child = true;
         loop {
-            let (program, all_gone) = self.reap();
+            let (program, all_gone) = self.reap(maybe_child);
             let now = self.clock.elapsed();
             actions.clear();
             self.machine.handle_into(Event::Reaped { program, all_gone }, now, &mut actions);
@@ -84,7 +88,9 @@ impl Supervisor {
                 .machine
                 .deadline()
                 .map(|d| d.saturating_sub(self.clock.elapsed()));
-            match signals::wait(timeout) {
+            let woken = signals::wait(timeout);
+            maybe_child = !matches!(woken, Ok(Some(sig)) if sig != libc::SIGCHLD);
+            match woken {
                 Ok(Some(sig)) => {
                     let now = self.clock.elapsed();
                     actions.clear();
@@ -230,12 +236,16 @@ impl Supervisor {
 
     /// Reaps every child that has ended. Returns the program's exit status if
     /// it was among them, and whether rinit has no child left at all.
-    fn reap(&mut self) -> (Option<i32>, bool) {
+    fn reap(&mut self, maybe_child: bool) -> (Option<i32>, bool) {
         let mut program = None;
         // The OOM killer counts its kill before the victim is a zombie, so a
         // counter that has not moved means no one reaped now needs a name:
-        // one pread per wake-up instead of one more wait call per child.
-        let naming = self.oom.as_ref().is_some_and(OomWatch::pending);
+        // one pread per SIGCHLD wake-up instead of one more wait call per
+        // child, and none on the forwarding path. (A child that dies just as
+        // another signal arrives may be reaped on that signal's turn; if the
+        // OOM killer took it, it is still reported, as '?' unless it is the
+        // program.)
+        let naming = maybe_child && self.oom.as_ref().is_some_and(OomWatch::pending);
         loop {
             // While naming, find the next zombie without reaping it, so that
             // the name of a SIGKILLed one can still be read from /proc; then
