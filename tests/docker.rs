@@ -17,7 +17,7 @@
 )]
 
 mod common;
-use common::wait_exit;
+use common::{drain, wait_exit};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -45,17 +45,6 @@ impl Out {
         format!("stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
     }
 }
-
-fn drain<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = r.read_to_end(&mut s);
-        let _ = tx.send(String::from_utf8_lossy(&s).into_owned());
-    });
-    rx
-}
-
 
 /// Runs a command to its end, killing it after `timeout` (then `code` is None
 /// and stderr says so).

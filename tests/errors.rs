@@ -225,16 +225,20 @@ fn fork_failure_exits_1_with_the_call_and_a_hint() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     let marker = dir.join("ran");
     let uid = lonely_uid().to_string();
+    // rinit -s -- touch MARKER, as `uid`, with at most `nproc` processes.
+    let run_limited = |nproc: &str| {
+        Command::new("prlimit")
+            .args([nproc, "setpriv", "--reuid", &uid, "--regid", &uid, "--clear-groups"])
+            .arg(rinit())
+            .args(["-s", "--", "touch"])
+            .arg(&marker)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
     // RLIMIT_NPROC of 1 for a uid with no other process: rinit itself is
     // that one process, so its fork fails with EAGAIN.
-    let out = Command::new("prlimit")
-        .args(["--nproc=1", "setpriv", "--reuid", &uid, "--regid", &uid, "--clear-groups"])
-        .arg(rinit())
-        .args(["-s", "--", "touch"])
-        .arg(&marker)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_limited("--nproc=1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert_eq!(
@@ -244,14 +248,7 @@ fn fork_failure_exits_1_with_the_call_and_a_hint() {
     assert!(!marker.exists(), "the program ran");
     // The same command with room for one more process works: the limit, not
     // the uid or the setup, made it fail.
-    let out = Command::new("prlimit")
-        .args(["--nproc=2", "setpriv", "--reuid", &uid, "--regid", &uid, "--clear-groups"])
-        .arg(rinit())
-        .args(["-s", "--", "touch"])
-        .arg(&marker)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_limited("--nproc=2");
     assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     assert!(marker.exists());
     let _ = std::fs::remove_dir_all(dir);

@@ -175,7 +175,8 @@ pub fn attach_pipe(cmd: &mut Command) -> (Command, Lines) {
     (c, Lines { fd: reader.into(), buf: Vec::new(), writer: Some(writer) })
 }
 
-fn drain<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<String> {
+/// Reads `r` to its end on a thread; the text arrives on the channel.
+pub fn drain<R: Read + Send + 'static>(mut r: R) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let mut s = Vec::new();
