@@ -16,8 +16,7 @@ use crate::status::{self, Ended};
 pub struct Supervisor {
     program: i32,
     program_name: String,
-    program_alive: bool,
-    /// The program's exit status once reaped.
+    /// The program's exit status once reaped (`None` while it runs).
     program_code: Option<i32>,
     process_group: bool,
     remap_exit: Vec<u8>,
@@ -51,7 +50,6 @@ impl Supervisor {
         Supervisor {
             program: s.program,
             program_name: s.program_name,
-            program_alive: true,
             program_code: None,
             process_group: s.process_group,
             remap_exit: s.remap_exit,
@@ -129,7 +127,7 @@ impl Supervisor {
                     }
                 }
                 Action::Exit(code) => {
-                    if self.program_alive {
+                    if self.program_code.is_none() {
                         error!(
                             "the program's exit status was lost (something else reaped pid {}); exiting with {code}",
                             self.program
@@ -229,7 +227,7 @@ impl Supervisor {
             // once, including any forked since the listing.
             let _ = signals::send(-1, libc::SIGKILL);
             self.summary.killed_unlisted = !proc_usable;
-        } else if !proc_usable && self.program_alive {
+        } else if !proc_usable && self.program_code.is_none() {
             let _ = signals::send(self.program_target(), libc::SIGKILL);
         }
     }
@@ -289,7 +287,6 @@ impl Supervisor {
                 self.report_oom(pid, name);
             }
             if pid == self.program {
-                self.program_alive = false;
                 let code = status::exit_code(ended, &self.remap_exit);
                 debug!("program (pid {pid}) {}; exit status {code}", describe_end(ended));
                 program = Some(code);
