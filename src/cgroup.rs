@@ -415,11 +415,21 @@ impl OomWatch {
         if now <= self.count {
             return None;
         }
-        self.count = now;
+        // One kill explains one victim: two OOM victims reaped in a row are
+        // both reported.
+        self.count += 1;
         Some(match self.limit_in_force() {
             Some(bytes) => format!("memory limit {}", human_bytes(bytes)),
             None => "no memory limit".to_string(),
         })
+    }
+
+    /// Takes the counter as it is now as the new baseline: kills so far that
+    /// no reaped process explained are not blamed on a later SIGKILL.
+    pub fn resync(&mut self) {
+        if let Some(now) = self.current() {
+            self.count = now;
+        }
     }
 
     /// Whether the counter has gone up since the last report: then a
@@ -480,14 +490,20 @@ fn guess_place(proc_root: &Path, cgroup_root: &Path, controller: &str) -> Option
 
 /// Starts watching for OOM kills, if rinit's memory cgroup can be found.
 pub fn oom_watch(proc_root: &Path, cgroup_root: &Path) -> Option<OomWatch> {
-    let found = guess_place(proc_root, cgroup_root, "memory").map_or_else(|| locate(proc_root, cgroup_root, "memory"), Ok);
-    let place = match found {
-        Ok(place) => place,
+    if let Some(watch) = guess_place(proc_root, cgroup_root, "memory").and_then(watch_at) {
+        return Some(watch);
+    }
+    match locate(proc_root, cgroup_root, "memory") {
+        Ok(place) => watch_at(place),
         Err(e) => {
             debug!("no OOM report: {e}");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// The OOM watch of the memory cgroup at `place`, if its counter is readable.
+fn watch_at(place: Place) -> Option<OomWatch> {
     let (counter, limit) = match place.version {
         Version::V1 => (place.dir.join("memory.oom_control"), LimitFrom::V1(place.dir)),
         Version::V2 => {
@@ -846,6 +862,17 @@ mod tests {
         f.put("memory/job/memory.oom_control", "oom_kill 4\n");
         f.put("memory/job/memory.stat", "hierarchical_memory_limit 9223372036854771712\n");
         assert_eq!(w.oom_killed().as_deref(), Some("no memory limit"));
+        // Two kills, two victims reaped: both reported, then no more.
+        f.put("memory/job/memory.oom_control", "oom_kill 6\n");
+        assert!(w.oom_killed().is_some());
+        assert!(w.oom_killed().is_some());
+        assert_eq!(w.oom_killed(), None);
+        // A kill no reaped process explained is forgotten at a resync (before
+        // rinit's own SIGKILLs), so it is not blamed on a later SIGKILL.
+        f.put("memory/job/memory.oom_control", "oom_kill 7\n");
+        w.resync();
+        assert!(!w.pending());
+        assert_eq!(w.oom_killed(), None);
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl Supervisor {
                         (self.proc_usable, self.scope.whole_namespace, self.program_code)
                     {
                         warn!("the program has exited; leaving its remaining descendants, which rinit cannot find without a /proc of this namespace");
-                        return Some(code);
+                        return Some(self.finish(code));
                     }
                 }
                 Action::Exit(code) => {
@@ -133,15 +133,20 @@ impl Supervisor {
                             self.program
                         );
                     }
-                    if let Some(t) = self.machine.started() {
-                        self.summary.took = self.clock.elapsed().saturating_sub(t);
-                    }
-                    info!("{}", self.summary);
-                    return Some(code);
+                    return Some(self.finish(code));
                 }
             }
         }
         None
+    }
+
+    /// Logs the shutdown summary; returns the exit status to leave with.
+    fn finish(&mut self, code: i32) -> i32 {
+        if let Some(t) = self.machine.started() {
+            self.summary.took = self.clock.elapsed().saturating_sub(t);
+        }
+        info!("{}", self.summary);
+        code
     }
 
     /// Whether `/proc` can be trusted to list this namespace's processes
@@ -210,6 +215,11 @@ impl Supervisor {
     }
 
     fn kill_all(&mut self) {
+        // rinit's own SIGKILLs must not be taken for OOM kills: forget any
+        // rise of the OOM counter that no reaped process has explained yet.
+        if let Some(watch) = self.oom.as_mut() {
+            watch.resync();
+        }
         let proc_usable = self.proc_usable();
         if proc_usable {
             let targets = procs::targets(&procs::list(&self.proc_root), self.scope, &[], &[]);

@@ -627,7 +627,7 @@ fn a_subreaper_without_its_own_proc_still_exits_after_the_grace() {
         cmd.args(["--user", "--map-root-user"]);
     }
     let script = format!(
-        "{} -s -t 1 -- sh -c '(exec sleep 1000 3>&-) & echo ready >&3; exit 4'; echo \"rinit $?\" >&3",
+        "{} -v -s -t 1 -- sh -c '(exec sleep 1000 3>&-) & echo ready >&3; exit 4'; echo \"rinit $?\" >&3",
         p(&rinit())
     );
     cmd.args(["sh", "-c", &script]);
@@ -637,4 +637,5 @@ fn a_subreaper_without_its_own_proc_still_exits_after_the_grace() {
     let end = r.wait();
     assert!(end.stderr.contains("does not show this PID namespace"), "{}", end.stderr);
     assert!(end.stderr.contains("leaving its remaining descendants"), "{}", end.stderr);
+    assert!(end.stderr.contains("[rinit] shutdown: "), "the summary line: {}", end.stderr);
 }
