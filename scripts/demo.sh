@@ -15,7 +15,7 @@ userns=()
 set +e
 unshare --pid --fork --mount-proc "${userns[@]}" "$BIN" -v -- sh -c '
     echo "program: I am pid $$, my parent is pid $PPID"
-    sh -c "trap \"echo daemon: got SIGTERM, cleaning up; exit 0\" TERM; while :; do sleep 1; done" &
+    sh -c "trap \"echo daemon: got SIGTERM, cleaning up; exit 0\" TERM; while :; do sleep 1; done" 2>/dev/null &
     sleep 0.2
     echo "program: exiting with 3, leaving the daemon behind"
     exit 3'
