@@ -106,9 +106,10 @@ fn start(config: &Config) -> Result<i32, String> {
             return Err(e.to_string());
         }
     };
-    // Read after the fork, while the program execs: the cgroup lookup then
-    // adds nothing to start-up. An OOM kill in that first instant would be
-    // counted in the baseline and go unreported.
+    // Read after the fork, while the program execs, which keeps the cgroup
+    // lookup off the program's own start (it is still most of what rinit's
+    // start-up costs beyond tini's: BENCHMARKS.md). An OOM kill in that first
+    // instant would be counted in the baseline and go unreported.
     let oom = cgroup::oom_watch(&proc_root, Path::new(CGROUP_ROOT));
     // Out of the way of every mount: rinit must never keep a filesystem busy.
     if let Err(e) = nix::unistd::chdir("/") {

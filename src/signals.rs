@@ -258,11 +258,6 @@ pub fn set_mask(mask: Mask) -> io::Result<()> {
     sigprocmask(libc::SIG_SETMASK, Some(mask)).map(|_| ())
 }
 
-/// The mask in force now (used by tests and diagnostics).
-pub fn current_mask() -> io::Result<Mask> {
-    sigprocmask(libc::SIG_BLOCK, None)
-}
-
 /// Waits for one of the blocked signals. `None` timeout sleeps until a signal
 /// comes (idle rinit never wakes up by itself); `Ok(None)` means the timeout
 /// passed or the wait was interrupted, and the caller simply loops.
