@@ -621,11 +621,7 @@ fn a_subreaper_without_its_own_proc_still_exits_after_the_grace() {
     // rinit is pid 2 of a namespace whose /proc is the host's: it cannot find
     // the orphan it adopted, so after the grace it leaves it behind instead of
     // waiting forever (the namespace's PID 1 then takes it down).
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--kill-child"]);
-    if !is_root() {
-        cmd.args(["--user", "--map-root-user"]);
-    }
+    let mut cmd = unshare_keeping_host_proc();
     let script = format!(
         "{} -v -s -t 1 -- sh -c '(exec sleep 1000 3>&-) & echo ready >&3; exit 4'; echo \"rinit $?\" >&3",
         p(&rinit())

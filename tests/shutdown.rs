@@ -246,11 +246,7 @@ fn a_subreaper_also_signals_adopted_orphans() {
 #[test]
 fn with_a_proc_of_another_namespace_shutdown_still_works() {
     // unshare without --mount-proc: rinit is PID 1 but /proc is the host's.
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--kill-child"]);
-    if !is_root() {
-        cmd.args(["--user", "--map-root-user"]);
-    }
+    let mut cmd = unshare_keeping_host_proc();
     // /proc/$! would name a host process here, so the job is one perl
     // process with a TERM handler instead of `cleaner`'s shell and sleep.
     let job = r#"perl -e '

@@ -39,6 +39,14 @@ pub fn unshare_args() -> Vec<&'static str> {
     a
 }
 
+/// `unshare` that makes the next command PID 1 of a new namespace but keeps
+/// the host's /proc (no --mount-proc): a /proc of another namespace.
+pub fn unshare_keeping_host_proc() -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args(unshare_args().into_iter().filter(|a| *a != "--mount-proc"));
+    cmd
+}
+
 /// A fresh, empty directory for one test.
 pub fn temp_dir(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
