@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use crate::signals::{self, RewriteMap};
 
-/// Default grace period: Docker's own stop timeout.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+/// Default grace period: below Docker's and Podman's 10 s stop timeout, so
+/// that rinit's own SIGKILL, and the summary line that names what needed
+/// it, come before the engine's SIGKILL of rinit.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(8);
 
 /// The kernel's PID_MAX_LIMIT: no cgroup can usefully allow more.
 pub const PIDS_MAX_LIMIT: u64 = 4_194_304;
@@ -458,7 +460,7 @@ period, then SIGKILLs what remains. Options end at -- or at PROGRAM.
   -p, --pdeathsig SIG      signal rinit gets when its parent dies
   -e, --remap-exit CODE    exit status CODE of PROGRAM becomes 0 (repeatable)
   -r, --rewrite FROM:TO    forward a received FROM as TO; TO 0 drops it (repeatable)
-  -t, --grace DUR          grace period before SIGKILL (default 10s)   [RINIT_GRACE]
+  -t, --grace DUR          grace period before SIGKILL (default 8s)    [RINIT_GRACE]
       --pids-max N         at most N processes (cgroup pids.max)       [RINIT_PIDS_MAX]
   -v, --verbose            more logging (repeatable)                   [RINIT_VERBOSITY, TINI_VERBOSITY]
   -q, --quiet              errors only
@@ -515,7 +517,7 @@ mod tests {
         assert_eq!(c.pdeathsig, None);
         assert!(c.remap_exit.is_empty());
         assert_eq!(c.rewrite, RewriteMap::default());
-        assert_eq!(c.grace, Duration::from_secs(10));
+        assert_eq!(c.grace, Duration::from_secs(8));
         assert_eq!(c.pids_max, None);
         assert_eq!(c.verbosity, 1);
         assert_eq!(c.log_filter, None);

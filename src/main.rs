@@ -15,7 +15,7 @@ use log::{error, warn};
 use rinit::cli::{self, Command, Config};
 use rinit::shutdown::Machine;
 use rinit::supervise::{Settings, Supervisor};
-use rinit::{cgroup, logging, signals, spawn, status};
+use rinit::{cgroup, logging, procs, signals, spawn, status};
 
 const PROC_ROOT: &str = "/proc";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -89,6 +89,10 @@ fn start(config: &Config) -> Result<i32, String> {
         );
     }
     let proc_root = PathBuf::from(PROC_ROOT);
+    // Opened now and kept for the shutdown, which must find every process
+    // even if rinit has run out of file descriptors by then (a low
+    // RLIMIT_NOFILE): the listing itself then needs no new descriptor.
+    let proc_dir = procs::ProcDir::open(&proc_root).ok();
     let limit = match config.pids_max {
         Some(max) => Some(
             cgroup::limit_pids(&proc_root, Path::new(CGROUP_ROOT), max)
@@ -134,6 +138,7 @@ fn start(config: &Config) -> Result<i32, String> {
         remap_exit: config.remap_exit.clone(),
         warn_on_reap: config.warn_on_reap,
         proc_root,
+        proc_dir,
         machine: Machine::new(config.grace, config.rewrite.clone(), config.process_group),
         oom,
     });

@@ -4,57 +4,256 @@
 //! rinit's descendants, so a subreaper never touches a process outside its own
 //! tree. `/proc` is trusted only after checking that it shows rinit's own PID
 //! namespace (a container can have the host's `/proc` mounted, or none).
+//!
+//! `/proc` is opened once at start-up and kept open ([`ProcDir`]): a process
+//! that has used up its file descriptors by the time of the shutdown can
+//! still list every pid, and reading one `stat` file needs just one more
+//! descriptor for a moment. Names are kept as bytes: `comm` is whatever the
+//! program set, not necessarily UTF-8, and a process must never be left out
+//! of the shutdown because of its name.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
+use std::ffi::CStr;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 
-/// One line of `/proc/PID/stat`, the fields rinit needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+use nix::dir::Dir;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use crate::signals;
+
+/// `PF_KTHREAD` in the flags field of `/proc/PID/stat`: kernel threads show
+/// up in the initial PID namespace (rinit as a VM's PID 1) and take no
+/// signals, so they are nobody to wait for.
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// A process name as the kernel keeps it (`comm`, at most 15 bytes for a
+/// user process), stored inline so a listing allocates nothing per process.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Name {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl Name {
+    pub fn new(raw: &[u8]) -> Name {
+        let mut bytes = [0; 16];
+        let len = raw.len().min(bytes.len());
+        if let (Some(dst), Some(src)) = (bytes.get_mut(..len), raw.get(..len)) {
+            dst.copy_from_slice(src);
+        }
+        Name { bytes, len: u8::try_from(len).unwrap_or(0) }
+    }
+
+    /// The name of a process whose `stat` could not be read.
+    pub fn unknown() -> Name {
+        Name::new(b"?")
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+}
+
+/// Shown lossily: a byte that is not UTF-8 becomes U+FFFD in log lines.
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+/// One process: the fields of `/proc/PID/stat` that rinit needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Proc {
     pub pid: i32,
     pub ppid: i32,
     pub pgid: i32,
-    /// `comm`: the first 15 bytes of the executable's name.
-    pub name: String,
-    /// State letter; `Z` for a zombie, which no signal will move.
-    pub state: char,
+    pub name: Name,
+    /// State letter; `Z` for a zombie, which no signal will move, `T` for a
+    /// stopped process, which needs SIGCONT to act on a SIGTERM; `?` when
+    /// the `stat` file could not be read.
+    pub state: u8,
+    /// Start time in clock ticks since boot: with the pid, it tells one
+    /// process from a later one that reuses the pid.
+    pub start: u64,
+    /// Whether the fields above came from `stat` (false: only the pid and,
+    /// through getpgid, the group are known).
+    pub known: bool,
 }
 
 /// Parses `/proc/PID/stat`. The name is in parentheses and may itself hold
-/// spaces and parentheses, so the fields after it are found from the last `)`.
-pub fn parse_stat(text: &str) -> Option<Proc> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let pid = text.get(..open)?.trim().parse().ok()?;
-    let name = text.get(open + 1..close)?.to_string();
-    let mut rest = text.get(close + 1..)?.split_whitespace();
-    let state = rest.next()?.chars().next()?;
-    let ppid = rest.next()?.parse().ok()?;
-    let pgid = rest.next()?.parse().ok()?;
-    Some(Proc { pid, ppid, pgid, name, state })
+/// spaces, parentheses and bytes that are not UTF-8, so the fields after it
+/// are found from the last `)`. Returns the process and whether it is a
+/// kernel thread.
+pub fn parse_stat(text: &[u8]) -> Option<(Proc, bool)> {
+    let open = text.iter().position(|&b| b == b'(')?;
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let pid = number(text.get(..open)?)?;
+    let name = Name::new(text.get(open + 1..close)?);
+    // After the name: state ppid pgrp session tty_nr tpgid flags ... and the
+    // start time as field 22 of the line (the 20th after the name).
+    let mut rest = text.get(close + 1..)?.split(|&b| b == b' ').filter(|f| !f.is_empty());
+    let state = *rest.next()?.first()?;
+    let ppid = number(rest.next()?)?;
+    let pgid = number(rest.next()?)?;
+    let flags: u64 = number(rest.nth(3)?)?;
+    let start = number(rest.nth(12)?)?;
+    let proc = Proc { pid, ppid, pgid, name, state, start, known: true };
+    Some((proc, flags & PF_KTHREAD != 0))
 }
 
-/// Whether `proc_root` shows the PID namespace rinit lives in: there,
-/// `self` is a link to rinit's own pid.
-pub fn shows_own_namespace(proc_root: &Path, own_pid: i32) -> bool {
-    fs::read_link(proc_root.join("self"))
-        .ok()
-        .and_then(|target| target.to_str().and_then(|t| t.parse::<i32>().ok()))
-        == Some(own_pid)
+fn number<T: std::str::FromStr>(field: &[u8]) -> Option<T> {
+    std::str::from_utf8(field).ok()?.trim().parse().ok()
 }
 
-/// Every process `proc_root` lists. Processes that vanish while it reads are
-/// simply left out.
-pub fn list(proc_root: &Path) -> Vec<Proc> {
-    let Ok(dir) = fs::read_dir(proc_root) else {
-        return Vec::new();
+/// A listing of `/proc`, kept between shutdown turns so that listing again
+/// reuses its memory.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub procs: Vec<Proc>,
+    /// Every `stat` file was read (false when some could not be, e.g. for
+    /// lack of file descriptors: those processes are in `procs` unknown).
+    pub complete: bool,
+}
+
+/// `/proc`, opened once and kept open for the shutdown.
+pub struct ProcDir {
+    dir: Dir,
+}
+
+impl ProcDir {
+    /// Opens `path` (close-on-exec: the program must not inherit it).
+    pub fn open(path: &Path) -> io::Result<ProcDir> {
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let dir = Dir::open(path, flags, Mode::empty()).map_err(io::Error::from)?;
+        Ok(ProcDir { dir })
+    }
+
+    /// Whether this `/proc` shows the PID namespace rinit lives in: there,
+    /// `self` is a link to rinit's own pid.
+    pub fn shows_own_namespace(&self, own_pid: i32) -> bool {
+        let mut buf = [0u8; 32];
+        // SAFETY: the path is a NUL-terminated literal and `buf` is valid
+        // for its length; readlinkat needs no new descriptor.
+        let n = unsafe {
+            libc::readlinkat(self.fd(), c"self".as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        };
+        let Ok(n) = usize::try_from(n) else { return false };
+        buf.get(..n).and_then(number::<i32>) == Some(own_pid)
+    }
+
+    fn fd(&self) -> RawFd {
+        self.dir.as_raw_fd()
+    }
+
+    /// Lists every process but kernel threads into `out`. Processes that
+    /// vanish while it reads are left out; a pid whose `stat` cannot be read
+    /// for another reason (EMFILE) is kept, unknown.
+    pub fn list(&mut self, out: &mut Listing) -> io::Result<()> {
+        out.procs.clear();
+        out.complete = true;
+        let fd = self.fd();
+        // The iterator rewinds the directory when dropped, so the next
+        // listing starts from the top again.
+        for entry in self.dir.iter() {
+            let entry = entry.map_err(io::Error::from)?;
+            let Some(pid) = pid_of(entry.file_name()) else { continue };
+            match read_stat(fd, pid) {
+                Ok(Some((proc, false))) => out.procs.push(proc),
+                Ok(Some((_, true))) => {} // a kernel thread
+                Ok(None) => {}            // gone, or a pid reused mid-read
+                Err(_) => {
+                    out.complete = false;
+                    out.procs.push(unknown(pid));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One process, read again now: `None` once it has gone.
+    pub fn stat(&self, pid: i32) -> Option<Proc> {
+        read_stat(self.fd(), pid).ok().flatten().map(|(p, _)| p)
+    }
+
+    /// Sends `sig` to exactly the process `p` describes, never to a later
+    /// one that took over its pid after the listing: through a pidfd, whose
+    /// process is checked against the listing's start time. Without pidfds
+    /// (Linux before 5.3, or no descriptor to spare) it falls back to kill().
+    pub fn signal_exact(&self, p: &Proc, sig: i32) -> io::Result<()> {
+        match signals::pidfd_open(p.pid) {
+            Ok(pidfd) => {
+                // The pidfd holds whatever has the pid now; if that started
+                // at another time, the listed process has gone.
+                if p.known && self.stat(p.pid).is_some_and(|now| now.start != p.start) {
+                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                signals::pidfd_send(&pidfd, sig)
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(e),
+            Err(_) => signals::send(p.pid, sig),
+        }
+    }
+
+    /// The name of one process, for log lines; `?` once it has gone.
+    pub fn name_of(&self, pid: i32) -> Name {
+        self.stat(pid).map_or_else(Name::unknown, |p| p.name)
+    }
+}
+
+/// A process whose `stat` could not be read: getpgid needs no descriptor,
+/// so the group (for `-g`) is still known.
+fn unknown(pid: i32) -> Proc {
+    // SAFETY: getpgid has no memory-safety preconditions.
+    let pgid = unsafe { libc::getpgid(pid) };
+    Proc { pid, ppid: 0, pgid, name: Name::unknown(), state: b'?', start: 0, known: false }
+}
+
+fn pid_of(name: &CStr) -> Option<i32> {
+    let bytes = name.to_bytes();
+    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    number(bytes)
+}
+
+/// Reads `PID/stat` below the open `/proc` with one short-lived descriptor
+/// and no allocation. `Ok(None)`: the process has gone.
+fn read_stat(dir: RawFd, pid: i32) -> io::Result<Option<(Proc, bool)>> {
+    let mut path = [0u8; 24];
+    let mut w = &mut path[..];
+    // "PID/stat\0" fits: a pid has at most 10 digits.
+    io::Write::write_fmt(&mut w, format_args!("{pid}/stat\0"))?;
+    // SAFETY: `path` holds a NUL-terminated string; openat returns a new
+    // descriptor or -1.
+    let fd = unsafe { libc::openat(dir, path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        let err = io::Error::last_os_error();
+        return match err.raw_os_error() {
+            Some(libc::ENOENT | libc::ESRCH) => Ok(None),
+            _ => Err(err),
+        };
+    }
+    // A stat line is a few hundred bytes; the fields rinit reads come first.
+    let mut buf = [0u8; 1024];
+    // SAFETY: `buf` is valid for its length; `fd` is ours.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(fd) };
+    let Ok(n) = usize::try_from(n) else {
+        // ESRCH from read: the process went between open and read.
+        return Ok(None);
     };
-    dir.filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())))
-        .filter_map(|e| fs::read_to_string(e.path().join("stat")).ok())
-        .filter_map(|text| parse_stat(&text))
-        .collect()
+    Ok(buf.get(..n).and_then(parse_stat).filter(|(p, _)| p.pid == pid))
 }
 
 /// Whom a shutdown signal goes to.
@@ -69,25 +268,23 @@ pub struct Scope {
 
 /// The processes to signal, from a listing: never rinit itself, never a
 /// zombie, never a pid in `exclude`, never a member of a process group in
-/// `exclude_groups`.
+/// `exclude_groups`. Outside a namespace only descendants, which need every
+/// parent link: unknown processes are then left out.
 pub fn targets(all: &[Proc], scope: Scope, exclude: &[i32], exclude_groups: &[i32]) -> Vec<Proc> {
-    let in_scope: HashSet<i32> = if scope.whole_namespace {
-        all.iter().map(|p| p.pid).collect()
-    } else {
-        descendants(all, scope.own_pid)
-    };
+    let descendants = (!scope.whole_namespace).then(|| descendants(all, scope.own_pid));
     all.iter()
-        .filter(|p| p.pid != scope.own_pid && in_scope.contains(&p.pid))
-        .filter(|p| p.state != 'Z')
+        .filter(|p| p.pid != scope.own_pid)
+        .filter(|p| descendants.as_ref().is_none_or(|d| d.contains(&p.pid)))
+        .filter(|p| p.state != b'Z')
         .filter(|p| !exclude.contains(&p.pid) && !exclude_groups.contains(&p.pgid))
-        .cloned()
+        .copied()
         .collect()
 }
 
 /// Every pid below `root` in the parent links.
 pub fn descendants(all: &[Proc], root: i32) -> HashSet<i32> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for p in all {
+    for p in all.iter().filter(|p| p.known) {
         children.entry(p.ppid).or_default().push(p.pid);
     }
     let mut found = HashSet::new();
@@ -103,36 +300,58 @@ pub fn descendants(all: &[Proc], root: i32) -> HashSet<i32> {
     found
 }
 
-/// The name of one process, for log lines; `?` once it has gone.
-pub fn name_of(proc_root: &Path, pid: i32) -> String {
-    fs::read_to_string(proc_root.join(pid.to_string()).join("stat"))
-        .ok()
-        .and_then(|t| parse_stat(&t))
-        .map_or_else(|| "?".to_string(), |p| p.name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn p(pid: i32, ppid: i32, pgid: i32, name: &str) -> Proc {
-        Proc { pid, ppid, pgid, name: name.to_string(), state: 'S' }
+        Proc { pid, ppid, pgid, name: Name::new(name.as_bytes()), state: b'S', start: 0, known: true }
+    }
+
+    fn stat_line(pid: i32, name: &[u8], state: char, ppid: i32, flags: u64) -> Vec<u8> {
+        let mut line = format!("{pid} (").into_bytes();
+        line.extend_from_slice(name);
+        line.extend_from_slice(
+            format!(") {state} {ppid} {pid} {pid} 0 -1 {flags} 100 0 0 0 5 6 0 0 20 0 1 0 4242 1000 200 18446744073709551615\n")
+                .as_bytes(),
+        );
+        line
     }
 
     #[test]
     fn parses_stat_lines_even_with_odd_names() {
-        let line = "42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0";
-        assert_eq!(parse_stat(line), Some(p(42, 1, 42, "my (odd) name")));
-        let z = parse_stat("7 (sh) Z 1 7 7 0").unwrap();
-        assert_eq!(z.state, 'Z');
-        assert_eq!(parse_stat("garbage"), None);
-        assert_eq!(parse_stat("1 (x) S"), None);
-        assert_eq!(parse_stat(""), None);
+        let (got, kthread) = parse_stat(&stat_line(42, b"my (odd) name", 'S', 1, 4194560)).unwrap();
+        assert_eq!((got.pid, got.ppid, got.pgid, got.state, got.start), (42, 1, 42, b'S', 4242));
+        assert_eq!(got.name.as_bytes(), b"my (odd) name");
+        assert!(!kthread);
+        let (z, _) = parse_stat(&stat_line(7, b"sh", 'Z', 1, 0)).unwrap();
+        assert_eq!(z.state, b'Z');
+        assert_eq!(parse_stat(b"garbage"), None);
+        assert_eq!(parse_stat(b"1 (x) S"), None);
+        assert_eq!(parse_stat(b""), None);
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_parse_and_print_lossily() {
+        let (got, _) = parse_stat(&stat_line(9, b"\xffsl\xfep", 'S', 1, 0)).unwrap();
+        assert_eq!(got.name.as_bytes(), b"\xffsl\xfep");
+        assert_eq!(got.name.to_string(), "\u{fffd}sl\u{fffd}p");
+    }
+
+    #[test]
+    fn kernel_threads_are_recognised() {
+        let (_, kthread) = parse_stat(&stat_line(2, b"kthreadd", 'S', 0, 0x208040)).unwrap();
+        assert!(kthread);
+    }
+
+    #[test]
+    fn long_names_are_cut_to_the_kernels_length() {
+        assert_eq!(Name::new(b"0123456789abcdefXYZ").as_bytes(), b"0123456789abcdef");
     }
 
     #[test]
     fn whole_namespace_is_everyone_but_rinit_and_the_excluded() {
-        let all = vec![p(1, 0, 1, "rinit"), p(2, 1, 2, "prog"), p(3, 2, 2, "job"), p(4, 1, 4, "daemon")];
+        let all = vec![p(1, 0, 1, "rinit"), p(2, 1, 2, "prog"), p(3, 2, 2, "job"), p(4, 0, 4, "exec'd")];
         let scope = Scope { own_pid: 1, whole_namespace: true };
         let pids = |v: Vec<Proc>| v.into_iter().map(|p| p.pid).collect::<Vec<_>>();
         assert_eq!(pids(targets(&all, scope, &[], &[])), vec![2, 3, 4]);
@@ -161,9 +380,20 @@ mod tests {
     }
 
     #[test]
+    fn unknown_processes_are_targets_only_in_a_whole_namespace() {
+        let mut all = vec![p(1, 0, 1, "rinit"), p(2, 1, 2, "prog")];
+        all.push(Proc { known: false, ..p(3, 0, 3, "?") });
+        let whole = Scope { own_pid: 1, whole_namespace: true };
+        assert_eq!(targets(&all, whole, &[], &[]).len(), 2);
+        let sub = Scope { own_pid: 1, whole_namespace: false };
+        let got: Vec<i32> = targets(&all, sub, &[], &[]).into_iter().map(|p| p.pid).collect();
+        assert_eq!(got, vec![2], "an unknown parent link is no proof of descent");
+    }
+
+    #[test]
     fn zombies_and_cycles_are_harmless() {
         let mut all = vec![p(10, 5, 10, "rinit"), p(11, 10, 11, "a"), p(12, 11, 12, "b"), p(13, 12, 13, "c")];
-        all[2].state = 'Z';
+        all[2].state = b'Z';
         // A racy listing where a pid appears to be its own ancestor.
         all.push(p(11, 13, 11, "a-again"));
         let scope = Scope { own_pid: 10, whole_namespace: false };
@@ -174,18 +404,24 @@ mod tests {
     #[test]
     fn reads_this_machines_proc() {
         let me = std::process::id() as i32;
-        let all = list(Path::new("/proc"));
-        assert!(all.iter().any(|p| p.pid == me));
-        assert_ne!(name_of(Path::new("/proc"), me), "?");
-        assert_eq!(name_of(Path::new("/proc"), -5), "?");
-        assert!(list(Path::new("/nonexistent")).is_empty());
+        let mut dir = ProcDir::open(Path::new("/proc")).unwrap();
+        let mut listing = Listing::default();
+        dir.list(&mut listing).unwrap();
+        assert!(listing.complete);
+        assert!(listing.procs.iter().any(|p| p.pid == me && p.known));
+        // Listing again (the directory rewinds) finds the same process.
+        dir.list(&mut listing).unwrap();
+        assert!(listing.procs.iter().any(|p| p.pid == me));
+        assert_ne!(dir.name_of(me).as_bytes(), b"?");
+        assert_eq!(dir.name_of(-5).as_bytes(), b"?");
+        assert!(ProcDir::open(Path::new("/nonexistent")).is_err());
     }
 
     #[test]
     fn own_namespace_check() {
         let me = std::process::id() as i32;
-        assert!(shows_own_namespace(Path::new("/proc"), me));
-        assert!(!shows_own_namespace(Path::new("/proc"), me + 1));
-        assert!(!shows_own_namespace(Path::new("/nonexistent"), me));
+        let dir = ProcDir::open(Path::new("/proc")).unwrap();
+        assert!(dir.shows_own_namespace(me));
+        assert!(!dir.shows_own_namespace(me + 1));
     }
 }

@@ -7,9 +7,11 @@
 //! with a fake clock. Times are offsets from any fixed origin.
 //!
 //! Shutdown starts at T, when SIGTERM is received or the program ends by
-//! itself. With grace G: every other process gets SIGTERM as soon as the
-//! program has ended and at the latest at T+G/2; at T+G whatever is left gets
-//! SIGKILL; rinit exits as soon as nothing is left to wait for.
+//! itself. With grace G: the program gets the SIGTERM (as rewritten) and a
+//! SIGCONT, so that a stopped program can act on it; every other process gets
+//! SIGTERM as soon as the program has ended and at the latest at T+G/2; at
+//! T+G whatever is left gets SIGKILL; rinit exits as soon as nothing is left
+//! to wait for, and gives up waiting [`GIVE_UP_AFTER`] past T+G.
 
 use std::fmt;
 use std::time::Duration;
@@ -21,14 +23,29 @@ use crate::status;
 /// remain: a fork storm can create processes after the first one.
 pub const REKILL_INTERVAL: Duration = Duration::from_millis(100);
 
+/// While rinit has no child left but other processes of its namespace remain
+/// (they came in through `docker exec` or `nsenter`, so their exits send it
+/// no SIGCHLD), how often it looks whether they have gone. Only during a
+/// shutdown: idle rinit never wakes up by itself.
+pub const OTHERS_POLL: Duration = Duration::from_millis(10);
+
+/// How long past T+G rinit keeps sending SIGKILL before it exits anyway: a
+/// fork storm, or a process that cannot die (frozen, in uninterruptible
+/// sleep), must not keep rinit from exiting. Short, so that T+G plus this
+/// stays inside the engine's stop timeout (Docker's and Podman's 10 s with
+/// the default 8 s grace).
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(1);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// rinit received this signal (before rewriting).
     Signal(i32),
     /// A round of reaping: the program's exit status if it was among the
-    /// reaped (already mapped by `status::exit_code`), and whether rinit has
-    /// no child left at all.
-    Reaped { program: Option<i32>, all_gone: bool },
+    /// reaped (already mapped by `status::exit_code`), whether rinit has no
+    /// child left at all, and — when it has none — whether other processes
+    /// still live in its PID namespace (as PID 1: processes that came in
+    /// from outside; always false when not PID 1).
+    Reaped { program: Option<i32>, all_gone: bool, others_left: bool },
     /// Time passed; nothing else happened.
     Tick,
 }
@@ -44,6 +61,9 @@ pub enum Action {
     KillAll,
     /// Exit rinit with this status.
     Exit(i32),
+    /// Exit rinit with this status although processes remain: the time
+    /// past the grace is up. The shell names what is left.
+    GiveUp(i32),
 }
 
 #[derive(Clone, Debug)]
@@ -55,6 +75,11 @@ pub struct Machine {
     started: Option<Duration>,
     /// The program's exit status, once it has ended.
     program: Option<i32>,
+    /// The program has gone, with its status or without (no child left).
+    program_gone: bool,
+    /// When to look again whether other processes remain: set while rinit
+    /// has no child left but its namespace is not empty.
+    poll_at: Option<Duration>,
     /// SIGTERM (or what it is rewritten to) reached the program's group.
     group_signalled: bool,
     others_termed: bool,
@@ -70,6 +95,8 @@ impl Machine {
             process_group,
             started: None,
             program: None,
+            program_gone: false,
+            poll_at: None,
             group_signalled: false,
             others_termed: false,
             last_kill: None,
@@ -97,20 +124,28 @@ impl Machine {
         }
         match event {
             Event::Signal(sig) => self.on_signal(sig, now, actions),
-            Event::Reaped { program, all_gone } => {
+            Event::Reaped { program, all_gone, others_left } => {
                 if let Some(code) = program
                     && self.program.is_none()
                 {
                     self.program = Some(code);
+                    self.program_gone = true;
                     self.started.get_or_insert(now);
                 }
+                self.poll_at = None;
                 if all_gone {
                     // No child at all means the program is gone too; without
                     // its status (something else reaped it) waiting longer
-                    // would only hang the container.
-                    self.exited = true;
-                    actions.push(Action::Exit(self.program.unwrap_or(status::STATUS_LOST)));
-                    return;
+                    // than the others need would only hang the container.
+                    if !others_left {
+                        self.exited = true;
+                        actions.push(Action::Exit(self.code()));
+                        return;
+                    }
+                    // Their exits send rinit no SIGCHLD: look again soon.
+                    self.program_gone = true;
+                    self.started.get_or_insert(now);
+                    self.poll_at = Some(now + OTHERS_POLL);
                 }
             }
             Event::Tick => {}
@@ -126,11 +161,16 @@ impl Machine {
         // With no grace the program is SIGKILLed at once: forwarding SIGTERM
         // first would only make its exit status a race.
         let kill_now = is_term && self.grace.is_zero();
-        if self.program.is_none()
+        if !self.program_gone
             && !kill_now
             && let Some(to) = self.rewrite.apply(sig)
         {
             actions.push(Action::Forward(to));
+            if is_term && self.started.is_none() {
+                // Shutdown begins: a stopped program must run to act on
+                // its signal, as every other process gets SIGCONT too.
+                actions.push(Action::Forward(libc::SIGCONT));
+            }
             if is_term && self.process_group {
                 self.group_signalled = true;
             }
@@ -142,9 +182,14 @@ impl Machine {
 
     fn step(&mut self, now: Duration, actions: &mut Vec<Action>) {
         let Some(t) = self.started else { return };
+        if now >= t + self.grace + GIVE_UP_AFTER {
+            self.exited = true;
+            actions.push(Action::GiveUp(self.code()));
+            return;
+        }
         if !self.grace.is_zero()
             && !self.others_termed
-            && (self.program.is_some() || now >= t + self.grace / 2)
+            && (self.program_gone || now >= t + self.grace / 2)
         {
             self.others_termed = true;
             actions.push(Action::TermOthers {
@@ -173,43 +218,70 @@ impl Machine {
             Some(last) => last + REKILL_INTERVAL,
         };
         let term = (!self.others_termed && !self.grace.is_zero()).then(|| t + self.grace / 2);
-        Some(term.map_or(kill, |term| term.min(kill)))
+        let give_up = t + self.grace + GIVE_UP_AFTER;
+        Some([term, self.poll_at].into_iter().flatten().fold(kill.min(give_up), Duration::min))
+    }
+
+    /// The status to exit with: the program's, or the one that says it was
+    /// lost.
+    fn code(&self) -> i32 {
+        self.program.unwrap_or(status::STATUS_LOST)
     }
 }
 
-/// The one info line that sums up a shutdown (SPEC §5.5).
+/// The one line that sums up a shutdown: at info level when everyone left
+/// in time, as a warning when anything needed SIGKILL or was left behind
+/// (the case the line exists for, so it must show at the default level).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     /// Processes that got SIGTERM from rinit, the program included.
     pub termed: usize,
+    /// SIGTERM also went out through kill(-1), to processes rinit could not
+    /// list or count.
+    pub termed_unlisted: bool,
     /// Processes that needed SIGKILL: pid and name.
     pub killed: Vec<(i32, String)>,
     /// Whether SIGKILL went out through kill(-1) without a list.
     pub killed_unlisted: bool,
+    /// Processes still there when rinit gave up waiting: pid and name.
+    pub left: Vec<(i32, String)>,
+    /// Descendants that rinit could not find were left behind.
+    pub unreached: bool,
     pub took: Duration,
+}
+
+impl Summary {
+    /// Everyone left in time: nothing needed SIGKILL, nothing was left.
+    pub fn is_clean(&self) -> bool {
+        self.killed.is_empty() && !self.killed_unlisted && self.left.is_empty() && !self.unreached
+    }
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = |n: usize| if n == 1 { "" } else { "es" };
-        write!(
-            f,
-            "shutdown: {} process{} got SIGTERM, ",
-            self.termed,
-            plural(self.termed)
-        )?;
+        let list = |v: &[(i32, String)]| {
+            v.iter().map(|(pid, name)| format!("pid {pid} '{name}'")).collect::<Vec<_>>().join(", ")
+        };
+        f.write_str("shutdown: ")?;
+        if self.termed_unlisted {
+            write!(f, "{} process{} and every other process (kill(-1)) got SIGTERM, ", self.termed, plural(self.termed))?;
+        } else {
+            write!(f, "{} process{} got SIGTERM, ", self.termed, plural(self.termed))?;
+        }
         if self.killed.is_empty() && self.killed_unlisted {
             f.write_str("the rest got SIGKILL through kill(-1)")?;
         } else {
             write!(f, "{} needed SIGKILL", self.killed.len())?;
             if !self.killed.is_empty() {
-                let list: Vec<String> = self
-                    .killed
-                    .iter()
-                    .map(|(pid, name)| format!("pid {pid} '{name}'"))
-                    .collect();
-                write!(f, " ({})", list.join(", "))?;
+                write!(f, " ({})", list(&self.killed))?;
             }
+        }
+        if !self.left.is_empty() {
+            write!(f, ", {} still running when rinit gave up ({})", self.left.len(), list(&self.left))?;
+        }
+        if self.unreached {
+            f.write_str(", descendants that rinit could not find were left running")?;
         }
         // Integer arithmetic: float formatting would add ~15 KB to the binary.
         let ms = self.took.as_millis();
@@ -232,8 +304,15 @@ mod tests {
     }
 
     fn reaped(program: Option<i32>, all_gone: bool) -> Event {
-        Event::Reaped { program, all_gone }
+        Event::Reaped { program, all_gone, others_left: false }
     }
+
+    /// No child left, but processes from outside remain in the namespace.
+    fn only_others(program: Option<i32>) -> Event {
+        Event::Reaped { program, all_gone: true, others_left: true }
+    }
+
+    const CONT: Action = Action::Forward(libc::SIGCONT);
 
     const TERM_OTHERS: Action = Action::TermOthers { skip_program_group: false };
 
@@ -251,7 +330,7 @@ mod tests {
     #[test]
     fn sigterm_when_everyone_complies() {
         let mut m = machine(10_000);
-        assert_eq!(m.handle(Event::Signal(TERM), ms(100)), vec![Action::Forward(TERM)]);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(100)), vec![Action::Forward(TERM), CONT]);
         assert_eq!(m.started(), Some(ms(100)));
         assert_eq!(m.deadline(), Some(ms(5_100)), "others by T+G/2");
         // The program exits: everyone else gets SIGTERM at once.
@@ -306,6 +385,82 @@ mod tests {
     }
 
     #[test]
+    fn a_stopped_program_gets_sigcont_after_sigterm_once() {
+        let mut m = machine(1_000);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(0)), vec![Action::Forward(TERM), CONT]);
+        // A second SIGTERM is forwarded, without another SIGCONT.
+        assert_eq!(m.handle(Event::Signal(TERM), ms(10)), vec![Action::Forward(TERM)]);
+        // A dropped SIGTERM (-r TERM:0) sends nothing at all.
+        let mut rw = RewriteMap::default();
+        rw.insert(TERM, 0);
+        let mut m = Machine::new(ms(1_000), rw, false);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(0)), vec![]);
+        // Other signals never bring a SIGCONT.
+        let mut m = machine(1_000);
+        assert_eq!(m.handle(Event::Signal(libc::SIGTSTP), ms(0)), vec![Action::Forward(libc::SIGTSTP)]);
+    }
+
+    #[test]
+    fn processes_from_outside_get_sigterm_and_are_waited_for() {
+        let mut m = machine(8_000);
+        m.handle(Event::Signal(TERM), ms(0));
+        // The program has gone and rinit has no child, but an exec'd shell
+        // remains: it gets SIGTERM, and rinit looks again soon.
+        assert_eq!(m.handle(only_others(Some(143)), ms(20)), vec![TERM_OTHERS]);
+        assert_eq!(m.deadline(), Some(ms(20) + OTHERS_POLL));
+        assert_eq!(m.handle(only_others(None), ms(30)), vec![]);
+        assert_eq!(m.deadline(), Some(ms(30) + OTHERS_POLL));
+        // It has gone: exit with the program's status.
+        assert_eq!(m.handle(reaped(None, true), ms(40)), vec![Action::Exit(143)]);
+    }
+
+    #[test]
+    fn processes_from_outside_count_when_the_program_exits_by_itself() {
+        let mut m = machine(2_000);
+        assert_eq!(m.handle(only_others(Some(0)), ms(100)), vec![TERM_OTHERS]);
+        assert_eq!(m.started(), Some(ms(100)));
+        // One that ignores SIGTERM is killed at the grace.
+        assert_eq!(m.handle(only_others(None), ms(2_099)), vec![]);
+        assert_eq!(m.handle(only_others(None), ms(2_100)), vec![Action::KillAll]);
+        assert_eq!(m.handle(reaped(None, true), ms(2_105)), vec![Action::Exit(0)]);
+    }
+
+    #[test]
+    fn no_poll_timer_while_children_remain_or_when_idle() {
+        let mut m = machine(2_000);
+        assert_eq!(m.handle(reaped(None, false), ms(1)), vec![]);
+        assert_eq!(m.deadline(), None, "idle: no timer at all");
+        m.handle(reaped(Some(0), false), ms(5));
+        assert_eq!(m.deadline(), Some(ms(2_005)), "children send SIGCHLD: no polling");
+    }
+
+    #[test]
+    fn gives_up_one_interval_past_the_grace() {
+        let mut m = machine(1_000);
+        m.handle(Event::Signal(TERM), ms(0));
+        m.handle(reaped(Some(143), false), ms(10));
+        assert_eq!(m.handle(Event::Tick, ms(1_000)), vec![Action::KillAll]);
+        let mut now = ms(1_000);
+        while now < ms(1_000) + GIVE_UP_AFTER {
+            let next = m.deadline().unwrap();
+            assert!(next > now && next <= ms(1_000) + GIVE_UP_AFTER, "{next:?}");
+            now = next;
+            let acts = m.handle(Event::Tick, now);
+            if now < ms(1_000) + GIVE_UP_AFTER {
+                assert_eq!(acts, vec![Action::KillAll], "at {now:?}");
+            } else {
+                assert_eq!(acts, vec![Action::GiveUp(143)]);
+            }
+        }
+        assert_eq!(m.deadline(), None);
+        assert_eq!(m.handle(Event::Tick, ms(9_000)), vec![]);
+        // Without the program's status: the lost-status code.
+        let mut m = machine(0);
+        m.handle(Event::Signal(TERM), ms(0));
+        assert_eq!(m.handle(Event::Tick, GIVE_UP_AFTER), vec![Action::GiveUp(status::STATUS_LOST)]);
+    }
+
+    #[test]
     fn grace_zero_kills_at_once_without_forwarding() {
         let mut m = machine(0);
         assert_eq!(m.handle(Event::Signal(TERM), ms(7)), vec![Action::KillAll]);
@@ -323,7 +478,7 @@ mod tests {
         let mut m = Machine::new(ms(1_000), rw, false);
         assert_eq!(m.handle(Event::Signal(libc::SIGUSR1), ms(0)), vec![]);
         assert_eq!(m.started(), None);
-        assert_eq!(m.handle(Event::Signal(TERM), ms(1)), vec![Action::Forward(libc::SIGQUIT)]);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(1)), vec![Action::Forward(libc::SIGQUIT), CONT]);
         assert_eq!(m.started(), Some(ms(1)));
     }
 
@@ -362,6 +517,7 @@ mod tests {
         let mut m = machine(1_000);
         m.handle(Event::Signal(TERM), ms(0));
         assert_eq!(m.handle(Event::Signal(TERM), ms(300)), vec![Action::Forward(TERM)]);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(400)), vec![Action::Forward(TERM)], "one SIGCONT, at the start");
         assert_eq!(m.started(), Some(ms(0)));
     }
 
@@ -370,8 +526,8 @@ mod tests {
         let s = Summary {
             termed: 3,
             killed: vec![(12, "sleep".into()), (13, "trap".into())],
-            killed_unlisted: false,
             took: ms(1_234),
+            ..Summary::default()
         };
         assert_eq!(
             s.to_string(),
@@ -379,5 +535,22 @@ mod tests {
         );
         let s = Summary { termed: 1, took: ms(2), ..Summary::default() };
         assert_eq!(s.to_string(), "shutdown: 1 process got SIGTERM, 0 needed SIGKILL, took 0.002s");
+        assert!(s.is_clean());
+        let s = Summary {
+            termed: 2,
+            termed_unlisted: true,
+            killed_unlisted: true,
+            left: vec![(40, "\u{fffd}x".into())],
+            unreached: true,
+            took: ms(9_000),
+        ..Summary::default()
+        };
+        assert_eq!(
+            s.to_string(),
+            "shutdown: 2 processes and every other process (kill(-1)) got SIGTERM, the rest got SIGKILL through kill(-1), 1 still running when rinit gave up (pid 40 '\u{fffd}x'), descendants that rinit could not find were left running, took 9.000s"
+        );
+        assert!(!s.is_clean());
+        assert!(!Summary { killed: vec![(3, "a".into())], ..Summary::default() }.is_clean());
+        assert!(!Summary { killed_unlisted: true, ..Summary::default() }.is_clean());
     }
 }

@@ -7,6 +7,7 @@
 //! ever runs inside PID 1.
 
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -304,6 +305,31 @@ pub fn send(pid: i32, sig: i32) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// A pidfd for `pid` (pidfd_open, Linux 5.3+): a handle on exactly the
+/// process that has this pid now, which a later process reusing the pid can
+/// never take over. Errors: ESRCH (gone), ENOSYS (older kernel), EMFILE.
+pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
+    // (close-on-exec by definition) or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    match RawFd::try_from(fd) {
+        // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
+        Ok(fd) if fd >= 0 => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// pidfd_send_signal: `sig` to the process behind `pidfd`, and ESRCH if
+/// that process has gone, whoever has its pid now.
+pub fn pidfd_send(pidfd: &OwnedFd, sig: i32) -> io::Result<()> {
+    // SAFETY: a valid pidfd, a signal number, no siginfo (NULL: as kill
+    // would fill it), no flags.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), sig, std::ptr::null::<libc::siginfo_t>(), 0)
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub fn spawn(argv: &[OsString], inherited: Inherited) -> Result<Pid, SpawnError>
         return Err(SpawnError::Nul(String::new()));
     };
     let name = file.to_string_lossy().into_owned();
+    // rinit's own process group, before the child leaves it.
+    let own_group = nix::unistd::getpgrp();
 
     // SAFETY: rinit is single-threaded, so the child may run any code; it
     // only makes system calls and then execs or exits.
@@ -71,7 +73,7 @@ pub fn spawn(argv: &[OsString], inherited: Inherited) -> Result<Pid, SpawnError>
             Ok(child)
         }
         Ok(ForkResult::Child) => {
-            let err = in_child(file, &args, inherited);
+            let err = in_child(file, &args, inherited, own_group);
             let (code, msg) = exec_failure(&name, err);
             // SAFETY: fd 2 may be closed; write then just fails.
             unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
@@ -83,16 +85,24 @@ pub fn spawn(argv: &[OsString], inherited: Inherited) -> Result<Pid, SpawnError>
 }
 
 /// The child's half: returns only if exec failed.
-fn in_child(file: &CString, args: &[CString], inherited: Inherited) -> Errno {
+fn in_child(file: &CString, args: &[CString], inherited: Inherited, rinit_group: Pid) -> Errno {
     // Own process group: `-g` signals it, and a terminal's ^C goes to it.
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
-    // Give it the terminal's foreground so it can read stdin and gets ^C.
-    // SIGTTOU is still blocked here, so this works from a background group.
-    // No terminal on stdin (ENOTTY), no controlling terminal (ENXIO) or no
-    // stdin at all (EBADF) are the normal case in a container.
-    // SAFETY: fd 0 is only borrowed for the call; a closed fd gives EBADF.
+    // Give it the terminal's foreground so it can read stdin and gets ^C —
+    // but only if the terminal was rinit's: `rinit -- prog &` from an
+    // interactive shell must not steal it from the shell's foreground job.
+    // SIGTTOU is still blocked here, so the hand-over works from the group
+    // the child has just left. No terminal on stdin (ENOTTY), no controlling
+    // terminal (ENXIO) or no stdin at all (EBADF) are the normal case in a
+    // container.
+    // SAFETY: fd 0 is only borrowed for the calls; a closed fd gives EBADF.
     let stdin = unsafe { BorrowedFd::borrow_raw(0) };
-    match nix::unistd::tcsetpgrp(stdin, nix::unistd::getpid()) {
+    let handed = match nix::unistd::tcgetpgrp(stdin) {
+        Ok(foreground) if foreground == rinit_group => nix::unistd::tcsetpgrp(stdin, nix::unistd::getpid()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match handed {
         Ok(()) | Err(Errno::ENOTTY | Errno::ENXIO | Errno::EBADF) => {}
         Err(e) => {
             let msg = format!("[rinit] cannot give the terminal to the program: {}\n", e.desc());

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 
 use crate::cgroup::OomWatch;
-use crate::procs::{self, Scope};
+use crate::procs::{self, Listing, ProcDir, Proc, Scope};
 use crate::shutdown::{Action, Event, Machine, Summary};
 use crate::signals;
 use crate::status::{self, Ended};
@@ -22,7 +22,12 @@ pub struct Supervisor {
     remap_exit: Vec<u8>,
     warn_on_reap: bool,
     scope: Scope,
+    /// `/proc`, for messages.
     proc_root: PathBuf,
+    /// `/proc`, opened at start-up (None if it could not be).
+    proc_dir: Option<ProcDir>,
+    /// The last listing of `/proc`, its memory reused.
+    listing: Listing,
     /// `/proc` shows rinit's own namespace and can be used to find processes;
     /// checked the first time shutdown needs it, not on the start-up path.
     proc_usable: Option<bool>,
@@ -40,6 +45,7 @@ pub struct Settings {
     pub remap_exit: Vec<u8>,
     pub warn_on_reap: bool,
     pub proc_root: PathBuf,
+    pub proc_dir: Option<ProcDir>,
     pub machine: Machine,
     pub oom: Option<OomWatch>,
 }
@@ -56,6 +62,8 @@ impl Supervisor {
             warn_on_reap: s.warn_on_reap,
             scope: Scope { own_pid: s.own_pid, whole_namespace },
             proc_root: s.proc_root,
+            proc_dir: s.proc_dir,
+            listing: Listing::default(),
             proc_usable: None,
             machine: s.machine,
             clock: Instant::now(),
@@ -74,9 +82,12 @@ impl Supervisor {
         let mut maybe_child = true;
         loop {
             let (program, all_gone) = self.reap(maybe_child);
+            // As PID 1, no child left is not yet an empty namespace:
+            // processes that came in from outside are no children of rinit.
+            let others_left = all_gone && self.scope.whole_namespace && self.others_left();
             let now = self.clock.elapsed();
             actions.clear();
-            self.machine.handle_into(Event::Reaped { program, all_gone }, now, &mut actions);
+            self.machine.handle_into(Event::Reaped { program, all_gone, others_left }, now, &mut actions);
             if let Some(code) = self.apply_all(&actions, None) {
                 return code;
             }
@@ -123,8 +134,13 @@ impl Supervisor {
                         (self.proc_usable, self.scope.whole_namespace, self.program_code)
                     {
                         warn!("the program has exited; leaving its remaining descendants, which rinit cannot find without a /proc of this namespace");
+                        self.summary.unreached = true;
                         return Some(self.finish(code));
                     }
+                }
+                Action::GiveUp(code) => {
+                    self.note_left();
+                    return Some(self.finish(code));
                 }
                 Action::Exit(code) => {
                     if self.program_code.is_none() {
@@ -145,8 +161,87 @@ impl Supervisor {
         if let Some(t) = self.machine.started() {
             self.summary.took = self.clock.elapsed().saturating_sub(t);
         }
-        info!("{}", self.summary);
+        // The line that names the processes that had to be SIGKILLed is the
+        // one users need: it shows at the default level (warnings).
+        if self.summary.is_clean() {
+            info!("{}", self.summary);
+        } else {
+            warn!("{}", self.summary);
+        }
         code
+    }
+
+    /// Lists `/proc` into `self.listing`; false when it cannot be read.
+    fn list(&mut self) -> bool {
+        if !self.proc_usable() {
+            return false;
+        }
+        let Some(dir) = self.proc_dir.as_mut() else { return false };
+        match dir.list(&mut self.listing) {
+            Ok(()) => {
+                if !self.listing.complete {
+                    debug!("some of {} could not be read (too few file descriptors?): those processes are signalled by pid, unnamed", self.proc_root.display());
+                }
+                true
+            }
+            Err(e) => {
+                warn!("cannot list {}: {e}", self.proc_root.display());
+                false
+            }
+        }
+    }
+
+    /// The processes in scope now, from a fresh listing (None: `/proc`
+    /// cannot be read).
+    fn targets(&mut self, exclude: &[i32], exclude_groups: &[i32]) -> Option<Vec<Proc>> {
+        if !self.list() {
+            return None;
+        }
+        if !self.scope.whole_namespace && !self.listing.complete {
+            // A descendant is found through its parent links, which an
+            // unreadable stat hides.
+            self.summary.unreached = true;
+        }
+        Some(procs::targets(&self.listing.procs, self.scope, exclude, exclude_groups))
+    }
+
+    /// As PID 1 with no child left: does anything else still live in the
+    /// namespace (processes from `docker exec`, `nsenter`)?
+    fn others_left(&mut self) -> bool {
+        // kill(-1, 0) from PID 1 reaches every process of the namespace but
+        // rinit; ESRCH means there is none, with no descriptor needed.
+        if let Err(e) = signals::send(-1, 0)
+            && e.raw_os_error() == Some(libc::ESRCH)
+        {
+            return false;
+        }
+        // Something is there, but a zombie (its parent outside reaps it) or
+        // a kernel thread (rinit as a VM's PID 1) is nobody to wait for.
+        match self.targets(&[], &[]) {
+            Some(left) => !left.is_empty(),
+            None => true,
+        }
+    }
+
+    /// Names, in the summary, what is still running when rinit gives up.
+    fn note_left(&mut self) {
+        match self.targets(&[], &[]) {
+            Some(left) => {
+                self.summary.left = left.iter().map(|p| (p.pid, p.name.to_string())).collect();
+            }
+            None => self.summary.unreached = true,
+        }
+    }
+
+    /// Sends a shutdown signal to one listed process. As PID 1 a plain
+    /// kill(): every process of the namespace is a target, so a pid reused
+    /// since the listing still belongs to one. Outside a namespace through a
+    /// pidfd, so that a pid reused by a stranger is never hit.
+    fn send(&self, p: &Proc, sig: i32) -> std::io::Result<()> {
+        match (&self.proc_dir, self.scope.whole_namespace) {
+            (Some(dir), false) => dir.signal_exact(p, sig),
+            _ => signals::send(p.pid, sig),
+        }
     }
 
     /// Whether `/proc` can be trusted to list this namespace's processes
@@ -155,7 +250,10 @@ impl Supervisor {
         if let Some(usable) = self.proc_usable {
             return usable;
         }
-        let usable = procs::shows_own_namespace(&self.proc_root, self.scope.own_pid);
+        let usable = self
+            .proc_dir
+            .as_ref()
+            .is_some_and(|dir| dir.shows_own_namespace(self.scope.own_pid));
         if !usable {
             if self.scope.whole_namespace {
                 warn!(
@@ -193,21 +291,22 @@ impl Supervisor {
     }
 
     fn term_others(&mut self, skip_program_group: bool) {
-        if !self.proc_usable() {
+        let groups = [self.program];
+        let groups: &[i32] = if skip_program_group { &groups } else { &[] };
+        let Some(targets) = self.targets(&[self.program], groups) else {
             if self.scope.whole_namespace {
                 // kill(-1) from PID 1 reaches every process of the namespace.
                 let _ = signals::send(-1, libc::SIGTERM);
                 let _ = signals::send(-1, libc::SIGCONT);
+                self.summary.termed_unlisted = true;
                 info!("sent SIGTERM to every process through kill(-1)");
             }
             return;
-        }
-        let groups: &[i32] = if skip_program_group { &[self.program] } else { &[] };
-        let targets = procs::targets(&procs::list(&self.proc_root), self.scope, &[self.program], groups);
+        };
         for p in &targets {
             // SIGCONT after SIGTERM: a stopped process must run to handle it.
-            if signals::send(p.pid, libc::SIGTERM).is_ok() {
-                let _ = signals::send(p.pid, libc::SIGCONT);
+            if self.send(p, libc::SIGTERM).is_ok() {
+                let _ = self.send(p, libc::SIGCONT);
                 self.summary.termed += 1;
                 debug!("sent SIGTERM to pid {} '{}'", p.pid, p.name);
             }
@@ -220,15 +319,14 @@ impl Supervisor {
         if let Some(watch) = self.oom.as_mut() {
             watch.resync();
         }
-        let proc_usable = self.proc_usable();
-        if proc_usable {
-            let targets = procs::targets(&procs::list(&self.proc_root), self.scope, &[], &[]);
-            for p in &targets {
+        let listed = self.targets(&[], &[]);
+        if let Some(targets) = &listed {
+            for p in targets {
                 if !self.summary.killed.iter().any(|(pid, _)| *pid == p.pid) {
-                    self.summary.killed.push((p.pid, p.name.clone()));
+                    self.summary.killed.push((p.pid, p.name.to_string()));
                 }
                 if !self.scope.whole_namespace {
-                    let _ = signals::send(p.pid, libc::SIGKILL);
+                    let _ = self.send(p, libc::SIGKILL);
                 }
             }
         }
@@ -236,8 +334,10 @@ impl Supervisor {
             // From PID 1, kill(-1) reaches every process of the namespace at
             // once, including any forked since the listing.
             let _ = signals::send(-1, libc::SIGKILL);
-            self.summary.killed_unlisted = !proc_usable;
-        } else if !proc_usable && self.program_code.is_none() {
+            if listed.is_none() {
+                self.summary.killed_unlisted = true;
+            }
+        } else if listed.is_none() && self.program_code.is_none() {
             let _ = signals::send(self.program_target(), libc::SIGKILL);
         }
     }
@@ -334,7 +434,9 @@ impl Supervisor {
             return Peek::NoneReady;
         }
         let killed = info.si_code == libc::CLD_KILLED || info.si_code == libc::CLD_DUMPED;
-        let name = (killed && status == libc::SIGKILL).then(|| procs::name_of(&self.proc_root, pid));
+        let name = (killed && status == libc::SIGKILL).then(|| {
+            self.proc_dir.as_ref().map_or_else(|| "?".to_string(), |dir| dir.name_of(pid).to_string())
+        });
         Peek::Zombie(pid, name)
     }
 

@@ -17,7 +17,7 @@
 )]
 
 mod common;
-use common::{drain, skip, wait_exit};
+use common::{drain, skip, wait_exit, wait_until};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -917,4 +917,55 @@ fn an_oom_kill_is_reported_in_docker_logs() {
             && logs.contains("was killed by the kernel OOM killer (memory limit 32 MiB)"),
         "rinit's OOM report in docker logs:\n{logs}"
     );
+}
+
+#[test]
+fn a_docker_exec_process_gets_sigterm_and_cleans_up_on_docker_stop() {
+    let Some(img) = image() else { return };
+    let vol = Volume::new("exec");
+    let mount = vol.mount();
+    let c = Container::named("exec");
+    c.start(&["-v", &mount], &[img, "/tests/term-exits.sh"]);
+    c.logs().wait_for("ready");
+    // Started by the engine, not by rinit: its parent is outside the
+    // container, so rinit gets no SIGCHLD for it and it is no child of rinit.
+    let out = docker([
+        "exec",
+        "-d",
+        &c.name,
+        "sh",
+        "-c",
+        "trap 'echo cleaned > /out/exec-cleaned; exit 0' TERM; echo ready > /out/exec-ready; while :; do sleep 1000 & wait; done",
+    ]);
+    assert_eq!(out.code, Some(0), "docker exec -d:\n{}", out.all());
+    assert!(wait_until(PATIENCE, || vol.read("exec-ready").is_some()), "the exec'd shell never started");
+    c.stop();
+    assert_eq!(c.exit_code(), 143, "logs:\n{}", c.all_logs());
+    assert_eq!(
+        vol.read("exec-cleaned").as_deref(),
+        Some("cleaned\n"),
+        "the exec'd shell's cleanup; logs:\n{}",
+        c.all_logs()
+    );
+}
+
+#[test]
+fn docker_stop_at_its_default_timeout_shows_rinits_sigkill_summary() {
+    let Some(img) = image() else { return };
+    // The default grace (8 s) and the default log level (warnings): the
+    // program ignores SIGTERM, so rinit, not the engine at 10 s, SIGKILLs
+    // it and says so in `docker logs`.
+    let c = Container::named("summary");
+    c.start(&[], &[img, "/tests/ignore-term.sh"]);
+    c.logs().wait_for("ready");
+    c.stop();
+    assert_eq!(c.exit_code(), 137, "logs:\n{}", c.all_logs());
+    let logs = c.all_logs();
+    let line = logs
+        .lines()
+        .find(|l| l.starts_with("[rinit] shutdown: "))
+        .unwrap_or_else(|| panic!("no summary in docker logs:\n{logs}"));
+    assert!(line.contains("1 needed SIGKILL (pid ") && line.contains("'sleep')"), "{line}");
+    let took = line.rsplit_once("took ").and_then(|(_, t)| t.trim_end_matches('s').parse::<f64>().ok());
+    assert!(took.is_some_and(|t| (8.0..9.0).contains(&t)), "SIGKILL at the 8 s grace: {line}");
 }

@@ -60,7 +60,7 @@ fn a_setsid_daemon_cleans_up_on_sigterm_to_rinit() {
     assert_eq!(end.code, Some(143), "the program died of the forwarded SIGTERM");
     let (line, took) = summary(&end.stderr);
     assert!(line.contains("0 needed SIGKILL"), "{line}");
-    assert!(took < 1.0, "everyone complied, so no waiting out the 10s grace: {line}");
+    assert!(took < 1.0, "everyone complied, so no waiting out the 8s grace: {line}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -139,7 +139,7 @@ fn others_get_sigterm_by_half_the_grace_when_the_program_is_slow() {
 
 #[test]
 fn rinit_exits_as_soon_as_the_last_process_is_gone() {
-    // Three jobs that each take a moment to clean up; with a 10s grace
+    // Three jobs that each take a moment to clean up; with an 8s grace
     // rinit must leave right after the last one, not at the deadline.
     let script = format!(
         // One read-write open for all three: a line written while no reader
@@ -160,7 +160,7 @@ fn rinit_exits_as_soon_as_the_last_process_is_gone() {
     assert_eq!(seen, ["a cleaned", "a ready", "b cleaned", "b ready", "c cleaned", "c ready"]);
     let end = r.wait();
     // From the last job's final words to rinit (and unshare) gone: a few
-    // milliseconds, nothing like the 10 s grace. The bound leaves room for a
+    // milliseconds, nothing like the 8 s grace. The bound leaves room for a
     // loaded test machine.
     let after_last = last_line.elapsed();
     assert!(after_last < Duration::from_millis(250), "{after_last:?}");

@@ -1,0 +1,291 @@
+//! Shutdown reaches every process, whatever its name, its parent or its
+//! state (issue 10), with the real binary: names that are not UTF-8,
+//! processes that came in from outside the namespace, a stopped program,
+//! too few file descriptors, a subreaper's pidfds and its bound past the
+//! grace, and a terminal that belongs to someone else.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+use common::*;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A shell body that reports `NAME ready` on fd 3 once its `sleep` child
+/// has exec'd, and on SIGTERM reports `NAME cleaned` and exits 0. (A child
+/// still between fork and exec would run the inherited trap instead of
+/// dying.)
+fn cleaner_body(name: &str) -> String {
+    format!(
+        r#"trap "echo {name} cleaned >&3; exit 0" TERM; sleep 1000 & s=$!; while [ "$(cat /proc/$s/comm 2>/dev/null)" != sleep ]; do :; done; echo {name} ready >&3; wait $s"#
+    )
+}
+
+/// The shutdown summary line from rinit's stderr.
+fn summary(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("[rinit] shutdown: "))
+        .unwrap_or_else(|| panic!("no summary line in: {stderr}"))
+        .to_string()
+}
+
+/// A directory holding `\xffsh`, a link to /bin/sh: run through it, a
+/// shell's name (`comm`) is not UTF-8.
+fn odd_shell_dir() -> PathBuf {
+    let dir = temp_dir("odd-name");
+    let link = dir.join(OsStr::from_bytes(b"\xffsh"));
+    std::os::unix::fs::symlink("/bin/sh", &link).unwrap();
+    dir
+}
+
+/// The first child of `pid`, as the test sees it.
+fn child_of(pid: i32) -> i32 {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    let mut found = None;
+    assert!(
+        wait_until(PATIENCE, || {
+            found = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.split_whitespace().next().and_then(|p| p.parse().ok()));
+            found.is_some()
+        }),
+        "pid {pid} has no child"
+    );
+    found.unwrap()
+}
+
+#[test]
+fn a_process_whose_name_is_not_utf8_gets_sigterm_from_pid_1() {
+    let dir = odd_shell_dir();
+    // One cleans up on SIGTERM; one ignores it and is killed at the grace,
+    // named (lossily) in the summary.
+    let script = format!(
+        "setsid \"$D\"/*sh -c '{}' &\n setsid \"$D\"/*sh -c 'trap \"\" TERM; sleep 1000 & echo deaf ready >&3; wait' &\n exec sleep 1000",
+        cleaner_body("odd")
+    );
+    let mut cmd = namespaced(&["-t", "2s"], &["sh", "-c", &script]);
+    cmd.env("D", &dir);
+    let mut r = Pid1::launch(cmd);
+    let mut ready = [r.lines.next(), r.lines.next()];
+    ready.sort();
+    assert_eq!(ready, ["deaf ready".to_string(), "odd ready".to_string()]);
+    r.signal(libc::SIGTERM);
+    r.lines.expect("odd cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(143), "{}", end.stderr);
+    // At the default level (warnings): something needed SIGKILL.
+    let line = summary(&end.stderr);
+    assert!(line.contains("needed SIGKILL") && line.contains("'\u{fffd}sh'"), "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_subreaper_reaches_and_waits_for_a_subtree_whose_name_is_not_utf8() {
+    let dir = odd_shell_dir();
+    // The program starts the odd shell (which has a `sleep` child) and
+    // exits: shutdown must reach both and rinit must then exit.
+    let script = format!(
+        "\"$D\"/*sh -c '{}' &\n read x < \"$FIFO\"; exit 4",
+        cleaner_body("odd").replace("ready >&3", "ready >&3; echo x > $FIFO")
+    );
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut cmd = direct(&["-s", "-v", "-t", "3s"], &["sh", "-c", &script]);
+    cmd.env("D", &dir).env("FIFO", &fifo);
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("odd ready");
+    r.lines.expect("odd cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(4), "{}", end.stderr);
+    let line = summary(&end.stderr);
+    assert!(line.contains("2 processes got SIGTERM, 0 needed SIGKILL"), "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_process_that_came_in_from_outside_gets_sigterm_and_time_to_clean_up() {
+    let mut r = Pid1::start(&["-v"], "echo ready >&3; exec sleep 1000");
+    r.lines.expect("ready");
+    // `docker exec` in small: nsenter joins rinit's PID namespace and forks,
+    // so the newcomer's parent is outside and it is no child of rinit.
+    let mut outsider = Command::new("nsenter");
+    outsider
+        .args(["--target", &r.rinit_pid().to_string(), "--pid", "--mount", "--", "sh", "-c", &cleaner_body("outsider")])
+        .stdin(Stdio::null());
+    let (mut outsider, mut lines) = attach_pipe(&mut outsider);
+    let mut outsider = outsider.spawn().unwrap();
+    lines.close_writer();
+    lines.expect("outsider ready");
+    // `docker stop`: the program dies of the forwarded SIGTERM, rinit has
+    // no child left, but must not exit while the newcomer cleans up.
+    r.signal(libc::SIGTERM);
+    lines.expect("outsider cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(143), "{}", end.stderr);
+    let line = summary(&end.stderr);
+    assert!(line.contains("0 needed SIGKILL"), "{line}");
+    assert!(outsider.wait().unwrap().success(), "the newcomer exited by its own trap");
+}
+
+#[test]
+fn a_stopped_program_is_continued_to_act_on_its_sigterm() {
+    let script = cleaner_body("program");
+    let mut r = Pid1::start(&["-v", "-t", "4s"], &script);
+    r.lines.expect("program ready");
+    // A forwarded SIGTSTP stops the program (a shell's default action).
+    r.signal(libc::SIGTSTP);
+    let program = child_of(r.rinit_pid());
+    assert!(wait_until(PATIENCE, || state_of(program as u32) == Some('T')), "the program never stopped");
+    r.signal(libc::SIGTERM);
+    r.lines.expect("program cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "the program's trap ran and exited 0: {}", end.stderr);
+    assert!(summary(&end.stderr).contains("0 needed SIGKILL"), "{}", end.stderr);
+}
+
+#[test]
+fn with_few_file_descriptors_every_process_still_gets_sigterm() {
+    // 0-2 and the test's fd 3 are open: a limit of 5 leaves rinit room for
+    // its /proc only, 4 not even that. The program raises its own limit
+    // first; it is the static busybox, since a dynamic one could not even
+    // open its libc under a limit of 4.
+    for limit in ["--nofile=5:1024", "--nofile=4:1024"] {
+        let script = format!(
+            "ulimit -n 1024; setsid sh -c '{}' &\n read x < \"$FIFO\"; echo ready >&3; exec sleep 1000",
+            cleaner_body("daemon").replace("ready >&3", "ready >&3; echo x > $FIFO")
+        );
+        let dir = temp_dir("nofile");
+        let fifo = dir.join("fifo");
+        assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        // prlimit execs rinit, which so stays PID 1 of the namespace.
+        let mut cmd = Command::new("unshare");
+        cmd.args(unshare_args()).args(["prlimit", limit]).arg(rinit()).args(["-v", "-t", "3s", "--", "busybox", "sh", "-c", &script]);
+        cmd.env("FIFO", &fifo);
+        let mut r = Pid1::launch(cmd);
+        r.lines.expect("daemon ready");
+        r.lines.expect("ready");
+        r.signal(libc::SIGTERM);
+        r.lines.expect("daemon cleaned");
+        let end = r.wait();
+        assert_eq!(end.code, Some(143), "{limit}: {}", end.stderr);
+        let line = summary(&end.stderr);
+        assert!(line.contains("0 needed SIGKILL") && !line.contains(" 0 processes got SIGTERM"), "{limit}: {line}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn a_subreaper_signals_through_pidfds() {
+    let dir = temp_dir("strace");
+    let trace = dir.join("trace");
+    let script = format!("{{ {}; }} &\n read x < \"$FIFO\"; exit 0", cleaner_body("job").replace("ready >&3", "ready >&3; echo x > $FIFO"));
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut cmd = Command::new("strace");
+    cmd.arg("-o").arg(&trace).args(["-e", "trace=pidfd_open,pidfd_send_signal,kill", "--"]);
+    cmd.arg(rinit()).args(["-s", "-t", "3s", "--", "sh", "-c", &script]).env("FIFO", &fifo);
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("job ready");
+    r.lines.expect("job cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "{}", end.stderr);
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    // Only rinit itself is traced (no -f): its shutdown signals went through
+    // pidfds, and no SIGTERM through a bare pid that may have been reused.
+    assert!(trace.contains("pidfd_send_signal(") && trace.contains("SIGTERM"), "{trace}");
+    let kills: Vec<&str> = trace.lines().filter(|l| l.starts_with("kill(") && l.contains("SIGTERM")).collect();
+    assert!(kills.is_empty(), "{kills:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A cgroup v1 freezer group, thawed and removed on drop.
+struct Frozen(PathBuf);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0.join("freezer.state"), "THAWED");
+        assert!(wait_until(PATIENCE, || std::fs::read_to_string(self.0.join("cgroup.procs")).is_ok_and(|t| t.trim().is_empty())));
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+fn a_subreaper_gives_up_one_second_past_the_grace_naming_what_is_left() {
+    // A frozen process takes no signal, SIGKILL included, until thawed: the
+    // surest way to have a descendant rinit cannot end.
+    let root = Path::new("/sys/fs/cgroup/freezer");
+    if !is_root() || !root.join("cgroup.procs").exists() {
+        skip("needs root and a cgroup v1 freezer hierarchy at /sys/fs/cgroup/freezer");
+        return;
+    }
+    let group = Frozen(root.join(format!("rinit-test-{}", std::process::id())));
+    std::fs::create_dir_all(&group.0).unwrap();
+    let script = format!(
+        "sh -c 'echo $$ > {}/cgroup.procs; echo frozen ready >&3; exec sleep 1000 >/dev/null 2>&1 3>&-' &\n read x; exit 0",
+        group.0.display()
+    );
+    let mut r = Pid1::launch_with_stdin(direct(&["-s", "-t", "1s"], &["sh", "-c", &script]));
+    r.lines.expect("frozen ready");
+    let sleeper = || std::fs::read_to_string(group.0.join("cgroup.procs")).unwrap_or_default();
+    assert!(wait_until(PATIENCE, || {
+        let pid = sleeper().trim().to_string();
+        !pid.is_empty() && std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    }));
+    std::fs::write(group.0.join("freezer.state"), "FROZEN").unwrap();
+    assert!(wait_until(PATIENCE, || std::fs::read_to_string(group.0.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")));
+    // The program exits: shutdown starts, and the frozen sleep outlives
+    // SIGTERM and every SIGKILL.
+    r.close_stdin();
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "{}", end.stderr);
+    let line = summary(&end.stderr);
+    assert!(line.contains("1 still running when rinit gave up") && line.contains("'sleep'"), "{line}");
+    let took: f64 = line.rsplit_once("took ").unwrap().1.trim_end_matches('s').parse().unwrap();
+    assert!((2.0..3.5).contains(&took), "given up at T+G+1s: {line}");
+}
+
+#[test]
+fn the_terminal_stays_with_the_foreground_job() {
+    let mut master: libc::c_int = -1;
+    let mut slave: libc::c_int = -1;
+    // SAFETY: out pointers are valid; null name/termios/winsize are allowed.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0);
+    // An interactive shell in small: a session on the terminal, job control
+    // on (`set -m`), and `rinit -- prog &` started as a background job.
+    let script = r#"set -m; "$RINIT" -- sh -c 'echo started >&3; exec sleep 1000' & echo "$!" >&3; wait"#;
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", script]).env("RINIT", rinit());
+    // SAFETY: setsid and ioctl are async-signal-safe; the slave becomes the
+    // controlling terminal of the new session, whose group is foreground.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            libc::ioctl(slave, libc::TIOCSCTTY, 0);
+            libc::dup2(slave, 0);
+            libc::dup2(slave, 1);
+            libc::dup2(slave, 2);
+            Ok(())
+        });
+    }
+    let mut r = Pid1::launch(cmd);
+    let shell = r.child.id() as i32;
+    let rinit_pid: i32 = r.lines.next().parse().unwrap();
+    r.lines.expect("started");
+    // SAFETY: master is a valid terminal fd.
+    let foreground = unsafe { libc::tcgetpgrp(master) };
+    assert_eq!(foreground, shell, "the shell's group keeps the terminal");
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(rinit_pid, libc::SIGTERM) };
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "the shell's wait returned");
+    // SAFETY: closing our fds.
+    unsafe {
+        libc::close(master);
+        libc::close(slave);
+    }
+}
