@@ -31,6 +31,9 @@ pub struct Supervisor {
     /// `/proc` shows rinit's own namespace and can be used to find processes;
     /// checked the first time shutdown needs it, not on the start-up path.
     proc_usable: Option<bool>,
+    /// `/proc` lists kernel threads (the initial PID namespace): checked
+    /// once, when shutdown first needs it.
+    kernel_threads: Option<bool>,
     machine: Machine,
     clock: Instant,
     summary: Summary,
@@ -65,6 +68,7 @@ impl Supervisor {
             proc_dir: s.proc_dir,
             listing: Listing::default(),
             proc_usable: None,
+            kernel_threads: None,
             machine: s.machine,
             clock: Instant::now(),
             summary: Summary::default(),
@@ -215,12 +219,24 @@ impl Supervisor {
         {
             return false;
         }
-        // Something is there, but a zombie (its parent outside reaps it) or
-        // a kernel thread (rinit as a VM's PID 1) is nobody to wait for.
+        // Something is there. A kernel thread (rinit as a VM's PID 1 sees
+        // them) is nobody to wait for: there, the listing decides. Elsewhere
+        // this is all it takes, which matters since it runs every
+        // OTHERS_POLL while such processes clean up. (A zombie of theirs
+        // counts until its parent outside reaps it, promptly.)
+        if !self.sees_kernel_threads() {
+            return true;
+        }
         match self.targets(&[], &[]) {
             Some(left) => !left.is_empty(),
             None => true,
         }
+    }
+
+    /// Whether `/proc` lists kernel threads (checked once).
+    fn sees_kernel_threads(&mut self) -> bool {
+        let dir = self.proc_dir.as_ref();
+        *self.kernel_threads.get_or_insert_with(|| dir.is_some_and(ProcDir::shows_kernel_threads))
     }
 
     /// Names, in the summary, what is still running when rinit gives up.
@@ -327,11 +343,11 @@ impl Supervisor {
         if !self.scope.whole_namespace || skip_program_group || self.program_code.is_none() || !self.proc_usable() {
             return false;
         }
-        let Some(dir) = self.proc_dir.as_mut() else { return false };
         // Kernel threads (rinit as a VM's PID 1) would be counted: list.
-        if dir.shows_kernel_threads() {
+        if self.sees_kernel_threads() {
             return false;
         }
+        let Some(dir) = self.proc_dir.as_mut() else { return false };
         let Ok(count) = dir.count_others(self.scope.own_pid) else { return false };
         // SIGCONT after SIGTERM: a stopped process must run to handle it.
         let _ = signals::send(-1, libc::SIGTERM);

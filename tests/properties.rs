@@ -13,7 +13,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 use rinit::cli::{self, Command, Config};
 use rinit::procs::{self, Proc, Scope};
-use rinit::shutdown::{Action, Event, Machine, REKILL_INTERVAL};
+use rinit::shutdown::{Action, Event, Machine, OTHERS_POLL, REKILL_INTERVAL};
 use rinit::signals::{self, RewriteMap};
 use rinit::status::{self, Ended};
 
@@ -447,6 +447,9 @@ enum Happening {
     OtherExits(usize),
     /// A live process forks a child (which obeys SIGTERM or not).
     Fork(bool),
+    /// A process that came in from outside (`docker exec`; by index, modulo
+    /// the live ones) exits by itself: rinit gets no SIGCHLD for it.
+    OutsiderExits(usize),
 }
 
 #[derive(Clone, Debug)]
@@ -467,6 +470,7 @@ fn happening() -> impl Strategy<Value = Happening> {
         1 => any::<u8>().prop_map(Happening::ProgramExits),
         2 => any::<usize>().prop_map(Happening::OtherExits),
         2 => any::<bool>().prop_map(Happening::Fork),
+        1 => any::<usize>().prop_map(Happening::OutsiderExits),
     ]
 }
 
@@ -494,9 +498,16 @@ struct Container {
     /// How many more SIGKILL rounds a fork racing the kill survives (a
     /// storm seen through a listing of /proc): rinit must kill again.
     kill_escapes: u32,
+    /// Processes that came in from outside (alive, obeys SIGTERM): no
+    /// children of rinit, reaped by their own parent outside.
+    outsiders: Vec<(bool, bool)>,
 }
 
 impl Container {
+    fn outsider_alive(&self) -> bool {
+        self.outsiders.iter().any(|(alive, _)| *alive)
+    }
+
     fn anyone_alive(&self) -> bool {
         self.program == Life::Alive || self.others.iter().any(|(l, _)| *l == Life::Alive)
     }
@@ -557,7 +568,7 @@ impl Checker {
         let ctx = || self.log.join("\n");
         prop_assert!(self.exited.is_none(), "acted after exiting\n{}", ctx());
         prop_assert_eq!(m.started(), self.t, "T\n{}", ctx());
-        let all_gone = matches!(event, Event::Reaped { all_gone: true, .. });
+        let all_gone = matches!(event, Event::Reaped { all_gone: true, others_left: false, .. });
         if all_gone && let Some(status) = self.program_status {
             // Nothing left to wait for: exit at once, not at the deadline.
             prop_assert_eq!(actions.last(), Some(&Action::Exit(status)), "{}", ctx());
@@ -599,11 +610,19 @@ impl Checker {
                             *l = Life::Zombie(128 + TERM);
                         }
                     }
+                    for (alive, obeys) in &mut c.outsiders {
+                        if *obeys {
+                            *alive = false;
+                        }
+                    }
                 }
                 Action::KillAll => {
                     let t = self.t.unwrap();
                     prop_assert!(now >= t + self.grace, "SIGKILL before T+G\n{}", ctx());
                     let storm = c.anyone_alive();
+                    for (alive, _) in &mut c.outsiders {
+                        *alive = false;
+                    }
                     if c.program == Life::Alive {
                         c.program = Life::Zombie(128 + libc::SIGKILL);
                     }
@@ -627,6 +646,7 @@ impl Checker {
                     prop_assert!(all_gone, "exited while a process it can wait for remains\n{}", ctx());
                     prop_assert_eq!(Some(code), self.program_status, "exit status\n{}", ctx());
                     prop_assert!(!c.anyone_alive(), "exited with processes alive\n{}", ctx());
+                    prop_assert!(!c.outsider_alive(), "exited while a process from outside still cleans up\n{}", ctx());
                     self.exited = Some((now, code));
                 }
             }
@@ -635,12 +655,14 @@ impl Checker {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn simulate(
     grace: Duration,
     rewrite: RewriteMap,
     group: bool,
     program_fatal: Vec<i32>,
     others: Vec<bool>,
+    outsiders: Vec<bool>,
     steps: Vec<Step>,
     kill_escapes: u32,
 ) -> Result<(), TestCaseError> {
@@ -651,10 +673,14 @@ fn simulate(
         others: others.into_iter().map(|obeys| (Life::Alive, obeys)).collect(),
         forks: 0,
         kill_escapes,
+        outsiders: outsiders.into_iter().map(|obeys| (true, obeys)).collect(),
     };
     // Each escape costs one more SIGKILL round, each wake-up up to 50 ms late.
     let late = Duration::from_millis(50);
-    let slack = (REKILL_INTERVAL + late) * kill_escapes + late;
+    // A process from outside sends no SIGCHLD when it goes: rinit sees it
+    // at its next look, one poll interval (and one late wake-up) later.
+    let poll = if c.outsiders.is_empty() { Duration::ZERO } else { OTHERS_POLL + late };
+    let slack = (REKILL_INTERVAL + late) * kill_escapes + late + poll;
     let mut k = Checker { grace, rewrite, t: None, program_status: None, term_others_sent: 0, exited: None, log: Vec::new() };
     let mut now = Duration::ZERO;
     let mut steps = steps.into_iter().peekable();
@@ -662,10 +688,13 @@ fn simulate(
     let mut turns = 0u32;
     loop {
         turns += 1;
-        prop_assert!(turns < 100_000, "the loop never ends\n{}", k.log.join("\n"));
+        prop_assert!(turns < 110_000, "the loop never ends\n{}", k.log.join("\n"));
         // Top of the loop: reap, tell the machine.
         let (program, all_gone) = c.reap();
-        k.handle(&mut m, &mut c, Event::Reaped { program, all_gone, others_left: false }, now)?;
+        // rinit as PID 1 looks for processes from outside only when it has
+        // no child left.
+        let others_left = all_gone && c.outsider_alive();
+        k.handle(&mut m, &mut c, Event::Reaped { program, all_gone, others_left }, now)?;
         if k.exited.is_some() {
             break;
         }
@@ -719,6 +748,12 @@ fn simulate(
                             c.others[alive[i % alive.len()]].0 = Life::Zombie(0);
                         }
                         k.handle(&mut m, &mut c, Event::Signal(CHLD), now)?;
+                    }
+                    Happening::OutsiderExits(i) => {
+                        let alive: Vec<usize> = (0..c.outsiders.len()).filter(|&j| c.outsiders[j].0).collect();
+                        if !alive.is_empty() {
+                            c.outsiders[alive[i % alive.len()]].0 = false;
+                        }
                     }
                     Happening::Fork(obeys) => {
                         // A fork storm goes on during shutdown; only the
@@ -779,10 +814,15 @@ proptest! {
         group in any::<bool>(),
         program_fatal in prop::collection::vec(prop_oneof![Just(TERM), Just(libc::SIGINT), Just(libc::SIGQUIT), 1..=signals::MAX_SIGNAL], 0..4),
         others in prop::collection::vec(any::<bool>(), 0..6),
+        outsiders in prop_oneof![2 => Just(vec![]), 1 => prop::collection::vec(any::<bool>(), 1..3)],
         steps in prop::collection::vec(step(), 0..40),
         kill_escapes in prop_oneof![3 => Just(0u32), 1 => 1u32..4],
     ) {
-        simulate(grace, rewrite, group, program_fatal, others, steps, kill_escapes)?;
+        // While only processes from outside are left, rinit looks every
+        // OTHERS_POLL: simulating that over a grace of a year would take
+        // billions of turns, so such runs keep the grace below a minute.
+        let grace = if outsiders.is_empty() { grace } else { grace.min(Duration::from_secs(60)) };
+        simulate(grace, rewrite, group, program_fatal, others, outsiders, steps, kill_escapes)?;
     }
 }
 
