@@ -270,7 +270,8 @@ fn read_stat(dir: RawFd, pid: i32) -> io::Result<Option<(Proc, bool)>> {
     // SAFETY: closing the descriptor opened above.
     unsafe { libc::close(fd) };
     let Ok(n) = usize::try_from(n) else {
-        // ESRCH from read: the process went between open and read.
+        // ESRCH: the process went between open and read. Anything else is
+        // as good as gone for a listing: there is nothing to read.
         return Ok(None);
     };
     Ok(buf.get(..n).and_then(parse_stat).filter(|(p, _)| p.pid == pid))
@@ -439,6 +440,24 @@ mod tests {
         let others = dir.count_others(me).unwrap();
         dir.list(&mut listing).unwrap();
         assert!(others + 1 >= listing.procs.len() && others > 0, "{others} vs {}", listing.procs.len());
+    }
+
+    #[test]
+    fn a_pid_taken_over_by_another_process_is_not_signalled() {
+        // A child that waits for a signal; the listing said it started at
+        // another time, as a process that had its pid before would have.
+        let mut child = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+        let pid = child.id() as i32;
+        let dir = ProcDir::open(Path::new("/proc")).unwrap();
+        let now = dir.stat(pid).unwrap();
+        let earlier = Proc { start: now.start.wrapping_sub(1), ..now };
+        let err = dir.signal_exact(&earlier, libc::SIGTERM).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
+        assert!(child.try_wait().unwrap().is_none(), "the other process was hit");
+        // The right start time reaches it.
+        dir.signal_exact(&now, libc::SIGTERM).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGTERM));
     }
 
     #[test]

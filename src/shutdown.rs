@@ -54,6 +54,9 @@ pub enum Event {
 pub enum Action {
     /// Send this signal to the program (or its process group under `-g`).
     Forward(i32),
+    /// SIGCONT to the program (its group under `-g`) if it is stopped, right
+    /// after the SIGTERM that starts shutdown.
+    Continue,
     /// SIGTERM then SIGCONT to every process but rinit and the program; also
     /// skipping the program's process group when it already has its signal.
     TermOthers { skip_program_group: bool },
@@ -166,10 +169,11 @@ impl Machine {
             && let Some(to) = self.rewrite.apply(sig)
         {
             actions.push(Action::Forward(to));
-            if is_term && self.started.is_none() {
+            if is_term && self.started.is_none() && !is_stop_signal(to) {
                 // Shutdown begins: a stopped program must run to act on
-                // its signal, as every other process gets SIGCONT too.
-                actions.push(Action::Forward(libc::SIGCONT));
+                // its signal, as every other process gets SIGCONT too. (Not
+                // when -r turns SIGTERM into a stop: that would undo it.)
+                actions.push(Action::Continue);
             }
             if is_term && self.process_group {
                 self.group_signalled = true;
@@ -229,6 +233,11 @@ impl Machine {
     }
 }
 
+/// Signals that stop a process: a SIGCONT right after one would undo it.
+fn is_stop_signal(sig: i32) -> bool {
+    matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
+}
+
 /// The one line that sums up a shutdown: at info level when everyone left
 /// in time, as a warning when anything needed SIGKILL or was left behind
 /// (the case the line exists for, so it must show at the default level).
@@ -239,6 +248,9 @@ pub struct Summary {
     /// SIGTERM also went out through kill(-1), to processes rinit could not
     /// list or count.
     pub termed_unlisted: bool,
+    /// SIGTERM went to every process through kill(-1), with this many
+    /// entries in /proc at that moment (zombies included: an upper bound).
+    pub termed_everyone: Option<usize>,
     /// Processes that needed SIGKILL: pid and name.
     pub killed: Vec<(i32, String)>,
     /// Whether SIGKILL went out through kill(-1) without a list.
@@ -260,11 +272,18 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = |n: usize| if n == 1 { "" } else { "es" };
+        // At most ten names: a fork storm must not make one line of 20,000.
         let list = |v: &[(i32, String)]| {
-            v.iter().map(|(pid, name)| format!("pid {pid} '{name}'")).collect::<Vec<_>>().join(", ")
+            let mut s = v.iter().take(10).map(|(pid, name)| format!("pid {pid} '{name}'")).collect::<Vec<_>>().join(", ");
+            if v.len() > 10 {
+                s.push_str(&format!(" and {} more", v.len() - 10));
+            }
+            s
         };
         f.write_str("shutdown: ")?;
-        if self.termed_unlisted {
+        if let Some(n) = self.termed_everyone {
+            write!(f, "every process got SIGTERM through kill(-1) ({n} in /proc), ")?;
+        } else if self.termed_unlisted {
             write!(f, "{} process{} and every other process (kill(-1)) got SIGTERM, ", self.termed, plural(self.termed))?;
         } else {
             write!(f, "{} process{} got SIGTERM, ", self.termed, plural(self.termed))?;
@@ -312,7 +331,7 @@ mod tests {
         Event::Reaped { program, all_gone: true, others_left: true }
     }
 
-    const CONT: Action = Action::Forward(libc::SIGCONT);
+    const CONT: Action = Action::Continue;
 
     const TERM_OTHERS: Action = Action::TermOthers { skip_program_group: false };
 
@@ -398,6 +417,11 @@ mod tests {
         // Other signals never bring a SIGCONT.
         let mut m = machine(1_000);
         assert_eq!(m.handle(Event::Signal(libc::SIGTSTP), ms(0)), vec![Action::Forward(libc::SIGTSTP)]);
+        // Nor does a SIGTERM rewritten into a stop signal (-r TERM:TSTP).
+        let mut rw = RewriteMap::default();
+        rw.insert(TERM, libc::SIGTSTP);
+        let mut m = Machine::new(ms(1_000), rw, false);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(0)), vec![Action::Forward(libc::SIGTSTP)]);
     }
 
     #[test]
@@ -552,5 +576,16 @@ mod tests {
         assert!(!s.is_clean());
         assert!(!Summary { killed: vec![(3, "a".into())], ..Summary::default() }.is_clean());
         assert!(!Summary { killed_unlisted: true, ..Summary::default() }.is_clean());
+        let s = Summary {
+            termed: 1,
+            termed_everyone: Some(5000),
+            killed: (1..=12).map(|p| (p, "sleep".to_string())).collect(),
+            took: ms(8_001),
+            ..Summary::default()
+        };
+        assert_eq!(
+            s.to_string(),
+            "shutdown: every process got SIGTERM through kill(-1) (5000 in /proc), 12 needed SIGKILL (pid 1 'sleep', pid 2 'sleep', pid 3 'sleep', pid 4 'sleep', pid 5 'sleep', pid 6 'sleep', pid 7 'sleep', pid 8 'sleep', pid 9 'sleep', pid 10 'sleep' and 2 more), took 8.001s"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! what it asks, sleep until the next signal or deadline. This is the shell
 //! around `shutdown::Machine`: every system call of the loop is here.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,10 @@ use crate::procs::{self, Listing, ProcDir, Proc, Scope};
 use crate::shutdown::{Action, Event, Machine, Summary};
 use crate::signals;
 use crate::status::{self, Ended};
+
+/// How many listings the SIGTERM to everyone else may take: each one after
+/// the first catches processes forked while the previous one was signalled.
+const TERM_PASSES: usize = 3;
 
 pub struct Supervisor {
     program: i32,
@@ -34,6 +39,9 @@ pub struct Supervisor {
     /// `/proc` lists kernel threads (the initial PID namespace): checked
     /// once, when shutdown first needs it.
     kernel_threads: Option<bool>,
+    /// SIGTERM for everyone waits for the program's end (kill(-1) without
+    /// a listing would hit the program too).
+    term_deferred: bool,
     machine: Machine,
     clock: Instant,
     summary: Summary,
@@ -69,6 +77,7 @@ impl Supervisor {
             listing: Listing::default(),
             proc_usable: None,
             kernel_threads: None,
+            term_deferred: false,
             machine: s.machine,
             clock: Instant::now(),
             summary: Summary::default(),
@@ -86,6 +95,10 @@ impl Supervisor {
         let mut maybe_child = true;
         loop {
             let (program, all_gone) = self.reap(maybe_child);
+            if program.is_some() && self.term_deferred {
+                self.term_deferred = false;
+                self.term_by_kill_all();
+            }
             // As PID 1, no child left is not yet an empty namespace:
             // processes that came in from outside are no children of rinit.
             let others_left = all_gone && self.scope.whole_namespace && self.others_left();
@@ -127,6 +140,7 @@ impl Supervisor {
         for &action in actions {
             match action {
                 Action::Forward(sig) => self.forward(sig, received),
+                Action::Continue => self.continue_program(),
                 Action::TermOthers { skip_program_group } => self.term_others(skip_program_group),
                 Action::KillAll => {
                     self.kill_all();
@@ -266,10 +280,19 @@ impl Supervisor {
         if let Some(usable) = self.proc_usable {
             return usable;
         }
-        let usable = self
-            .proc_dir
-            .as_ref()
-            .is_some_and(|dir| dir.shows_own_namespace(self.scope.own_pid));
+        let own = self.scope.own_pid;
+        let mut usable = self.proc_dir.as_ref().is_some_and(|dir| dir.shows_own_namespace(own));
+        if !usable {
+            // A /proc of this namespace mounted after rinit started (by the
+            // program, in a VM or a sandbox) hides the directory kept open
+            // at start-up: look at the path once more.
+            if let Ok(dir) = ProcDir::open(&self.proc_root)
+                && dir.shows_own_namespace(own)
+            {
+                self.proc_dir = Some(dir);
+                usable = true;
+            }
+        }
         if !usable {
             if self.scope.whole_namespace {
                 warn!(
@@ -306,6 +329,21 @@ impl Supervisor {
         }
     }
 
+    /// SIGCONT for a stopped program right after the SIGTERM that starts
+    /// shutdown, so that it can act on it. Only if it is stopped: a running
+    /// program (tini never sends one) may have a SIGCONT handler. Under -g,
+    /// where a forwarded SIGTSTP stops the whole group, to the group.
+    fn continue_program(&mut self) {
+        let stopped = match &self.proc_dir {
+            Some(dir) if !self.process_group => dir.stat(self.program).is_none_or(|p| p.state == b'T'),
+            _ => true,
+        };
+        if stopped {
+            let _ = signals::send(self.program_target(), libc::SIGCONT);
+            debug!("sent SIGCONT to {}", describe_target(self.program_target()));
+        }
+    }
+
     fn term_others(&mut self, skip_program_group: bool) {
         if self.term_everyone(skip_program_group) {
             return;
@@ -314,22 +352,53 @@ impl Supervisor {
         let groups: &[i32] = if skip_program_group { &groups } else { &[] };
         let Some(targets) = self.targets(&[self.program], groups) else {
             if self.scope.whole_namespace {
-                // kill(-1) from PID 1 reaches every process of the namespace.
-                let _ = signals::send(-1, libc::SIGTERM);
-                let _ = signals::send(-1, libc::SIGCONT);
-                self.summary.termed_unlisted = true;
-                info!("sent SIGTERM to every process through kill(-1)");
+                if self.program_code.is_none() {
+                    // kill(-1) would give the program a second SIGTERM (or
+                    // one that -r turned into something else): wait until it
+                    // has gone (see `reap`).
+                    self.term_deferred = true;
+                    return;
+                }
+                self.term_by_kill_all();
             }
             return;
         };
-        for p in &targets {
-            // SIGCONT after SIGTERM: a stopped process must run to handle it.
-            if self.send(p, libc::SIGTERM).is_ok() {
-                let _ = self.send(p, libc::SIGCONT);
-                self.summary.termed += 1;
-                debug!("sent SIGTERM to pid {} '{}'", p.pid, p.name);
+        // Processes forked between the listing and their parent's SIGTERM
+        // would be missed: list again until a pass finds nobody new (a few
+        // passes at most; stragglers still get SIGKILL at the grace).
+        let mut seen: HashSet<(i32, u64)> = HashSet::new();
+        let mut targets = targets;
+        for _ in 0..TERM_PASSES {
+            let mut new = 0;
+            for p in &targets {
+                if !seen.insert((p.pid, p.start)) {
+                    continue;
+                }
+                new += 1;
+                // SIGCONT after SIGTERM: a stopped process must run to handle it.
+                if self.send(p, libc::SIGTERM).is_ok() {
+                    let _ = self.send(p, libc::SIGCONT);
+                    self.summary.termed += 1;
+                    debug!("sent SIGTERM to pid {} '{}'", p.pid, p.name);
+                }
+            }
+            if new == 0 {
+                break;
+            }
+            match self.targets(&[self.program], groups) {
+                Some(next) => targets = next,
+                None => break,
             }
         }
+    }
+
+    /// kill(-1) from PID 1 reaches every process of the namespace: the way
+    /// when /proc cannot be read.
+    fn term_by_kill_all(&mut self) {
+        let _ = signals::send(-1, libc::SIGTERM);
+        let _ = signals::send(-1, libc::SIGCONT);
+        self.summary.termed_unlisted = true;
+        info!("sent SIGTERM to every process through kill(-1)");
     }
 
     /// The quick way to SIGTERM everyone as PID 1: once the program has
@@ -352,7 +421,7 @@ impl Supervisor {
         // SIGCONT after SIGTERM: a stopped process must run to handle it.
         let _ = signals::send(-1, libc::SIGTERM);
         let _ = signals::send(-1, libc::SIGCONT);
-        self.summary.termed += count;
+        self.summary.termed_everyone = Some(count);
         debug!("sent SIGTERM to every process through kill(-1) ({count} listed)");
         true
     }
@@ -365,8 +434,10 @@ impl Supervisor {
         }
         let listed = self.targets(&[], &[]);
         if let Some(targets) = &listed {
+            // Named once, however many rounds a fork storm takes.
+            let mut named: HashSet<i32> = self.summary.killed.iter().map(|(pid, _)| *pid).collect();
             for p in targets {
-                if !self.summary.killed.iter().any(|(pid, _)| *pid == p.pid) {
+                if named.insert(p.pid) {
                     self.summary.killed.push((p.pid, p.name.to_string()));
                 }
                 if !self.scope.whole_namespace {

@@ -967,5 +967,7 @@ fn docker_stop_at_its_default_timeout_shows_rinits_sigkill_summary() {
         .unwrap_or_else(|| panic!("no summary in docker logs:\n{logs}"));
     assert!(line.contains("1 needed SIGKILL (pid ") && line.contains("'sleep')"), "{line}");
     let took = line.rsplit_once("took ").and_then(|(_, t)| t.trim_end_matches('s').parse::<f64>().ok());
-    assert!(took.is_some_and(|t| (8.0..9.0).contains(&t)), "SIGKILL at the 8 s grace: {line}");
+    // Not before the 8 s grace; and the line exists at all only because it
+    // came before the engine's SIGKILL at 10 s.
+    assert!(took.is_some_and(|t| t >= 8.0), "SIGKILL at the 8 s grace: {line}");
 }
