@@ -276,31 +276,16 @@ fn warns_when_neither_pid_1_nor_subreaper() {
 
 #[test]
 fn terminal_program_reads_stdin_and_gets_ctrl_c() {
-    let mut master: libc::c_int = -1;
-    let mut slave: libc::c_int = -1;
-    // SAFETY: out pointers are valid; null name/termios/winsize are allowed.
-    let rc = unsafe {
-        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
-    };
-    assert_eq!(rc, 0);
+    let pty = Pty::open();
+    let master = pty.master;
     let script = r#"
         trap 'echo INT >&3' INT; trap 'echo USR1 >&3' USR1
         echo ready >&3
         read line; echo "read $line" >&3
         while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done"#;
     let mut cmd = namespaced(&[], &["sh", "-c", script]);
-    // SAFETY: setsid and ioctl are async-signal-safe; the slave becomes the
-    // controlling terminal of the new session, as a container runtime does.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            libc::ioctl(slave, libc::TIOCSCTTY, 0);
-            libc::dup2(slave, 0);
-            libc::dup2(slave, 1);
-            libc::dup2(slave, 2);
-            Ok(())
-        });
-    }
+    // The slave is the controlling terminal, as a container runtime does.
+    pty.attach(&mut cmd);
     // The pre_exec dup2s replace the harness's stdio with the terminal.
     let mut r = Pid1::launch(cmd);
     ready(&mut r);
@@ -318,11 +303,6 @@ fn terminal_program_reads_stdin_and_gets_ctrl_c() {
     r.signal(libc::SIGTERM);
     let end = r.wait();
     assert_eq!(end.code, Some(143));
-    // SAFETY: closing our fds.
-    unsafe {
-        libc::close(master);
-        libc::close(slave);
-    }
 }
 
 #[test]

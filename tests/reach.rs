@@ -10,7 +10,6 @@ use common::*;
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -263,44 +262,26 @@ fn a_subreaper_gives_up_one_second_past_the_grace_naming_what_is_left() {
 
 #[test]
 fn the_terminal_stays_with_the_foreground_job() {
-    let mut master: libc::c_int = -1;
-    let mut slave: libc::c_int = -1;
-    // SAFETY: out pointers are valid; null name/termios/winsize are allowed.
-    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
-    assert_eq!(rc, 0);
+    let pty = Pty::open();
     // An interactive shell in small: a session on the terminal, job control
     // on (`set -m`), and `rinit -- prog &` started as a background job.
     let script = r#"set -m; "$RINIT" -- sh -c 'echo started >&3; exec sleep 1000' & echo "$!" >&3; wait"#;
     let mut cmd = Command::new("sh");
     cmd.args(["-c", script]).env("RINIT", rinit());
-    // SAFETY: setsid and ioctl are async-signal-safe; the slave becomes the
-    // controlling terminal of the new session, whose group is foreground.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            libc::ioctl(slave, libc::TIOCSCTTY, 0);
-            libc::dup2(slave, 0);
-            libc::dup2(slave, 1);
-            libc::dup2(slave, 2);
-            Ok(())
-        });
-    }
+    // The slave is the session's controlling terminal; its group is
+    // the foreground.
+    pty.attach(&mut cmd);
     let mut r = Pid1::launch(cmd);
     let shell = r.child.id() as i32;
     let rinit_pid: i32 = r.lines.next().parse().unwrap();
     r.lines.expect("started");
     // SAFETY: master is a valid terminal fd.
-    let foreground = unsafe { libc::tcgetpgrp(master) };
+    let foreground = unsafe { libc::tcgetpgrp(pty.master) };
     assert_eq!(foreground, shell, "the shell's group keeps the terminal");
     // SAFETY: kill has no memory-safety preconditions.
     unsafe { libc::kill(rinit_pid, libc::SIGTERM) };
     let end = r.wait();
     assert_eq!(end.code, Some(0), "the shell's wait returned");
-    // SAFETY: closing our fds.
-    unsafe {
-        libc::close(master);
-        libc::close(slave);
-    }
 }
 
 #[test]

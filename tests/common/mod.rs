@@ -387,3 +387,47 @@ pub fn skip(reason: &str) {
         }
     }
 }
+
+/// A pseudo-terminal pair (master, slave), closed on drop.
+pub struct Pty {
+    pub master: libc::c_int,
+    pub slave: libc::c_int,
+}
+
+impl Pty {
+    pub fn open() -> Pty {
+        let (mut master, mut slave) = (-1, -1);
+        // SAFETY: out pointers are valid; null name/termios/winsize are allowed.
+        let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        Pty { master, slave }
+    }
+
+    /// Makes `cmd` the leader of a new session whose controlling terminal
+    /// is the slave, with the slave as its stdin, stdout and stderr: what a
+    /// container runtime (`docker run -t`) or a terminal emulator does.
+    pub fn attach(&self, cmd: &mut Command) {
+        let slave = self.slave;
+        // SAFETY: setsid, ioctl and dup2 are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::setsid();
+                libc::ioctl(slave, libc::TIOCSCTTY, 0);
+                libc::dup2(slave, 0);
+                libc::dup2(slave, 1);
+                libc::dup2(slave, 2);
+                Ok(())
+            });
+        }
+    }
+}
+
+impl Drop for Pty {
+    fn drop(&mut self) {
+        // SAFETY: closing descriptors this struct owns.
+        unsafe {
+            libc::close(self.master);
+            libc::close(self.slave);
+        }
+    }
+}
