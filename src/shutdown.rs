@@ -248,9 +248,9 @@ pub struct Summary {
     /// SIGTERM also went out through kill(-1), to processes rinit could not
     /// list or count.
     pub termed_unlisted: bool,
-    /// SIGTERM went to every process through kill(-1), with this many
-    /// entries in /proc at that moment (zombies included: an upper bound).
-    pub termed_everyone: Option<usize>,
+    /// SIGTERM went to every process through kill(-1), uncounted (a count
+    /// would cost a look at /proc: see `Supervisor::term_everyone`).
+    pub termed_everyone: bool,
     /// Processes that needed SIGKILL: pid and name.
     pub killed: Vec<(i32, String)>,
     /// Whether SIGKILL went out through kill(-1) without a list.
@@ -281,8 +281,8 @@ impl fmt::Display for Summary {
             s
         };
         f.write_str("shutdown: ")?;
-        if let Some(n) = self.termed_everyone {
-            write!(f, "every process got SIGTERM through kill(-1) ({n} in /proc), ")?;
+        if self.termed_everyone {
+            f.write_str("every process got SIGTERM through kill(-1), ")?;
         } else if self.termed_unlisted {
             write!(f, "{} process{} and every other process (kill(-1)) got SIGTERM, ", self.termed, plural(self.termed))?;
         } else {
@@ -578,14 +578,14 @@ mod tests {
         assert!(!Summary { killed_unlisted: true, ..Summary::default() }.is_clean());
         let s = Summary {
             termed: 1,
-            termed_everyone: Some(5000),
+            termed_everyone: true,
             killed: (1..=12).map(|p| (p, "sleep".to_string())).collect(),
             took: ms(8_001),
             ..Summary::default()
         };
         assert_eq!(
             s.to_string(),
-            "shutdown: every process got SIGTERM through kill(-1) (5000 in /proc), 12 needed SIGKILL (pid 1 'sleep', pid 2 'sleep', pid 3 'sleep', pid 4 'sleep', pid 5 'sleep', pid 6 'sleep', pid 7 'sleep', pid 8 'sleep', pid 9 'sleep', pid 10 'sleep' and 2 more), took 8.001s"
+            "shutdown: every process got SIGTERM through kill(-1), 12 needed SIGKILL (pid 1 'sleep', pid 2 'sleep', pid 3 'sleep', pid 4 'sleep', pid 5 'sleep', pid 6 'sleep', pid 7 'sleep', pid 8 'sleep', pid 9 'sleep', pid 10 'sleep' and 2 more), took 8.001s"
         );
     }
 }

@@ -334,10 +334,7 @@ impl Supervisor {
     /// program (tini never sends one) may have a SIGCONT handler. Under -g,
     /// where a forwarded SIGTSTP stops the whole group, to the group.
     fn continue_program(&mut self) {
-        let stopped = match &self.proc_dir {
-            Some(dir) if !self.process_group => dir.stat(self.program).is_none_or(|p| p.state == b'T'),
-            _ => true,
-        };
+        let stopped = self.process_group || program_is_stopped(self.program);
         if stopped {
             let _ = signals::send(self.program_target(), libc::SIGCONT);
             debug!("sent SIGCONT to {}", describe_target(self.program_target()));
@@ -404,9 +401,11 @@ impl Supervisor {
     /// The quick way to SIGTERM everyone as PID 1: once the program has
     /// gone (and, under -g, its group has not had its SIGTERM already),
     /// nobody in the namespace must be spared, so two kill(-1) calls reach
-    /// every process — thousands of them — without reading one `stat` file
-    /// or sending one signal per process. The count for the summary comes
-    /// from the directory of `/proc` alone. Returns false where this does not
+    /// every process — thousands of them — without one look at `/proc`.
+    /// Not even its directory is read for a count: every `/proc/PID` entry
+    /// looked up leaves a dentry that the kernel must drop when that
+    /// process is reaped, which made those reaps several times dearer
+    /// (BENCHMARKS.md, shutdown at scale). Returns false where this does not
     /// apply, and the caller goes through the listing.
     fn term_everyone(&mut self, skip_program_group: bool) -> bool {
         if !self.scope.whole_namespace || skip_program_group || self.program_code.is_none() || !self.proc_usable() {
@@ -416,13 +415,11 @@ impl Supervisor {
         if self.sees_kernel_threads() {
             return false;
         }
-        let Some(dir) = self.proc_dir.as_mut() else { return false };
-        let Ok(count) = dir.count_others(self.scope.own_pid) else { return false };
         // SIGCONT after SIGTERM: a stopped process must run to handle it.
         let _ = signals::send(-1, libc::SIGTERM);
         let _ = signals::send(-1, libc::SIGCONT);
-        self.summary.termed_everyone = Some(count);
-        debug!("sent SIGTERM to every process through kill(-1) ({count} listed)");
+        self.summary.termed_everyone = true;
+        debug!("sent SIGTERM to every process through kill(-1)");
         true
     }
 
@@ -575,6 +572,19 @@ enum Peek {
     NoChildren,
     /// An unexpected error: fall back to a plain waitpid(-1).
     Failed,
+}
+
+/// Whether the program is stopped, asked without reading `/proc`: a stop
+/// that nobody has collected with WUNTRACED (rinit never does) stays
+/// visible to waitid(WSTOPPED | WNOWAIT) until the program runs again.
+fn program_is_stopped(pid: i32) -> bool {
+    // SAFETY: siginfo_t is plain data; zeroed means "no child" to waitid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let Ok(id) = libc::id_t::try_from(pid) else { return true };
+    // SAFETY: `info` is a valid out pointer; WNOWAIT leaves the state.
+    let rc = unsafe { libc::waitid(libc::P_PID, id, &mut info, libc::WSTOPPED | libc::WNOHANG | libc::WNOWAIT) };
+    // SAFETY: waitid filled the SIGCHLD fields (or left them zero).
+    rc != 0 || unsafe { info.si_pid() } == pid
 }
 
 fn describe_target(target: i32) -> String {

@@ -314,3 +314,18 @@ fn a_proc_mounted_after_rinit_started_is_the_one_shutdown_reads() {
     assert!(summary(&end.stderr).contains("0 needed SIGKILL"), "{}", end.stderr);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_running_program_gets_no_sigcont_at_shutdown() {
+    // tini sends none: a program with a SIGCONT handler (a shell redrawing,
+    // a job-control aware program) sees only its SIGTERM.
+    let script = r#"trap 'echo cont >&3' CONT; trap 'echo term >&3; exit 0' TERM; sleep 1000 & s=$!; while [ "$(cat /proc/$s/comm 2>/dev/null)" != sleep ]; do :; done; echo ready >&3; wait $s"#;
+    let mut r = Pid1::start(&["-v"], script);
+    r.lines.expect("ready");
+    r.signal(libc::SIGTERM);
+    r.lines.expect("term");
+    // Everything holding fd 3 has gone with no "cont" line.
+    r.lines.expect_eof();
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "{}", end.stderr);
+}
