@@ -400,6 +400,12 @@ impl Pty {
         // SAFETY: out pointers are valid; null name/termios/winsize are allowed.
         let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // Close-on-exec: a test running beside this one must not inherit
+        // them (the RLIMIT_NOFILE test counts every descriptor).
+        for fd in [master, slave] {
+            // SAFETY: setting a flag on descriptors we own.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
         Pty { master, slave }
     }
 
