@@ -101,13 +101,36 @@ pub struct OptionSpec {
 
 /// The configuration while it is being built: the command line first, then
 /// the environment for what the command line left alone.
-#[derive(Clone)]
 struct Draft {
     config: Config,
     /// Long names of the options given on the command line.
     given: Vec<&'static str>,
     verbose: u32,
     quiet: bool,
+}
+
+impl Draft {
+    /// Every default, nothing given yet.
+    fn new() -> Draft {
+        Draft {
+            config: Config {
+                program: Vec::new(),
+                subreaper: false,
+                process_group: false,
+                pdeathsig: None,
+                remap_exit: Vec::new(),
+                rewrite: RewriteMap::default(),
+                grace: DEFAULT_GRACE,
+                pids_max: None,
+                verbosity: DEFAULT_VERBOSITY,
+                log_filter: None,
+                warn_on_reap: false,
+            },
+            given: Vec::new(),
+            verbose: 0,
+            quiet: false,
+        }
+    }
 }
 
 /// Every option, in `--help` order.
@@ -303,24 +326,7 @@ pub fn parse(
     args: &[OsString],
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Command, UsageError> {
-    let mut draft = Draft {
-        config: Config {
-            program: Vec::new(),
-            subreaper: false,
-            process_group: false,
-            pdeathsig: None,
-            remap_exit: Vec::new(),
-            rewrite: RewriteMap::default(),
-            grace: DEFAULT_GRACE,
-            pids_max: None,
-            verbosity: DEFAULT_VERBOSITY,
-            log_filter: None,
-            warn_on_reap: false,
-        },
-        given: Vec::new(),
-        verbose: 0,
-        quiet: false,
-    };
+    let mut draft = Draft::new();
     let mut rest = args.iter();
     let mut program = Vec::new();
     while let Some(arg) = rest.next() {
@@ -459,10 +465,11 @@ fn merge_env(mut draft: Draft, env: &dyn Fn(&str) -> Option<OsString>) -> Result
             }
             FromEnv::Value => {
                 if let Some((name, v)) = rinit_value {
-                    // Applied to a copy when the option was given: checked, not used.
+                    // Applied to a blank draft when the option was given:
+                    // checked, not used.
                     let mut scratch;
                     let target = if given {
-                        scratch = draft.clone();
+                        scratch = Draft::new();
                         &mut scratch
                     } else {
                         &mut draft
