@@ -167,7 +167,8 @@ fn in_child(file: &CString, args: &[CString], inherited: Inherited, rinit_group:
     match handed {
         Ok(()) | Err(Errno::ENOTTY | Errno::ENXIO | Errno::EBADF) => {}
         Err(e) => {
-            let msg = format!("[rinit] cannot give the terminal to the program: {}\n", e.desc());
+            // Before the exec: a command-line message, like every other one here.
+            let msg = format!("rinit: warning: cannot give the terminal to the program: {}\n", e.desc());
             // SAFETY: plain write to stderr.
             unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
         }
