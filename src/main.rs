@@ -1,4 +1,4 @@
-//! rinit's entry point: wires the modules together (SPEC §3 order).
+//! rinit's entry point: wires the modules together (in the order of rinit(1) START).
 //!
 //! `#![no_main]`: Rust's usual start-up sets SIGPIPE to SIG_IGN (and installs
 //! SIGSEGV/SIGBUS handlers) before `main`, so the program would inherit an

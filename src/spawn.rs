@@ -1,4 +1,4 @@
-//! Starting the program (SPEC §3.4): its own process group, the terminal's
+//! Starting the program (rinit(1) START): its own process group, the terminal's
 //! foreground, the signal mask rinit inherited, and exec errors reported as
 //! 127/126 with the program's name.
 

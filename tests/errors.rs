@@ -1,5 +1,5 @@
-//! Every error path of SPEC §2, triggered for real: the message says what
-//! failed (and what to do), the exit status is the one the SPEC gives, and a
+//! Every error path of rinit(1) EXIT STATUS, triggered for real: the message says what
+//! failed (and what to do), the exit status is the one the man page gives, and a
 //! usage error starts nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 

@@ -2,7 +2,8 @@
 //! prints is documented there and the reverse, every environment variable
 //! rinit reads has its entry and the reverse, the defaults it states are the
 //! ones the code uses, every `rinit(1) <SECTION>` reference in the repository
-//! names a section that exists, and mandoc finds nothing to complain about.
+//! names a section that exists (and none cites the old SPEC), and mandoc
+//! finds nothing to complain about.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
@@ -148,6 +149,9 @@ fn every_reference_to_a_man_page_section_names_one_that_exists() {
     files.extend(["README.md", "BENCHMARKS.md"].map(|f| root().join(f)));
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
+        // The contract that was outside the repository is the man page now.
+        let old_contract = concat!("SPEC", " §");
+        assert!(!text.contains(old_contract), "{}: a reference to the old SPEC; name a man page section", file.display());
         for (i, m) in text.match_indices("rinit(1) ") {
             let rest = &text[i + m.len()..];
             // The section name: capitals and spaces, as the page spells it.
