@@ -2,12 +2,13 @@
 # Installs what building and testing rinit needs on a fresh Debian machine:
 # the musl target (the static binary), util-linux's unshare (PID namespaces
 # for the tests), busybox-static (the FROM-scratch Docker test image), and the
-# peers the tests and benchmarks compare against. Idempotent and quick when
+# peers the tests and benchmarks compare against, and mandoc (the man-page
+# lint). Idempotent and quick when
 # everything is already there.
 set -euo pipefail
 
 need_apt=()
-for pkg in util-linux busybox-static tini dumb-init catatonit musl-tools procps file strace; do
+for pkg in util-linux busybox-static tini dumb-init catatonit musl-tools procps file strace mandoc; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then

@@ -1,4 +1,4 @@
-//! cgroups (SPEC §6): the `--pids-max` limit and the OOM-kill report.
+//! cgroups (rinit(1) CGROUPS): the `--pids-max` limit and the OOM-kill report.
 //!
 //! rinit finds its own cgroups the way the kernel describes them:
 //! `/proc/self/cgroup` says which cgroup it is in, per hierarchy, and

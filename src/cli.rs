@@ -1,15 +1,20 @@
-//! The command line and environment (SPEC §1) turned into an immutable
-//! [`Config`]. Pure: no system calls, no printing; errors are values whose
-//! text tells the user what to change.
+//! The command line and environment turned into an immutable [`Config`].
+//! Pure: no system calls, no printing; errors are values whose text tells
+//! the user what to change.
+//!
+//! Every option is declared once, in [`OPTIONS`]: its names, its value, its
+//! environment variables, its help line and what it does. The parser, the
+//! `--help` text, [`ENV_VARS`] and the man-page test (tests/manual.rs) are all
+//! driven from that table.
 
 use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::signals::{self, RewriteMap};
 
-/// Default grace period: below Docker's and Podman's 10 s stop timeout, so
-/// that rinit's own SIGKILL, and the summary line that names what needed
-/// it, come before the engine's SIGKILL of rinit.
+/// Default grace period: 8 s, below Docker's and Podman's 10 s stop timeout,
+/// so that rinit's own SIGKILL and its shutdown summary come before the
+/// engine's SIGKILL ends the container.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(8);
 
 /// The kernel's PID_MAX_LIMIT: no cgroup can usefully allow more.
@@ -19,18 +24,8 @@ pub const PIDS_MAX_LIMIT: u64 = 4_194_304;
 /// 2 info, 3 debug, 4 and up trace.
 pub const DEFAULT_VERBOSITY: u32 = 1;
 
-/// Every environment variable rinit reads (SPEC §1).
-pub const ENV_VARS: [&str; 9] = [
-    "RINIT_SUBREAPER",
-    "TINI_SUBREAPER",
-    "RINIT_KILL_PROCESS_GROUP",
-    "TINI_KILL_PROCESS_GROUP",
-    "RINIT_GRACE",
-    "RINIT_PIDS_MAX",
-    "RINIT_VERBOSITY",
-    "TINI_VERBOSITY",
-    "RINIT_LOG",
-];
+/// The one variable that belongs to no option: an env_logger filter.
+pub const LOG_VAR: &str = "RINIT_LOG";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -72,98 +67,256 @@ fn usage<T>(msg: impl Into<String>) -> Result<T, UsageError> {
     Err(UsageError(msg.into()))
 }
 
-/// What an option takes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Opt {
-    Subreaper,
-    ProcessGroup,
-    Pdeathsig,
-    RemapExit,
-    Rewrite,
-    Grace,
-    PidsMax,
-    Verbose,
-    Quiet,
-    WarnOnReap,
-    License,
-    Help,
-    Version,
+/// How an option's environment variables are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FromEnv {
+    /// No variable.
+    None,
+    /// `env[0]` is a strict `RINIT_*` boolean; `env[1]`, tini's, counts when
+    /// present whatever its value. Either one set is the flag given.
+    Flag,
+    /// `env[0]` holds the option's value, read by the option's own parser;
+    /// the option wins when both are given.
+    Value,
+    /// `env[0]` is a verbosity number; `env[1]`, tini's, is read like its
+    /// `atoi`. `-v` and `-q` win.
+    Verbosity,
 }
 
-/// (short, long, option). `--pids-max` has no short form.
-const OPTIONS: [(Option<char>, &str, Opt); 13] = [
-    (Some('s'), "subreaper", Opt::Subreaper),
-    (Some('g'), "process-group", Opt::ProcessGroup),
-    (Some('p'), "pdeathsig", Opt::Pdeathsig),
-    (Some('e'), "remap-exit", Opt::RemapExit),
-    (Some('r'), "rewrite", Opt::Rewrite),
-    (Some('t'), "grace", Opt::Grace),
-    (None, "pids-max", Opt::PidsMax),
-    (Some('v'), "verbose", Opt::Verbose),
-    (Some('q'), "quiet", Opt::Quiet),
-    (Some('w'), "warn-on-reap", Opt::WarnOnReap),
-    (Some('l'), "license", Opt::License),
-    (Some('h'), "help", Opt::Help),
-    (Some('V'), "version", Opt::Version),
-];
-
-impl Opt {
-    fn takes_value(self) -> bool {
-        matches!(
-            self,
-            Opt::Pdeathsig | Opt::RemapExit | Opt::Rewrite | Opt::Grace | Opt::PidsMax
-        )
-    }
-
-    fn long(self) -> &'static str {
-        OPTIONS
-            .iter()
-            .find(|(_, _, o)| *o == self)
-            .map_or("?", |(_, long, _)| long)
-    }
+/// One command-line option, declared once.
+pub struct OptionSpec {
+    pub short: Option<char>,
+    pub long: &'static str,
+    /// The value's placeholder (`SIG`, `DUR`...), or None for a flag.
+    pub value: Option<&'static str>,
+    /// Environment variables that set the same thing, most specific first.
+    pub env: &'static [&'static str],
+    pub from_env: FromEnv,
+    /// The line `--help` prints.
+    pub help: &'static str,
+    /// Applies the option (and its value) to the draft; `Some(command)` for
+    /// the options that end parsing (help, version, licence).
+    apply: fn(&mut Draft, &str) -> Result<Option<Command>, String>,
 }
 
-/// Options as given on the command line, before the environment is merged.
-#[derive(Default)]
-struct Given {
-    subreaper: bool,
-    process_group: bool,
-    pdeathsig: Option<i32>,
-    remap_exit: Vec<u8>,
-    rewrite: RewriteMap,
-    grace: Option<Duration>,
-    pids_max: Option<u64>,
+/// The configuration while it is being built: the command line first, then
+/// the environment for what the command line left alone.
+struct Draft {
+    config: Config,
+    /// Long names of the options given on the command line.
+    given: Vec<&'static str>,
     verbose: u32,
     quiet: bool,
-    warn_on_reap: bool,
 }
 
-impl Given {
-    /// Applies one option. Returns `Some(command)` for the options that end
-    /// parsing (help, version, licence).
-    fn apply(&mut self, opt: Opt, value: Option<&str>) -> Result<Option<Command>, UsageError> {
-        let flag = format!("--{}", opt.long());
-        let value = || value.unwrap_or_default();
-        let in_option = |e: String| UsageError(format!("{flag}: {e}"));
-        match opt {
-            Opt::Subreaper => self.subreaper = true,
-            Opt::ProcessGroup => self.process_group = true,
-            Opt::Pdeathsig => self.pdeathsig = Some(signals::parse(value()).map_err(in_option)?),
-            Opt::RemapExit => self.remap_exit.push(parse_exit_code(value()).map_err(in_option)?),
-            Opt::Rewrite => {
-                let (from, to) = parse_rewrite(value()).map_err(in_option)?;
-                self.rewrite.insert(from, to);
-            }
-            Opt::Grace => self.grace = Some(parse_duration(value()).map_err(in_option)?),
-            Opt::PidsMax => self.pids_max = Some(parse_pids_max(value()).map_err(in_option)?),
-            Opt::Verbose => self.verbose = self.verbose.saturating_add(1),
-            Opt::Quiet => self.quiet = true,
-            Opt::WarnOnReap => self.warn_on_reap = true,
-            Opt::License => return Ok(Some(Command::License)),
-            Opt::Help => return Ok(Some(Command::Help)),
-            Opt::Version => return Ok(Some(Command::Version)),
+impl Draft {
+    /// Every default, nothing given yet.
+    fn new() -> Draft {
+        Draft {
+            config: Config {
+                program: Vec::new(),
+                subreaper: false,
+                process_group: false,
+                pdeathsig: None,
+                remap_exit: Vec::new(),
+                rewrite: RewriteMap::default(),
+                grace: DEFAULT_GRACE,
+                pids_max: None,
+                verbosity: DEFAULT_VERBOSITY,
+                log_filter: None,
+                warn_on_reap: false,
+            },
+            given: Vec::new(),
+            verbose: 0,
+            quiet: false,
         }
-        Ok(None)
+    }
+}
+
+/// Every option, in `--help` order.
+pub const OPTIONS: [OptionSpec; 13] = [
+    OptionSpec {
+        short: Some('s'),
+        long: "subreaper",
+        value: None,
+        env: &["RINIT_SUBREAPER", "TINI_SUBREAPER"],
+        from_env: FromEnv::Flag,
+        help: "become a child subreaper (when not PID 1)",
+        apply: |d, _| {
+            d.config.subreaper = true;
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: Some('g'),
+        long: "process-group",
+        value: None,
+        env: &["RINIT_KILL_PROCESS_GROUP", "TINI_KILL_PROCESS_GROUP"],
+        from_env: FromEnv::Flag,
+        help: "forward signals to PROGRAM's process group",
+        apply: |d, _| {
+            d.config.process_group = true;
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: Some('p'),
+        long: "pdeathsig",
+        value: Some("SIG"),
+        env: &[],
+        from_env: FromEnv::None,
+        help: "signal rinit gets when its parent dies",
+        apply: |d, v| {
+            d.config.pdeathsig = Some(signals::parse(v)?);
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: Some('e'),
+        long: "remap-exit",
+        value: Some("CODE"),
+        env: &[],
+        from_env: FromEnv::None,
+        help: "exit status CODE of PROGRAM becomes 0 (repeatable)",
+        apply: |d, v| {
+            d.config.remap_exit.push(parse_exit_code(v)?);
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: Some('r'),
+        long: "rewrite",
+        value: Some("FROM:TO"),
+        env: &[],
+        from_env: FromEnv::None,
+        help: "forward a received FROM as TO; TO 0 drops it (repeatable)",
+        apply: |d, v| {
+            let (from, to) = parse_rewrite(v)?;
+            d.config.rewrite.insert(from, to);
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: Some('t'),
+        long: "grace",
+        value: Some("DUR"),
+        env: &["RINIT_GRACE"],
+        from_env: FromEnv::Value,
+        help: "grace period before SIGKILL (default 8s)",
+        apply: |d, v| {
+            d.config.grace = parse_duration(v)?;
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: None,
+        long: "pids-max",
+        value: Some("N"),
+        env: &["RINIT_PIDS_MAX"],
+        from_env: FromEnv::Value,
+        help: "at most N processes (cgroup pids.max)",
+        apply: |d, v| {
+            d.config.pids_max = Some(parse_pids_max(v)?);
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: Some('v'),
+        long: "verbose",
+        value: None,
+        env: &["RINIT_VERBOSITY", "TINI_VERBOSITY"],
+        from_env: FromEnv::Verbosity,
+        help: "more logging (repeatable)",
+        apply: |d, _| {
+            d.verbose = d.verbose.saturating_add(1);
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: Some('q'),
+        long: "quiet",
+        value: None,
+        env: &[],
+        from_env: FromEnv::None,
+        help: "errors only",
+        apply: |d, _| {
+            d.quiet = true;
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: Some('w'),
+        long: "warn-on-reap",
+        value: None,
+        env: &[],
+        from_env: FromEnv::None,
+        help: "warn for every reaped process that is not PROGRAM",
+        apply: |d, _| {
+            d.config.warn_on_reap = true;
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: Some('l'),
+        long: "license",
+        value: None,
+        env: &[],
+        from_env: FromEnv::None,
+        help: "print the licence",
+        apply: |_, _| Ok(Some(Command::License)),
+    },
+    OptionSpec {
+        short: Some('h'),
+        long: "help",
+        value: None,
+        env: &[],
+        from_env: FromEnv::None,
+        help: "print this help",
+        apply: |_, _| Ok(Some(Command::Help)),
+    },
+    OptionSpec {
+        short: Some('V'),
+        long: "version",
+        value: None,
+        env: &[],
+        from_env: FromEnv::None,
+        help: "print the version",
+        apply: |_, _| Ok(Some(Command::Version)),
+    },
+];
+
+/// Every environment variable rinit reads: the options' and [`LOG_VAR`].
+pub const ENV_VARS: [&str; 9] = env_vars();
+
+/// Flattens the table's variables at compile time; a wrong length is a
+/// build error, not a run-time one.
+#[allow(clippy::indexing_slicing)]
+const fn env_vars() -> [&'static str; 9] {
+    let mut out = [LOG_VAR; 9];
+    let mut n = 0;
+    let mut i = 0;
+    while i < OPTIONS.len() {
+        let mut j = 0;
+        while j < OPTIONS[i].env.len() {
+            out[n] = OPTIONS[i].env[j];
+            n += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+impl OptionSpec {
+    /// `-t, --grace DUR` or `    --pids-max N`, as `--help` shows it.
+    pub fn synopsis(&self) -> String {
+        let short = self.short.map_or_else(|| "    ".to_string(), |c| format!("-{c}, "));
+        let value = self.value.map(|v| format!(" {v}")).unwrap_or_default();
+        format!("{short}--{}{value}", self.long)
+    }
+
+    fn run(&self, draft: &mut Draft, value: &str, named: &str) -> Result<Option<Command>, UsageError> {
+        (self.apply)(draft, value).map_err(|e| UsageError(format!("{named}: {e}")))
     }
 }
 
@@ -173,7 +326,7 @@ pub fn parse(
     args: &[OsString],
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Command, UsageError> {
-    let mut given = Given::default();
+    let mut draft = Draft::new();
     let mut rest = args.iter();
     let mut program = Vec::new();
     while let Some(arg) = rest.next() {
@@ -195,9 +348,9 @@ pub fn parse(
             ));
         };
         let done = if let Some(long) = text.strip_prefix("--") {
-            parse_long(long, &mut rest, &mut given)?
+            parse_long(long, &mut rest, &mut draft)?
         } else {
-            parse_short_cluster(text.get(1..).unwrap_or_default(), &mut rest, &mut given)?
+            parse_short_cluster(text.get(1..).unwrap_or_default(), &mut rest, &mut draft)?
         };
         if let Some(command) = done {
             return Ok(command);
@@ -206,40 +359,45 @@ pub fn parse(
     if program.is_empty() {
         return usage("no program given: rinit [OPTION]... [--] PROGRAM [ARG]...");
     }
-    merge_env(given, program, env).map(Command::Run)
+    draft.config.program = program;
+    merge_env(draft, env).map(Command::Run)
 }
 
 fn parse_long<'a>(
     long: &str,
     rest: &mut impl Iterator<Item = &'a OsString>,
-    given: &mut Given,
+    draft: &mut Draft,
 ) -> Result<Option<Command>, UsageError> {
     let (name, attached) = match long.split_once('=') {
         Some((n, v)) => (n, Some(v)),
         None => (long, None),
     };
-    let Some(&(_, _, opt)) = OPTIONS.iter().find(|(_, l, _)| *l == name) else {
+    let Some(opt) = OPTIONS.iter().find(|o| o.long == name) else {
         return usage(format!("unknown option '--{name}'"));
     };
-    let value = match (opt.takes_value(), attached) {
-        (true, Some(v)) => Some(v.to_string()),
-        (true, None) => Some(next_value(rest, &format!("--{name}"))?),
+    let value = match (opt.value.is_some(), attached) {
+        (true, Some(v)) => v.to_string(),
+        (true, None) => next_value(rest, &format!("--{name}"))?,
         (false, Some(_)) => return usage(format!("option '--{name}' takes no value")),
-        (false, None) => None,
+        (false, None) => String::new(),
     };
-    given.apply(opt, value.as_deref())
+    draft.given.push(opt.long);
+    opt.run(draft, &value, &format!("--{name}"))
 }
 
 fn parse_short_cluster<'a>(
     cluster: &str,
     rest: &mut impl Iterator<Item = &'a OsString>,
-    given: &mut Given,
+    draft: &mut Draft,
 ) -> Result<Option<Command>, UsageError> {
     for (i, c) in cluster.char_indices() {
-        let Some(&(_, _, opt)) = OPTIONS.iter().find(|(s, _, _)| *s == Some(c)) else {
+        let Some(opt) = OPTIONS.iter().find(|o| o.short == Some(c)) else {
             return usage(format!("unknown option '-{c}'"));
         };
-        if opt.takes_value() {
+        draft.given.push(opt.long);
+        // Messages name the option by its long name, whichever was typed.
+        let named = format!("--{}", opt.long);
+        if opt.value.is_some() {
             // `-e143` or `-e 143`; the value ends the cluster.
             let attached = cluster.get(i + c.len_utf8()..).unwrap_or_default();
             let value = if attached.is_empty() {
@@ -247,9 +405,9 @@ fn parse_short_cluster<'a>(
             } else {
                 attached.to_string()
             };
-            return given.apply(opt, Some(&value));
+            return opt.run(draft, &value, &named);
         }
-        if let Some(command) = given.apply(opt, None)? {
+        if let Some(command) = opt.run(draft, "", &named)? {
             return Ok(Some(command));
         }
     }
@@ -280,65 +438,67 @@ fn env_str(env: &dyn Fn(&str) -> Option<OsString>, name: &str) -> Result<Option<
     }
 }
 
-/// `RINIT_*` booleans are strict; `TINI_*` ones count when present, as in tini.
-fn env_flag(
-    env: &dyn Fn(&str) -> Option<OsString>,
-    rinit_name: &str,
-    tini_name: &str,
-) -> Result<bool, UsageError> {
-    if let Some(v) = env_str(env, rinit_name)? {
-        return parse_bool(&v).map_err(|e| UsageError(format!("{rinit_name}: {e}")));
+/// Adds the environment to what the command line gave. Every variable is
+/// validated even when an option overrides it, so a bad value in an image's
+/// environment is found at once, not on the day the option is dropped.
+fn merge_env(mut draft: Draft, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Config, UsageError> {
+    let mut env_verbosity = None;
+    for opt in &OPTIONS {
+        let given = draft.given.contains(&opt.long);
+        let (rinit_var, tini_var) = (opt.env.first().copied(), opt.env.get(1).copied());
+        let rinit_value = match rinit_var {
+            Some(name) => env_str(env, name)?.map(|v| (name, v)),
+            None => None,
+        };
+        match opt.from_env {
+            FromEnv::None => {}
+            // `RINIT_*` booleans are strict; `TINI_*` ones count when
+            // present, as in tini. RINIT_* is more specific and wins.
+            FromEnv::Flag => {
+                let set = match rinit_value {
+                    Some((name, v)) => parse_bool(&v).map_err(|e| UsageError(format!("{name}: {e}")))?,
+                    None => tini_var.and_then(env).is_some(),
+                };
+                if set {
+                    opt.run(&mut draft, "", opt.long)?;
+                }
+            }
+            FromEnv::Value => {
+                if let Some((name, v)) = rinit_value {
+                    // Applied to a blank draft when the option was given:
+                    // checked, not used.
+                    let mut scratch;
+                    let target = if given {
+                        scratch = Draft::new();
+                        &mut scratch
+                    } else {
+                        &mut draft
+                    };
+                    opt.run(target, &v, name)?;
+                }
+            }
+            FromEnv::Verbosity => {
+                env_verbosity = match rinit_value {
+                    Some((name, v)) => Some(v.trim().parse::<u32>().map_err(|_| {
+                        UsageError(format!("{name}: '{v}' is not a number (0 errors only, 1 warnings, 2 info, 3 debug, 4 trace)"))
+                    })?),
+                    // tini reads its variable with atoi: junk counts as 0.
+                    None => tini_var.and_then(env).map(|v| atoi(&v.to_string_lossy())),
+                };
+            }
+        }
     }
-    Ok(env(tini_name).is_some())
-}
-
-fn merge_env(
-    given: Given,
-    program: Vec<OsString>,
-    env: &dyn Fn(&str) -> Option<OsString>,
-) -> Result<Config, UsageError> {
-    // Every variable is validated even when an option overrides it, so a bad
-    // value in an image's environment is found at once, not on the day the
-    // option is dropped.
-    let env_subreaper = env_flag(env, "RINIT_SUBREAPER", "TINI_SUBREAPER")?;
-    let env_group = env_flag(env, "RINIT_KILL_PROCESS_GROUP", "TINI_KILL_PROCESS_GROUP")?;
-    let env_grace = env_str(env, "RINIT_GRACE")?
-        .map(|v| parse_duration(&v).map_err(|e| UsageError(format!("RINIT_GRACE: {e}"))))
-        .transpose()?;
-    let env_pids = env_str(env, "RINIT_PIDS_MAX")?
-        .map(|v| parse_pids_max(&v).map_err(|e| UsageError(format!("RINIT_PIDS_MAX: {e}"))))
-        .transpose()?;
-    let env_verbosity = match env_str(env, "RINIT_VERBOSITY")? {
-        Some(v) => Some(
-            v.trim()
-                .parse::<u32>()
-                .map_err(|_| UsageError(format!("RINIT_VERBOSITY: '{v}' is not a number (0 errors only, 1 warnings, 2 info, 3 debug, 4 trace)")))?,
-        ),
-        // tini reads its variable with atoi: junk counts as 0.
-        None => env("TINI_VERBOSITY").map(|v| atoi(&v.to_string_lossy())),
-    };
-    let log_filter = env_str(env, "RINIT_LOG")?.filter(|f| !f.trim().is_empty());
-
-    let verbosity = if given.quiet {
+    let mut config = draft.config;
+    config.log_filter = env_str(env, LOG_VAR)?.filter(|f| !f.trim().is_empty());
+    // -q wins over -v, in any order; both win over the variables.
+    config.verbosity = if draft.quiet {
         0
-    } else if given.verbose > 0 {
-        DEFAULT_VERBOSITY.saturating_add(given.verbose)
+    } else if draft.verbose > 0 {
+        DEFAULT_VERBOSITY.saturating_add(draft.verbose)
     } else {
         env_verbosity.unwrap_or(DEFAULT_VERBOSITY)
     };
-    Ok(Config {
-        program,
-        subreaper: given.subreaper || env_subreaper,
-        process_group: given.process_group || env_group,
-        pdeathsig: given.pdeathsig,
-        remap_exit: given.remap_exit,
-        rewrite: given.rewrite,
-        grace: given.grace.or(env_grace).unwrap_or(DEFAULT_GRACE),
-        pids_max: given.pids_max.or(env_pids),
-        verbosity,
-        log_filter,
-        warn_on_reap: given.warn_on_reap,
-    })
+    Ok(config)
 }
 
 fn atoi(text: &str) -> u32 {
@@ -444,7 +604,19 @@ pub fn parse_pids_max(text: &str) -> Result<u64, String> {
     }
 }
 
+/// The `--help` text: one line per row of [`OPTIONS`].
 pub fn help_text() -> String {
+    let options: String = OPTIONS
+        .iter()
+        .map(|o| {
+            let line = format!("  {:<23}  {}", o.synopsis(), o.help);
+            if o.env.is_empty() {
+                format!("{line}\n")
+            } else {
+                format!("{line:<70} [{}]\n", o.env.join(", "))
+            }
+        })
+        .collect();
     format!(
         "\
 rinit {version} - a tiny init for containers
@@ -455,24 +627,12 @@ Runs PROGRAM, forwards every signal to it, reaps every zombie, and on SIGTERM
 (or when PROGRAM exits) sends SIGTERM to every process left, waits the grace
 period, then SIGKILLs what remains. Options end at -- or at PROGRAM.
 
-  -s, --subreaper          become a child subreaper (when not PID 1)   [RINIT_SUBREAPER, TINI_SUBREAPER]
-  -g, --process-group      forward signals to PROGRAM's process group  [RINIT_KILL_PROCESS_GROUP, TINI_KILL_PROCESS_GROUP]
-  -p, --pdeathsig SIG      signal rinit gets when its parent dies
-  -e, --remap-exit CODE    exit status CODE of PROGRAM becomes 0 (repeatable)
-  -r, --rewrite FROM:TO    forward a received FROM as TO; TO 0 drops it (repeatable)
-  -t, --grace DUR          grace period before SIGKILL (default 8s)    [RINIT_GRACE]
-      --pids-max N         at most N processes (cgroup pids.max)       [RINIT_PIDS_MAX]
-  -v, --verbose            more logging (repeatable)                   [RINIT_VERBOSITY, TINI_VERBOSITY]
-  -q, --quiet              errors only
-  -w, --warn-on-reap       warn for every reaped process that is not PROGRAM
-  -l, --license            print the licence
-  -h, --help               print this help
-  -V, --version            print the version
-
+{options}
 Signals: TERM, SIGTERM, 15, RTMIN+3. Durations: 5s, 500ms, 2m, 2, 0.5.
-Booleans: 1/true/yes/on, 0/false/no/off. RINIT_LOG takes an env_logger filter.
+Booleans: 1/true/yes/on, 0/false/no/off. {LOG_VAR} takes an env_logger filter.
 Exit status: PROGRAM's, 128+N if a signal N killed it, 127 not found,
 126 not executable, 2 bad usage, 1 set-up failed.
+Full reference: man rinit (doc/rinit.1).
 ",
         version = env!("CARGO_PKG_VERSION")
     )
@@ -700,6 +860,26 @@ mod tests {
         let mut listed: Vec<String> = ENV_VARS.iter().map(|v| v.to_string()).collect();
         listed.sort();
         assert_eq!(read, listed);
+    }
+
+    #[test]
+    fn every_option_is_named_once_and_helped() {
+        for (i, o) in OPTIONS.iter().enumerate() {
+            assert!(!o.help.is_empty(), "{}", o.long);
+            for other in OPTIONS.iter().skip(i + 1) {
+                assert_ne!(o.long, other.long);
+                assert!(o.short.is_none() || o.short != other.short, "{}", o.long);
+            }
+            // A row that reads variables names them, and only then.
+            assert_eq!(o.env.is_empty(), o.from_env == FromEnv::None, "{}", o.long);
+            assert!(help_text().contains(&format!("{}  ", o.synopsis())), "{}", o.long);
+        }
+    }
+
+    #[test]
+    fn help_gives_the_default_grace() {
+        let grace = OPTIONS.iter().find(|o| o.long == "grace").map(|o| o.help).unwrap_or_default();
+        assert!(grace.contains(&format!("(default {})", format_duration(DEFAULT_GRACE))), "{grace}");
     }
 
     #[test]

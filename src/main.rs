@@ -1,4 +1,4 @@
-//! rinit's entry point: wires the modules together (SPEC §3 order).
+//! rinit's entry point: wires the modules together (in the order of rinit(1) START).
 //!
 //! `#![no_main]`: Rust's usual start-up sets SIGPIPE to SIG_IGN (and installs
 //! SIGSEGV/SIGBUS handlers) before `main`, so the program would inherit an
@@ -11,7 +11,7 @@ use std::io::Write;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-use log::{error, warn};
+use log::warn;
 use rinit::cli::{self, Command, Config};
 use rinit::shutdown::Machine;
 use rinit::supervise::{Settings, Supervisor};
@@ -53,10 +53,7 @@ fn run(args: &[OsString]) -> i32 {
         }
         Ok(Command::License) => return print_stdout(include_str!("../LICENSE")),
         Err(e) => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "rinit: {e}\nTry 'rinit --help' for more information."
-            );
+            say(&format!("{e}\nTry 'rinit --help' for more information."));
             return status::USAGE;
         }
     };
@@ -64,10 +61,19 @@ fn run(args: &[OsString]) -> i32 {
     match start(&config) {
         Ok(code) => code,
         Err(msg) => {
-            error!("{msg}");
+            say(&msg);
             status::SETUP_FAILED
         }
     }
+}
+
+/// Everything rinit prints before the program runs (usage errors, set-up
+/// failures, and, from the child, exec failures) is a command-line message,
+/// `rinit: ...`, printed whatever the log level; what is logged once the
+/// program runs is `[rinit] ...` (logging.rs).
+fn say(msg: &str) {
+    // A failed write (stderr closed) is not worth a panic in PID 1.
+    let _ = writeln!(std::io::stderr(), "rinit: {msg}");
 }
 
 fn start(config: &Config) -> Result<i32, String> {
@@ -83,11 +89,9 @@ fn start(config: &Config) -> Result<i32, String> {
         })?;
     }
     let own_pid = nix::unistd::getpid().as_raw();
-    if own_pid != 1 && !config.subreaper {
-        warn!(
-            "not running as PID 1 and not a subreaper: orphaned processes will not be reaped or shut down by rinit; use -s (RINIT_SUBREAPER=1)"
-        );
-    }
+    // Said once the program runs: a program that cannot be run ends rinit
+    // anyway, and a warning before its error would only bury it.
+    let orphans_unreaped = own_pid != 1 && !config.subreaper;
     let proc_root = PathBuf::from(PROC_ROOT);
     // Opened now and kept for the shutdown, which must find every process
     // even if rinit has run out of file descriptors by then (a low
@@ -101,8 +105,8 @@ fn start(config: &Config) -> Result<i32, String> {
         None => None,
     };
 
-    let program = match spawn::spawn(&config.program, inherited) {
-        Ok(pid) => pid.as_raw(),
+    let (program, exec) = match spawn::spawn(&config.program, inherited, orphans_unreaped) {
+        Ok(spawned) => (spawned.pid.as_raw(), spawned.exec),
         Err(e) => {
             if let Some(limit) = limit {
                 limit.release();
@@ -118,6 +122,13 @@ fn start(config: &Config) -> Result<i32, String> {
     // Out of the way of every mount: rinit must never keep a filesystem busy.
     if let Err(e) = nix::unistd::chdir("/") {
         warn!("cannot change directory to /: {e}");
+    }
+    // Asked for only when there is a warning to give; read after the work
+    // above, which overlaps the child's exec.
+    if exec.is_some_and(spawn::ExecWatch::program_started) {
+        warn!(
+            "not running as PID 1 and not a subreaper: orphaned processes will not be reaped or shut down by rinit; use -s (RINIT_SUBREAPER=1)"
+        );
     }
 
     let program_name = config

@@ -1,4 +1,4 @@
-//! The shutdown sequence of SPEC §5 as a pure state machine.
+//! The shutdown sequence of rinit(1) SHUTDOWN as a pure state machine.
 //!
 //! Events go in — a signal received, a round of reaping, time passing — each
 //! with the current time; actions come out — forward a signal to the program,

@@ -22,7 +22,7 @@ pub const RTMIN: i32 = 34;
 
 /// Signals the kernel raises in the thread that faulted. Blocking them would
 /// turn a fault in rinit into an endless loop (or an immediate kill), so they
-/// stay unblocked, as SPEC §3 asks.
+/// stay unblocked, as rinit(1) START says.
 pub const SYNCHRONOUS: [i32; 7] = [
     libc::SIGFPE,
     libc::SIGILL,

@@ -1,9 +1,9 @@
-//! Starting the program (SPEC §3.4): its own process group, the terminal's
+//! Starting the program (rinit(1) START): its own process group, the terminal's
 //! foreground, the signal mask rinit inherited, and exec errors reported as
 //! 127/126 with the program's name.
 
 use std::ffi::{CString, OsString};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
@@ -18,6 +18,8 @@ pub enum SpawnError {
     Nul(String),
     /// fork() failed, e.g. EAGAIN under a pids limit.
     Fork(Errno),
+    /// pipe2() failed (no descriptor left).
+    Pipe(Errno),
 }
 
 impl std::fmt::Display for SpawnError {
@@ -29,24 +31,72 @@ impl std::fmt::Display for SpawnError {
                 "cannot start the program: fork failed: {} (is a process limit such as pids.max or ulimit -u reached?)",
                 e.desc()
             ),
+            SpawnError::Pipe(e) => write!(
+                f,
+                "cannot start the program: pipe failed: {} (is the open-files limit, ulimit -n, too low?)",
+                e.desc()
+            ),
         }
     }
 }
 
-/// The exit status and message for an exec failure.
+/// The exit status and message for an exec failure. A program name that
+/// looks like an option is most often one of rinit's options given after
+/// `--` (`docker run IMAGE -v sh` under `ENTRYPOINT ["rinit", "--"]`): the
+/// message then says where rinit's options go.
 pub fn exec_failure(program: &str, err: Errno) -> (i32, String) {
     let code = if err == Errno::ENOENT {
         status::NOT_FOUND
     } else {
         status::NOT_EXECUTABLE
     };
-    (code, format!("rinit: cannot run '{program}': {}\n", err.desc()))
+    let hint = if program.starts_with('-') {
+        format!(
+            "\nrinit: '{program}' came after '--', so it was taken as the program; rinit's own options go before '--' (rinit [OPTION]... -- PROGRAM [ARG]...) or in RINIT_* variables"
+        )
+    } else {
+        String::new()
+    };
+    (code, format!("rinit: cannot run '{program}': {}{hint}\n", err.desc()))
 }
 
-/// Forks and execs the program; returns its pid. Exec failures happen in the
-/// child, which reports them and exits 127 or 126, so they reach the caller
-/// as the program's exit status like any other.
-pub fn spawn(argv: &[OsString], inherited: Inherited) -> Result<Pid, SpawnError> {
+/// The program, forked; `exec` is there when the caller asked to learn
+/// whether its exec succeeded.
+pub struct Spawned {
+    pub pid: Pid,
+    pub exec: Option<ExecWatch>,
+}
+
+/// The read end of a close-on-exec pipe whose write end only the child
+/// holds: a successful exec closes it (EOF, nothing read); a failed exec
+/// writes one byte before the child exits. The classic way for a parent to
+/// tell "running" from "could not run" without waiting for the child.
+pub struct ExecWatch(OwnedFd);
+
+impl ExecWatch {
+    /// Blocks until the child has exec'd (true) or has failed to (false).
+    /// An unreadable pipe counts as exec'd: the caller then only warns more.
+    pub fn program_started(self) -> bool {
+        let mut byte = 0u8;
+        loop {
+            // SAFETY: reads at most one byte into `byte`.
+            let n = unsafe { libc::read(self.0.as_raw_fd(), (&raw mut byte).cast(), 1) };
+            if n >= 0 {
+                return n == 0;
+            }
+            if Errno::last() != Errno::EINTR {
+                return true;
+            }
+        }
+    }
+}
+
+/// Forks and execs the program. Exec failures happen in the child, which
+/// reports them and exits 127 or 126, so they reach the caller as the
+/// program's exit status like any other. With `watch_exec` the caller also
+/// gets an [`ExecWatch`] (one pipe more before the fork; rinit asks for it
+/// only when it has something to say once the program runs).
+pub fn spawn(argv: &[OsString], inherited: Inherited, watch_exec: bool) -> Result<Spawned, SpawnError> {
     // Everything the child needs is allocated before the fork.
     let args: Vec<CString> = argv
         .iter()
@@ -60,6 +110,12 @@ pub fn spawn(argv: &[OsString], inherited: Inherited) -> Result<Pid, SpawnError>
     let name = file.to_string_lossy().into_owned();
     // rinit's own process group, before the child leaves it.
     let own_group = nix::unistd::getpgrp();
+    // Close-on-exec, so the program never sees it and exec itself closes it.
+    let pipe = if watch_exec {
+        Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(SpawnError::Pipe)?)
+    } else {
+        None
+    };
 
     // SAFETY: rinit is single-threaded, so the child may run any code; it
     // only makes system calls and then execs or exits.
@@ -70,13 +126,19 @@ pub fn spawn(argv: &[OsString], inherited: Inherited) -> Result<Pid, SpawnError>
             // to the group right away cannot beat the child's own setpgid.
             // EACCES (the child has exec'd already) is fine.
             let _ = nix::unistd::setpgid(child, child);
-            Ok(child)
+            // The write end is dropped here: only the child holds it now.
+            let exec = pipe.map(|(read, _write)| ExecWatch(read));
+            Ok(Spawned { pid: child, exec })
         }
         Ok(ForkResult::Child) => {
             let err = in_child(file, &args, inherited, own_group);
             let (code, msg) = exec_failure(&name, err);
             // SAFETY: fd 2 may be closed; write then just fails.
             unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+            if let Some((_, write)) = &pipe {
+                // SAFETY: one byte from a valid buffer: "exec failed".
+                unsafe { libc::write(write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+            }
             // _exit: no atexit handlers or buffered output of rinit's run twice.
             // SAFETY: always safe to call.
             unsafe { libc::_exit(code) }
@@ -105,7 +167,8 @@ fn in_child(file: &CString, args: &[CString], inherited: Inherited, rinit_group:
     match handed {
         Ok(()) | Err(Errno::ENOTTY | Errno::ENXIO | Errno::EBADF) => {}
         Err(e) => {
-            let msg = format!("[rinit] cannot give the terminal to the program: {}\n", e.desc());
+            // Before the exec: a command-line message, like every other one here.
+            let msg = format!("rinit: warning: cannot give the terminal to the program: {}\n", e.desc());
             // SAFETY: plain write to stderr.
             unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
         }
@@ -136,5 +199,15 @@ mod tests {
         assert_eq!(code, 126);
         assert!(msg.contains("'/etc/passwd'") && msg.contains("Permission denied"), "{msg}");
         assert_eq!(exec_failure("x", Errno::ENOEXEC).0, 126);
+    }
+
+    #[test]
+    fn a_program_that_looks_like_an_option_gets_a_hint() {
+        let (code, msg) = exec_failure("-v", Errno::ENOENT);
+        assert_eq!(code, 127);
+        let lines: Vec<&str> = msg.lines().collect();
+        assert_eq!(lines.first(), Some(&"rinit: cannot run '-v': No such file or directory"));
+        assert!(lines.get(1).is_some_and(|l| l.contains("before '--'")), "{msg}");
+        assert_eq!(exec_failure("v", Errno::ENOENT).1.lines().count(), 1);
     }
 }

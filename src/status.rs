@@ -1,4 +1,4 @@
-//! Exit statuses (SPEC §2): what rinit exits with for a given end of the
+//! Exit statuses (rinit(1) EXIT STATUS): what rinit exits with for a given end of the
 //! program.
 
 /// How the program ended, as `waitpid` reported it.

@@ -1,4 +1,4 @@
-//! The running loop (SPEC §4–5): reap, feed the shutdown machine, carry out
+//! The running loop (rinit(1) SIGNALS and SHUTDOWN): reap, feed the shutdown machine, carry out
 //! what it asks, sleep until the next signal or deadline. This is the shell
 //! around `shutdown::Machine`: every system call of the loop is here.
 

@@ -1,4 +1,4 @@
-//! SPEC §6 against the real binary: `--pids-max` on this machine's cgroup v1
+//! rinit(1) CGROUPS against the real binary: `--pids-max` on this machine's cgroup v1
 //! pids hierarchy, its failures, and the OOM-kill report in a small v1 memory
 //! cgroup. Needs root (cgroups are written) like the rest of the suite.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::print_stderr)]

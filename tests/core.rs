@@ -1,4 +1,4 @@
-//! SPEC §1–4 against the real binary, as PID 1 of a new PID namespace unless
+//! rinit(1) OPTIONS, START and SIGNALS against the real binary, as PID 1 of a new PID namespace unless
 //! a test is about running outside one. Programs report through fd 3 (see
 //! tests/common); nothing here waits on a sleep.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]

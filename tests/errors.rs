@@ -1,5 +1,5 @@
-//! Every error path of SPEC §2, triggered for real: the message says what
-//! failed (and what to do), the exit status is the one the SPEC gives, and a
+//! Every error path of rinit(1) EXIT STATUS, triggered for real: the message says what
+//! failed (and what to do), the exit status is the one the man page gives, and a
 //! usage error starts nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -218,7 +218,7 @@ fn lonely_uid() -> u32 {
 #[test]
 fn fork_failure_exits_1_with_the_call_and_a_hint() {
     if !is_root() {
-        eprintln!("skipped: needs root to switch to an unused uid");
+        skip("needs root to switch to an unused uid");
         return;
     }
     let dir = temp_dir("nofork");
@@ -243,7 +243,7 @@ fn fork_failure_exits_1_with_the_call_and_a_hint() {
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert_eq!(
         stderr,
-        "[rinit] cannot start the program: fork failed: Try again (is a process limit such as pids.max or ulimit -u reached?)\n"
+        "rinit: cannot start the program: fork failed: Try again (is a process limit such as pids.max or ulimit -u reached?)\n"
     );
     assert!(!marker.exists(), "the program ran");
     // The same command with room for one more process works: the limit, not
@@ -264,6 +264,29 @@ fn not_pid1_without_subreaper_warns_once_naming_s() {
     // With -s there is nothing to warn about.
     let out = run(&[os("-s"), os("true")], &[]);
     assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""));
+}
+
+#[test]
+fn exec_failure_outside_pid_1_is_the_only_message() {
+    // Neither PID 1 nor a subreaper would earn a warning, but the program
+    // cannot run, which ends rinit anyway: the error alone is printed.
+    let out = run(&[os("rinit-no-such-command-anywhere")], &[]);
+    assert_eq!(out.code, Some(127));
+    assert_eq!(out.stderr, "rinit: cannot run 'rinit-no-such-command-anywhere': No such file or directory\n");
+    let out = run(&[os("/")], &[]);
+    assert_eq!(out.code, Some(126));
+    assert_eq!(out.stderr, "rinit: cannot run '/': Permission denied\n");
+}
+
+#[test]
+fn an_option_after_double_dash_is_run_and_gets_a_hint() {
+    // `docker run IMAGE -v sh` under ENTRYPOINT ["rinit", "--"].
+    let end = run_as_pid1(&["-v", "sh"]);
+    assert_eq!(end.code, Some(127));
+    let lines: Vec<&str> = end.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", end.stderr);
+    assert_eq!(lines[0], "rinit: cannot run '-v': No such file or directory");
+    assert!(lines[1].starts_with("rinit: ") && lines[1].contains("rinit's own options go before '--'"), "{}", lines[1]);
 }
 
 #[test]

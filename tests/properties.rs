@@ -538,7 +538,7 @@ impl Container {
     }
 }
 
-/// Checks every action list against SPEC §5 and carries it out in the
+/// Checks every action list against rinit(1) SHUTDOWN and carries it out in the
 /// simulated container.
 struct Checker {
     grace: Duration,

@@ -1,4 +1,4 @@
-//! SPEC §5: the graceful shutdown, with the real binary. Timing bounds are
+//! rinit(1) SHUTDOWN: the graceful shutdown, with the real binary. Timing bounds are
 //! read from rinit's own summary line ("took N.NNNs", measured by rinit from
 //! T) where they must be tight, so that a loaded test machine does not make
 //! them flaky; the test's own clock only bounds them loosely.

@@ -138,7 +138,7 @@ fn tail(s: &str) -> String {
 #[test]
 fn fork_storm_during_shutdown_ends_by_the_grace() {
     if !is_root() {
-        eprintln!("skipped: the storm needs root to confine itself to an unused uid");
+        skip("the storm needs root to confine itself to an unused uid");
         return;
     }
     let script = format!("{}\necho ready >&3\nsleep 1000 & wait", helper("storm:2"));
