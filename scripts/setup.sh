@@ -11,6 +11,8 @@ need_apt=()
 for pkg in util-linux busybox-static tini dumb-init catatonit musl-tools procps file strace mandoc; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
+# mmdebstrap: the root filesystem of the real-server image (scripts/server-rootfs.sh).
+dpkg-query -W -f='${Status}' mmdebstrap 2>/dev/null | grep -q "install ok installed" || need_apt+=(mmdebstrap)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -18,13 +18,12 @@
 
 mod common;
 use common::docker::{
-    Container, NoImage, PATIENCE, image_once, release_rinit, visible, docker,
+    Container, NoImage, PATIENCE, Volume, docker, image_once, release_rinit, visible,
 };
 use common::wait_until;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The test image's tag, built on first use; None (after one visible line)
@@ -37,38 +36,6 @@ fn image() -> Option<&'static str> {
         "rinit-test",
         Duration::from_secs(300),
     )
-}
-
-/// A fresh directory to bind-mount at /out, removed on drop.
-struct Volume(PathBuf);
-
-impl Volume {
-    fn new(tag: &str) -> Volume {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "rinit-docker-{}-{}-{}",
-            std::process::id(),
-            tag,
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Volume(dir)
-    }
-
-    fn mount(&self) -> String {
-        format!("{}:/out", self.0.display())
-    }
-
-    fn read(&self, file: &str) -> Option<String> {
-        std::fs::read_to_string(self.0.join(file)).ok()
-    }
-}
-
-impl Drop for Volume {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 // -------------------------------------------------------------------- tests

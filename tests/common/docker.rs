@@ -266,7 +266,9 @@ pub fn build_image(script: &str, repo: &str, timeout: Duration) -> Result<String
         }
         tags.push(tag.clone());
     }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts").join(script);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
     let out = run_within(
         Command::new(path).arg(&tag).env("RINIT_BIN", &rinit),
         timeout,
@@ -500,6 +502,38 @@ impl Drop for Logs {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A fresh directory to bind-mount at /out, removed on drop.
+pub struct Volume(pub PathBuf);
+
+impl Volume {
+    pub fn new(tag: &str) -> Volume {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rinit-docker-{}-{}-{}",
+            std::process::id(),
+            tag,
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Volume(dir)
+    }
+
+    pub fn mount(&self) -> String {
+        format!("{}:/out", self.0.display())
+    }
+
+    pub fn read(&self, file: &str) -> Option<String> {
+        std::fs::read_to_string(self.0.join(file)).ok()
+    }
+}
+
+impl Drop for Volume {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
