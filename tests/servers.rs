@@ -189,20 +189,19 @@ struct PostgresRun {
 fn postgres_scenario(img: &str, init: Init) -> PostgresRun {
     let vol = NamedVolume::create("pg");
     let data = vol.at("/var/lib/postgresql");
+    // Peer authentication on the socket: psql runs as the postgres user.
     let psql = |c: &Container, sql: &str| {
-        exec_ok(
-            c,
-            &[
-                "psql",
-                "-X",
-                "-h",
-                "/run/postgresql",
-                "-U",
-                "postgres",
-                "-Atc",
-                sql,
-            ],
-        )
+        let cmd = [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-X",
+            "-h",
+            "/run/postgresql",
+        ];
+        exec_ok(c, &[&cmd[..], &["-Atc", sql]].concat())
     };
     let c = Container::named("pg");
     let mut command = vec!["/scenarios/with-postgres.sh"];
