@@ -2,6 +2,8 @@
 # Builds the static rinit and shows it working as PID 1 of a new PID
 # namespace: the program is PID 2, a background daemon gets SIGTERM and
 # cleans up when the program exits, and rinit exits with the program's status.
+# Then, where a Docker engine answers, scripts/demo-redis.sh: Redis in a real
+# container under `docker run --init` (tini) and under rinit, side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,3 +22,5 @@ unshare --pid --fork --mount-proc "${userns[@]}" "$BIN" -v -- sh -c '
     echo "program: exiting with 3, leaving the daemon behind"
     exit 3'
 echo "rinit exited with $? (the program's status)"
+set -e
+scripts/demo-redis.sh
