@@ -39,13 +39,21 @@ fi
 # apt's own view of its sources (sources.list, .list and deb822 .sources
 # files alike): the entries whose Release file says Origin Debian, for this
 # release and its -updates/-security suites.
-mapfile -t sources < <(apt-cache policy | awk -v rel="$codename" '
-    /^ *[0-9]+ [a-z+]+:\/\// { uri = $2; split($3, sc, "/"); suite = sc[1]; comp = sc[2]; next }
-    /^ *release / {
-        if (uri != "" && $0 ~ /(^|[ ,])o=Debian(,|$)/ && (suite == rel || index(suite, rel "-") == 1))
-            print "deb " uri " " suite " " comp
-        uri = ""
-    }' | sort -u)
+debian_sources() {
+    apt-cache policy | awk -v rel="$codename" '
+        /^ *[0-9]+ [a-z+]+:\/\// { uri = $2; split($3, sc, "/"); suite = sc[1]; comp = sc[2]; next }
+        /^ *release / {
+            if (uri != "" && $0 ~ /(^|[ ,])o=Debian(,|$)/ && (suite == rel || index(suite, rel "-") == 1))
+                print "deb " uri " " suite " " comp
+            uri = ""
+        }' | sort -u
+}
+mapfile -t sources < <(debian_sources)
+# Release files are only known after an update (a fresh image may have none).
+if [ "${#sources[@]}" -eq 0 ] && [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq >&2 || true
+    mapfile -t sources < <(debian_sources)
+fi
 if [ "${#sources[@]}" -eq 0 ]; then
     echo "server-rootfs.sh: apt has no Debian source for $codename (apt-get update first?)" >&2
     exit "$unreachable"
