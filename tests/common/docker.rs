@@ -211,16 +211,17 @@ fn pid_alive(pid: &str) -> bool {
 /// its labelled containers and volumes, and its images in `repo`.
 fn remove_leftovers(repo: &str) {
     let label = "{{.Label \"rinit-test-pid\"}}";
-    for (kind, name) in [("container", "{{.Names}}"), ("volume", "{{.Name}}")] {
-        let out = docker([
-            kind,
-            "ls",
-            "-a",
-            "--filter",
-            "label=rinit-test-pid",
-            "--format",
-            &format!("{name} {label}"),
-        ]);
+    // `container ls -a`: stopped ones too (volumes have no such flag).
+    for (ls, name) in [
+        (["container", "ls", "-a"].as_slice(), "{{.Names}}"),
+        (["volume", "ls"].as_slice(), "{{.Name}}"),
+    ] {
+        let format = format!("{name} {label}");
+        let mut args = ls.to_vec();
+        args.extend(["--filter", "label=rinit-test-pid", "--format", &format]);
+        let out = docker(&args);
+        assert_eq!(out.code, Some(0), "docker {args:?}:\n{}", out.all());
+        let kind = ls[0];
         for line in out.stdout.lines() {
             if let Some((name, pid)) = line.split_once(' ')
                 && !pid_alive(pid)
