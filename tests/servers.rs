@@ -87,6 +87,61 @@ fn exec_ok(c: &Container, cmd: &[&str]) -> String {
     out.stdout.trim().to_string()
 }
 
+// ------------------------------------------- a server beside the main program
+
+/// A server that an entrypoint script starts before it runs the main
+/// program (nginx), with its data on a volume.
+struct Beside {
+    tag: &'static str,
+    /// The script: starts the server, then execs its arguments.
+    script: &'static str,
+    /// The line the script logs once the server answers.
+    up: &'static str,
+    /// Where the server keeps its data: the volume's mount point.
+    data: &'static str,
+}
+
+/// The container after a restart on the stopped one's volume.
+struct Restarted {
+    /// `docker logs` of the stopped container.
+    logs: String,
+    /// Declared before the volume: dropped (removed) first.
+    after: Container,
+    _volume: NamedVolume,
+}
+
+/// Runs `server.script nginx ...` under `init`, calls `before` once the
+/// server is up, `docker stop`s the container, and starts `again` under
+/// rinit on the same volume; returns once that has logged `again_up`.
+fn stop_and_restart(
+    img: &str,
+    init: Init,
+    server: &Beside,
+    before: impl FnOnce(&Container),
+    again: &[&str],
+    again_up: &str,
+) -> Restarted {
+    let volume = NamedVolume::create(server.tag);
+    let data = volume.at(server.data);
+    let c = Container::named(server.tag);
+    let mut command = vec![server.script];
+    command.extend(NGINX);
+    start_under(init, &c, img, &["-v", &data], &command);
+    c.logs().wait_for_part(server.up);
+    before(&c);
+    c.stop();
+    let logs = c.all_logs();
+
+    let after = Container::named(&format!("{}-after", server.tag));
+    start_under(Init::Rinit, &after, img, &["-v", &data], again);
+    after.logs().wait_for_part(again_up);
+    Restarted {
+        logs,
+        after,
+        _volume: volume,
+    }
+}
+
 // -------------------------------------------------------------------- Redis
 
 const REDIS_KEY: &str = "visits";
@@ -103,39 +158,36 @@ struct RedisRun {
 /// then runs nginx as the main program. A key is written, the container
 /// `docker stop`ped, and a fresh Redis on the same volume asked for it.
 fn redis_scenario(img: &str, init: Init) -> RedisRun {
-    let vol = NamedVolume::create("redis");
-    let data = vol.at("/var/lib/redis");
-    let c = Container::named("redis");
-    let mut command = vec!["/scenarios/with-redis.sh"];
-    command.extend(NGINX);
-    start_under(init, &c, img, &["-v", &data], &command);
-    c.logs().wait_for_part("with-redis: Redis is up");
-    let set = [
-        "redis-cli",
-        "-h",
-        "127.0.0.1",
-        "SET",
-        REDIS_KEY,
-        REDIS_VALUE,
-    ];
-    assert_eq!(exec_ok(&c, &set), "OK");
-    c.stop();
-    let logs = c.all_logs();
-
-    let after = Container::named("redis-after");
-    let redis = [
-        "redis-server",
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        "/var/lib/redis",
-    ];
-    start_under(Init::Rinit, &after, img, &["-v", &data], &redis);
-    after.logs().wait_for_part("Ready to accept connections");
+    let redis = Beside {
+        tag: "redis",
+        script: "/scenarios/with-redis.sh",
+        up: "with-redis: Redis is up",
+        data: "/var/lib/redis",
+    };
+    let set = |c: &Container| {
+        let set = [
+            "redis-cli",
+            "-h",
+            "127.0.0.1",
+            "SET",
+            REDIS_KEY,
+            REDIS_VALUE,
+        ];
+        assert_eq!(exec_ok(c, &set), "OK");
+    };
+    let again = ["redis-server", "--bind", "127.0.0.1", "--dir", redis.data];
+    let r = stop_and_restart(
+        img,
+        init,
+        &redis,
+        set,
+        &again,
+        "Ready to accept connections",
+    );
     let get = ["redis-cli", "-h", "127.0.0.1", "GET", REDIS_KEY];
     RedisRun {
-        after_restart: exec_ok(&after, &get),
-        logs,
+        after_restart: exec_ok(&r.after, &get),
+        logs: r.logs,
     }
 }
 
@@ -187,8 +239,12 @@ struct PostgresRun {
 /// volume), then runs nginx as the main program. A row is committed, the
 /// container `docker stop`ped, and the cluster started again on the volume.
 fn postgres_scenario(img: &str, init: Init) -> PostgresRun {
-    let vol = NamedVolume::create("pg");
-    let data = vol.at("/var/lib/postgresql");
+    let pg = Beside {
+        tag: "pg",
+        script: "/scenarios/with-postgres.sh",
+        up: "with-postgres: PostgreSQL is up",
+        data: "/var/lib/postgresql",
+    };
     // Peer authentication on the socket: psql runs as the postgres user.
     let psql = |c: &Container, sql: &str| {
         let cmd = [
@@ -203,25 +259,15 @@ fn postgres_scenario(img: &str, init: Init) -> PostgresRun {
         ];
         exec_ok(c, &[&cmd[..], &["-Atc", sql]].concat())
     };
-    let c = Container::named("pg");
-    let mut command = vec!["/scenarios/with-postgres.sh"];
-    command.extend(NGINX);
-    start_under(init, &c, img, &["-v", &data], &command);
-    c.logs().wait_for_part("with-postgres: PostgreSQL is up");
-    psql(&c, "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')");
-    c.stop();
-    let logs = c.all_logs();
-
-    let after = Container::named("pg-after");
-    let command = ["/scenarios/with-postgres.sh", "sleep", "infinity"];
-    start_under(Init::Rinit, &after, img, &["-v", &data], &command);
-    after
-        .logs()
-        .wait_for_part("with-postgres: PostgreSQL is up");
+    let commit = |c: &Container| {
+        psql(c, "CREATE TABLE t (v text); INSERT INTO t VALUES ('kept')");
+    };
+    let again = [pg.script, "sleep", "infinity"];
+    let r = stop_and_restart(img, init, &pg, commit, &again, pg.up);
     PostgresRun {
-        logs,
-        restart_logs: after.all_logs(),
-        row: psql(&after, "SELECT v FROM t"),
+        restart_logs: r.after.all_logs(),
+        row: psql(&r.after, "SELECT v FROM t"),
+        logs: r.logs,
     }
 }
 
@@ -429,14 +475,7 @@ fn redis_killed_by_the_oom_killer_is_named_in_docker_logs() {
         "big",
         "268435456",
     ]);
-    let code = c.exit_code();
-    let logs = c.all_logs();
-    assert_eq!(
-        c.inspect("{{.State.OOMKilled}}"),
-        "true",
-        "Docker saw no OOM kill; logs:\n{logs}"
-    );
-    assert_eq!(code, 137, "logs:\n{logs}");
+    let logs = c.logs_after_oom_kill();
     // The stable parts of rinit's report: who, and that the OOM killer did it.
     let report = logs
         .lines()

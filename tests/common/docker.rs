@@ -311,6 +311,18 @@ pub fn image_once(
 
 // ---------------------------------------------------------------- containers
 
+/// `rinit-test-PID-TAG-N`: unique among this process's containers and
+/// volumes, and it names the process, for `remove_leftovers`.
+fn unique_name(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "rinit-test-{}-{}-{}",
+        std::process::id(),
+        tag,
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
 /// A uniquely named container, removed (`docker rm -f`) on drop.
 pub struct Container {
     pub name: String,
@@ -318,14 +330,9 @@ pub struct Container {
 
 impl Container {
     pub fn named(tag: &str) -> Container {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "rinit-test-{}-{}-{}",
-            std::process::id(),
-            tag,
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        Container { name }
+        Container {
+            name: unique_name(tag),
+        }
     }
 
     /// `docker run` arguments that name and label the container.
@@ -384,6 +391,20 @@ impl Container {
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("docker wait said {:?}", out.stdout))
+    }
+
+    /// Waits for the container's end and checks that Docker saw an OOM
+    /// kill and that it exited with 137 (SIGKILL); its logs.
+    pub fn logs_after_oom_kill(&self) -> String {
+        let code = self.exit_code();
+        let logs = self.all_logs();
+        assert_eq!(
+            self.inspect("{{.State.OOMKilled}}"),
+            "true",
+            "Docker saw no OOM kill; logs:\n{logs}"
+        );
+        assert_eq!(code, 137, "logs:\n{logs}");
+        logs
     }
 
     pub fn inspect(&self, format: &str) -> String {
@@ -546,13 +567,7 @@ pub struct NamedVolume {
 
 impl NamedVolume {
     pub fn create(tag: &str) -> NamedVolume {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "rinit-test-{}-{}-{}",
-            std::process::id(),
-            tag,
-            N.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = unique_name(tag);
         let out = docker([
             "volume",
             "create",
