@@ -4,7 +4,14 @@
 //! --bench compare`). It measures rinit and every peer it finds installed, in
 //! one run on this machine, with the inits interleaved so that load from
 //! other work hits them equally, and prints one markdown report: the machine,
-//! a table of figures, and the targets of issue 6 as ratios to tini.
+//! a table of figures, and the targets of issue 6 as ratios to tini; then
+//! the shutdown at scale (issue 14, `compare/scale.rs`): SIGTERM to the init
+//! with N = 1,000, 5,000 and 20,000 processes in the program's group, as
+//! ratios to dumb-init.
+//!
+//! Just one part: `BENCH_ONLY=scale scripts/bench.sh` (shutdown at scale
+//! only, about 3 minutes) or `BENCH_ONLY=main scripts/bench.sh` (everything
+//! else).
 //!
 //! Every init runs as PID 1 of a new PID namespace with its own /proc, the
 //! equivalent of `unshare --pid --fork --mount-proc INIT -- PROG`, done here
@@ -16,7 +23,11 @@
 //! This is a benchmark, not a test: it never runs under `cargo test`.
 //! Environment knobs (all optional): `RINIT_BIN` (the rinit to measure),
 //! `BENCH_STARTUP_RUNS`, `BENCH_SIGNAL_RUNS`, `BENCH_SHUTDOWN_RUNS`,
-//! `BENCH_IDLE_SECS`, `BENCH_REAP_N` (comma-separated), `BENCH_REAP_REPS`.
+//! `BENCH_IDLE_SECS`, `BENCH_REAP_N` (comma-separated), `BENCH_REAP_REPS`,
+//! `BENCH_SCALE_N` (comma-separated; default 1000,5000,20000),
+//! `BENCH_SCALE_RUNS` (rounds, median taken; default 3), `BENCH_SCALE_TRAP`
+//! (one child in this many traps SIGTERM in the second variant; default 100,
+//! 0 for no second variant), `BENCH_ONLY` (`main` or `scale`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -36,9 +47,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "compare/scale.rs"]
+mod scale;
+
 // ---------------------------------------------------------------------------
 // The inits
 
+#[derive(Clone)]
 struct Init {
     name: String,
     path: PathBuf,
@@ -278,6 +293,15 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A comma-separated list of numbers.
+fn env_list(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|x| x.trim().parse().ok())
+        .collect()
 }
 
 fn micros(d: Duration) -> f64 {
@@ -692,6 +716,7 @@ fn helper(args: &[String]) -> ! {
             arg_fd(args, 2),
             arg_fd(args, 3),
         ),
+        Some("group") => scale::helper(args),
         _ => {
             eprintln!("helper: unknown mode {args:?}");
             std::process::exit(2)
@@ -948,17 +973,24 @@ fn main() {
         eprintln!("compare: needs root (new PID and mount namespaces, and mounting /proc)");
         std::process::exit(1);
     }
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let (run_main, run_scale) = match only.as_str() {
+        "" => (true, true),
+        "main" => (true, false),
+        "scale" => (false, true),
+        other => {
+            eprintln!("compare: BENCH_ONLY={other:?}: expected `main` or `scale`");
+            std::process::exit(2);
+        }
+    };
     let inits = find_inits();
     let startup_runs = env_num("BENCH_STARTUP_RUNS", 400);
     let signal_runs = env_num("BENCH_SIGNAL_RUNS", 1000);
     let shutdown_runs = env_num("BENCH_SHUTDOWN_RUNS", 150);
     let idle_secs = env_num("BENCH_IDLE_SECS", 5);
     let reap_reps = env_num("BENCH_REAP_REPS", 3);
-    let reap_ns: Vec<usize> = std::env::var("BENCH_REAP_N")
-        .unwrap_or_else(|_| "5000,20000".into())
-        .split(',')
-        .filter_map(|x| x.trim().parse().ok())
-        .collect();
+    let reap_ns = env_list("BENCH_REAP_N", "5000,20000");
+    let scale_settings = scale::Settings::from_env();
 
     let load_before = loadavg();
     let cpu0 = cpu_sample();
@@ -970,31 +1002,44 @@ fn main() {
         f.is_static = is_static(&i.path);
     }
     let names: Vec<&str> = inits.iter().map(|i| i.name.as_str()).collect();
-    eprintln!("compare: {} — start-up ({startup_runs} rounds)…", names.join(", "));
-    let baseline = bench_startup(&inits, &mut figs, null, startup_runs);
-    eprintln!("compare: memory and idle cost ({idle_secs} s)…");
-    bench_idle(&inits, &mut figs, null, Duration::from_secs(idle_secs as u64));
-    eprintln!("compare: signal forwarding ({signal_runs} rounds)…");
-    bench_forward(&inits, &mut figs, null, signal_runs);
-    eprintln!("compare: shutdown ({shutdown_runs} rounds)…");
-    bench_shutdown(&inits, &mut figs, null, shutdown_runs);
-    // Before the reaping test: its N runnable orphans inflate the load average.
-    let load_before_reap = loadavg();
-    eprintln!("compare: reaping N = {reap_ns:?} ({reap_reps} rounds)…");
-    bench_reap(&inits, &mut figs, null, &reap_ns, reap_reps);
+    let mut baseline = f64::NAN;
+    let mut load_before_reap = String::new();
+    if run_main {
+        eprintln!("compare: {} — start-up ({startup_runs} rounds)…", names.join(", "));
+        baseline = bench_startup(&inits, &mut figs, null, startup_runs);
+        eprintln!("compare: memory and idle cost ({idle_secs} s)…");
+        bench_idle(&inits, &mut figs, null, Duration::from_secs(idle_secs as u64));
+        eprintln!("compare: signal forwarding ({signal_runs} rounds)…");
+        bench_forward(&inits, &mut figs, null, signal_runs);
+        eprintln!("compare: shutdown ({shutdown_runs} rounds)…");
+        bench_shutdown(&inits, &mut figs, null, shutdown_runs);
+        // Before the reaping test: its N runnable orphans inflate the load average.
+        load_before_reap = loadavg();
+        eprintln!("compare: reaping N = {reap_ns:?} ({reap_reps} rounds)…");
+        bench_reap(&inits, &mut figs, null, &reap_ns, reap_reps);
+    }
+    let load_after_main = loadavg();
+    // Last: its up to 20,000 processes per round weigh on the load average.
+    let scale_inits = scale::pick(&inits);
+    let scale = run_scale.then(|| scale::bench(&scale_inits, null, &scale_settings));
     let cpu1 = cpu_sample();
     let busy = ratio((cpu1.busy - cpu0.busy) as f64, (cpu1.total - cpu0.total) as f64);
     let took = started.elapsed().as_secs_f64();
 
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let loads = if run_main {
+        format!(
+            "load average {load_before} before the run, {load_before_reap} before the reaping test, \
+             {load_after_main} after it (its N runnable orphans count in the load average)"
+        )
+    } else {
+        format!("load average {load_before} before the run")
+    };
     let machine = format!(
-        "Machine: {} CPUs ({}), Linux {}; load average {} before the run, {load_before_reap} before the reaping test, \
-         {} after it (its N runnable orphans count in the load average); all CPUs {:.0}% busy during the run ({took:.0} s, this benchmark included). CLK_TCK {}.",
+        "Machine: {} CPUs ({}), Linux {}; {loads}; all CPUs {:.0}% busy during the run ({took:.0} s, this benchmark included). CLK_TCK {}.",
         nproc(),
         cpu_model(),
         kernel.trim(),
-        load_before,
-        loadavg(),
         busy * 100.0,
         clk_tck()
     );
@@ -1003,12 +1048,23 @@ fn main() {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let settings = format!(
-        "Measured: `{version}` ({}). \
-         Runs: start-up {startup_runs} rounds, forwarding {signal_runs} rounds, shutdown {shutdown_runs} rounds, \
-         idle window {idle_secs} s, reaping best of {reap_reps} rounds per N; the inits interleaved in rotating order. \
-         Every init is PID 1 of a new PID namespace with its own /proc (like `unshare --pid --fork --mount-proc`).",
-        inits[0].path.display()
+    let mut settings = format!("Measured: `{version}` ({}).", inits[0].path.display());
+    if run_main {
+        let _ = write!(
+            settings,
+            " Runs: start-up {startup_runs} rounds, forwarding {signal_runs} rounds, shutdown {shutdown_runs} rounds, \
+             idle window {idle_secs} s, reaping best of {reap_reps} rounds per N; the inits interleaved in rotating order."
+        );
+    }
+    settings.push_str(
+        " Every init is PID 1 of a new PID namespace with its own /proc (like `unshare --pid --fork --mount-proc`).",
     );
-    print!("{}", report(&inits, &figs, baseline, &machine, &settings));
+    if run_main {
+        print!("{}", report(&inits, &figs, baseline, &machine, &settings));
+    } else {
+        println!("{machine}\n\n{settings}");
+    }
+    if let Some(r) = scale {
+        print!("{}", scale::report(&scale_inits, &r, scale_settings.runs));
+    }
 }
