@@ -295,6 +295,11 @@ pub fn bench(inits: &[Init], null: c_int, settings: &Settings) -> Results {
             for f in &mut failures {
                 f.push(e.clone());
             }
+            // Shown as "?", not as 0 ms.
+            for c in cells.iter_mut().flat_map(|v| v[ni].iter_mut()) {
+                c.secs = f64::NAN;
+                c.cpu = f64::NAN;
+            }
             continue;
         }
         load.push(format!("{} before N = {n}", loadavg()));
