@@ -82,8 +82,10 @@ fn version_reads_rinit_version_with_the_git_hash() {
 
 #[test]
 fn log_lines_are_worded_rinits_way() {
-    // -w, as PID 1: the orphan `(exit 3)` is rinit's to reap.
-    let end = Pid1::start(&["-w"], "(exit 3) & exec sleep 0").wait();
+    // -w, as PID 1: the orphan `(exit 3)` is rinit's to reap. It inherits
+    // an ignored SIGTERM, so that the shutdown's kill(-1) cannot end it
+    // first if it is still starting when the program has gone.
+    let end = Pid1::start(&["-w"], "trap '' TERM; (exit 3) & exec sleep 0").wait();
     assert_eq!(end.code, Some(0));
     let reaped: Vec<&str> = end.stderr.lines().filter(|l| l.contains("reaped")).collect();
     assert_eq!(reaped.len(), 1, "{}", end.stderr);
