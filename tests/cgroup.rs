@@ -141,6 +141,19 @@ fn read_only_cgroup_fs_exits_1_before_starting_anything() {
 }
 
 #[test]
+fn writable_mount_over_a_read_only_one_is_used() {
+    // `docker run -v /sys/fs/cgroup/pids:/sys/fs/cgroup/pids:rw` over the
+    // read-only cgroup filesystem of an unprivileged container: paths resolve
+    // to the mount on top. On the main of 2026-11-25 rinit took the first
+    // mount at the mount point and refused with "mounted read-only".
+    let prepare = r#"rw="$(dirname "$1")/rw" && mkdir "$rw" && mount --bind /sys/fs/cgroup/pids "$rw" && mount -o remount,bind,ro /sys/fs/cgroup/pids && mount --bind "$rw" /sys/fs/cgroup/pids"#;
+    let (code, stderr, ran) = pids_max_after("pids-rw-over-ro", prepare);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert!(ran, "the program ran; stderr: {stderr}");
+    assert!(!stderr.contains("read-only"), "stderr: {stderr}");
+}
+
+#[test]
 fn missing_cgroup_fs_exits_1_before_starting_anything() {
     let (code, stderr, ran) = pids_max_after("pids-none", "umount -R /sys/fs/cgroup");
     assert_eq!(code, Some(1), "stderr: {stderr}");
@@ -160,28 +173,34 @@ fn missing_cgroup_fs_exits_1_before_starting_anything() {
 const ALLOCATE: &str =
     "echo 1000 > /proc/self/oom_score_adj; i=0; x=1; while [ $i -lt 28 ]; do x=$x$x; i=$((i+1)); done";
 
-/// A child of the test's own v1 memory cgroup with a memory limit, removed
-/// on drop (by then every process in it has exited).
-struct MemoryCgroup {
+/// A child of the test's own cgroup in the v1 hierarchy of `controller`,
+/// removed on drop (by then every process in it has exited).
+struct TestCgroup {
     dir: PathBuf,
 }
 
-impl MemoryCgroup {
-    fn new(tag: &str, limit: u64) -> MemoryCgroup {
+impl TestCgroup {
+    fn new(controller: &str, tag: &str) -> TestCgroup {
         static N: AtomicUsize = AtomicUsize::new(0);
         let own = read(Path::new("/proc/self/cgroup"));
+        let marker = format!(":{controller}:");
         let own = own
             .lines()
-            .find_map(|l| l.split_once(":memory:").map(|(_, path)| path.to_string()))
-            .expect("a v1 memory hierarchy");
+            .find_map(|l| l.split_once(marker.as_str()).map(|(_, path)| path.to_string()))
+            .unwrap_or_else(|| panic!("a v1 {controller} hierarchy"));
         let dir = PathBuf::from(format!(
-            "/sys/fs/cgroup/memory{}/rinit-test-{tag}-{}-{}",
+            "/sys/fs/cgroup/{controller}{}/rinit-test-{tag}-{}-{}",
             own.trim_end_matches('/'),
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
         ));
         std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        let cg = MemoryCgroup { dir };
+        TestCgroup { dir }
+    }
+
+    /// A memory cgroup with a memory limit.
+    fn memory(tag: &str, limit: u64) -> TestCgroup {
+        let cg = TestCgroup::new("memory", tag);
         std::fs::write(cg.dir.join("memory.limit_in_bytes"), limit.to_string()).unwrap();
         // With swap, the limit must cover it too, or the program just swaps.
         let _ = std::fs::write(cg.dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
@@ -204,7 +223,7 @@ impl MemoryCgroup {
     }
 }
 
-impl Drop for MemoryCgroup {
+impl Drop for TestCgroup {
     fn drop(&mut self) {
         if let Err(e) = std::fs::remove_dir(&self.dir) {
             eprintln!("cannot remove {}: {e}", self.dir.display());
@@ -214,7 +233,7 @@ impl Drop for MemoryCgroup {
 
 #[test]
 fn oom_killed_program_is_reported_with_the_limit() {
-    let cg = MemoryCgroup::new("oom", 32 << 20);
+    let cg = TestCgroup::memory("oom", 32 << 20);
     let mut r = cg.start(&[], &format!("echo ready >&3; {ALLOCATE}"));
     r.lines.expect("ready");
     let end = r.wait();
@@ -230,7 +249,7 @@ fn oom_killed_program_is_reported_with_the_limit() {
 
 #[test]
 fn oom_killed_orphan_is_reported_by_name_and_pid() {
-    let cg = MemoryCgroup::new("oom-orphan", 32 << 20);
+    let cg = TestCgroup::memory("oom-orphan", 32 << 20);
     // The allocating shell is orphaned (its parent exits at once), so rinit
     // reaps it. The program waits, without allocating, for the end of the
     // pipe the orphan holds: it closes when the orphan exits, after its
@@ -246,7 +265,7 @@ fn oom_killed_orphan_is_reported_by_name_and_pid() {
 
 #[test]
 fn plain_sigkill_is_not_reported_as_oom() {
-    let cg = MemoryCgroup::new("sigkill", 32 << 20);
+    let cg = TestCgroup::memory("sigkill", 32 << 20);
     let mut r = cg.start(&["-vvv"], "echo ready >&3; kill -KILL $$");
     r.lines.expect("ready");
     let end = r.wait();
@@ -255,4 +274,53 @@ fn plain_sigkill_is_not_reported_as_oom() {
     let watching = format!("watching {}/memory.oom_control for OOM kills", cg.dir.display());
     assert!(end.stderr.contains(&watching), "stderr: {}", end.stderr);
     assert!(!end.stderr.contains("OOM killer"), "stderr: {}", end.stderr);
+}
+
+/// The pids.max of `cg` as the program saw it at start, and after rinit
+/// has exited, with `--pids-max 40`. The program can change the limit.
+fn pids_max_seen(cg: &TestCgroup, program_writes: Option<&str>) -> (String, String) {
+    let write = program_writes.map_or(String::new(), |v| format!("echo {v} > \"$cg/pids.max\"; "));
+    let script = format!(r#"{REPORT_CG}read -r max < "$cg/pids.max"; echo "$max" >&3; {write}exit 0"#);
+    let mut r = cg.start(&["--pids-max", "40"], &script);
+    let dir = r.lines.next();
+    assert_eq!(Path::new(&dir), cg.dir, "rinit stays in its own cgroup, which has a pids.max");
+    let seen = r.lines.next();
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "stderr: {}", end.stderr);
+    (seen, read(&cg.dir.join("pids.max")).trim().to_string())
+}
+
+#[test]
+fn a_lower_pids_max_already_in_force_is_kept() {
+    // On the main of 2026-11-25 rinit raised it to 40 while it ran.
+    let cg = TestCgroup::new("pids", "lower");
+    std::fs::write(cg.dir.join("pids.max"), "20").unwrap();
+    assert_eq!(pids_max_seen(&cg, None), ("20".to_string(), "20".to_string()));
+}
+
+#[test]
+fn a_pids_max_changed_while_rinit_runs_is_not_restored() {
+    // On the main of 2026-11-25 rinit wrote the old "max" back over the 30.
+    let cg = TestCgroup::new("pids", "changed");
+    assert_eq!(pids_max_seen(&cg, Some("30")), ("40".to_string(), "30".to_string()));
+    // Unchanged, it is put back.
+    std::fs::write(cg.dir.join("pids.max"), "max").unwrap();
+    assert_eq!(pids_max_seen(&cg, None), ("40".to_string(), "max".to_string()));
+}
+
+#[test]
+fn a_leaf_left_by_a_killed_rinit_is_removed() {
+    // What a SIGKILLed rinit leaves: an empty `rinit-<pid>-<hex>` in the
+    // root pids cgroup. On the main of 2026-11-25 it stayed for good.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let stale = PathBuf::from(format!("/sys/fs/cgroup/pids/rinit-{}-{nanos:08x}", std::process::id()));
+    std::fs::create_dir(&stale).unwrap();
+    let mut r = Pid1::start(&["--pids-max", "40"], &format!("{REPORT_CG}exit 0"));
+    let cg = r.lines.next();
+    assert_is_leaf(&cg);
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "stderr: {}", end.stderr);
+    let gone = !stale.exists();
+    let _ = std::fs::remove_dir(&stale);
+    assert!(gone, "the stale leaf {} was removed; stderr: {}", stale.display(), end.stderr);
 }
