@@ -1,0 +1,39 @@
+# Sourced by the scenarios: what they share. Output lines that the tests
+# (tests/vm.rs) look for start with a word and a colon: "program:", "after:".
+
+CG=/sys/fs/cgroup
+
+# Shell code that makes itself the OOM killer's first choice, then doubles a
+# string until the kernel kills it (256 MiB at most, should no limit hold).
+# Nothing else in the cgroup allocates while the victim dies.
+ALLOCATE='echo 1000 > /proc/self/oom_score_adj; i=0; x=1; while [ $i -lt 28 ]; do x=$x$x; i=$((i+1)); done'
+
+# Put before a command, makes it PID 1 of a new PID namespace with its own
+# /proc, as the host tests do with util-linux's unshare (unquoted: $NS cmd).
+NS="unshare -p -f --mount-proc"
+
+# Runs a command inside the cgroup $CG/$1 (made if missing).
+in_cgroup() {
+    dir="$CG/$1"
+    shift
+    mkdir -p "$dir"
+    sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$dir" "$@"
+}
+
+# Enables controllers for the root's children.
+enable() {
+    for c in "$@"; do echo "+$c" > "$CG/cgroup.subtree_control"; done
+}
+
+# A memory cgroup $CG/$1 limited to $2, without swap.
+memory_cgroup() {
+    enable memory
+    mkdir -p "$CG/$1"
+    echo "$2" > "$CG/$1/memory.max"
+    echo 0 > "$CG/$1/memory.swap.max"
+}
+
+# The oom_kill count of a memory cgroup.
+oom_kills() {
+    sed -n 's/^oom_kill //p' "$CG/$1/memory.events"
+}
