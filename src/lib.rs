@@ -14,3 +14,4 @@ pub mod shutdown;
 pub mod signals;
 pub mod spawn;
 pub mod status;
+pub mod wait;

@@ -15,6 +15,7 @@ use log::warn;
 use rinit::cli::{self, Command, Config};
 use rinit::shutdown::Machine;
 use rinit::supervise::{Settings, Supervisor};
+use rinit::wait::Waiter;
 use rinit::{cgroup, logging, procs, signals, spawn, status};
 
 const PROC_ROOT: &str = "/proc";
@@ -114,11 +115,17 @@ fn start(config: &Config) -> Result<i32, String> {
             return Err(e.to_string());
         }
     };
-    // Read after the fork, while the program execs, which keeps the cgroup
-    // lookup off the program's own start (it is still most of what rinit's
-    // start-up costs beyond tini's: BENCHMARKS.md). An OOM kill in that first
-    // instant would be counted in the baseline and go unreported.
-    let oom = cgroup::oom_watch(&proc_root, Path::new(CGROUP_ROOT));
+    // Set up after the fork, while the program execs, which keeps the cgroup
+    // lookup off the program's own start (BENCHMARKS.md). An OOM kill in
+    // that first instant would be counted in the baseline and go unreported.
+    // The signalfd comes first: with descriptors for only one of the two,
+    // the loop must still receive signals; the OOM watch is what goes.
+    let waiter = Waiter::open();
+    let oom = if waiter.can_watch() {
+        cgroup::OomWatch::start(&proc_root, Path::new(CGROUP_ROOT))
+    } else {
+        None
+    };
     // Out of the way of every mount: rinit must never keep a filesystem busy.
     if let Err(e) = nix::unistd::chdir("/") {
         warn!("cannot change directory to /: {e}");
@@ -131,19 +138,8 @@ fn start(config: &Config) -> Result<i32, String> {
         );
     }
 
-    let program_name = config
-        .program
-        .first()
-        .map(|p| {
-            Path::new(p)
-                .file_name()
-                .map_or_else(|| p.to_string_lossy(), |n| n.to_string_lossy())
-                .into_owned()
-        })
-        .unwrap_or_default();
     let supervisor = Supervisor::new(Settings {
         program,
-        program_name,
         own_pid,
         process_group: config.process_group,
         remap_exit: config.remap_exit.clone(),
@@ -151,6 +147,7 @@ fn start(config: &Config) -> Result<i32, String> {
         proc_root,
         proc_dir,
         machine: Machine::new(config.grace, config.rewrite.clone(), config.process_group),
+        waiter,
         oom,
     });
     let code = supervisor.run();

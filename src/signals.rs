@@ -178,7 +178,7 @@ impl Mask {
         (1..=MAX_SIGNAL).contains(&sig) && self.0 & bit(sig) != 0
     }
 
-    fn as_sigset(self) -> libc::sigset_t {
+    pub(crate) fn as_sigset(self) -> libc::sigset_t {
         // SAFETY: sigset_t is plain data; an all-zero value is an empty set.
         let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: on Linux the first 8 bytes of sigset_t hold signals 1..=64,

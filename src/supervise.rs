@@ -12,6 +12,7 @@ use crate::cgroup::OomWatch;
 use crate::procs::{self, Listing, ProcDir, Proc, Scope};
 use crate::shutdown::{Action, Event, Machine, Summary};
 use crate::signals;
+use crate::wait::{Waiter, Woken};
 use crate::status::{self, Ended};
 
 /// How many listings the SIGTERM to everyone else may take: each one after
@@ -20,7 +21,6 @@ const TERM_PASSES: usize = 3;
 
 pub struct Supervisor {
     program: i32,
-    program_name: String,
     /// The program's exit status once reaped (`None` while it runs).
     program_code: Option<i32>,
     process_group: bool,
@@ -45,12 +45,12 @@ pub struct Supervisor {
     machine: Machine,
     clock: Instant,
     summary: Summary,
+    waiter: Waiter,
     oom: Option<OomWatch>,
 }
 
 pub struct Settings {
     pub program: i32,
-    pub program_name: String,
     pub own_pid: i32,
     pub process_group: bool,
     pub remap_exit: Vec<u8>,
@@ -58,6 +58,7 @@ pub struct Settings {
     pub proc_root: PathBuf,
     pub proc_dir: Option<ProcDir>,
     pub machine: Machine,
+    pub waiter: Waiter,
     pub oom: Option<OomWatch>,
 }
 
@@ -66,7 +67,6 @@ impl Supervisor {
         let whole_namespace = s.own_pid == 1;
         Supervisor {
             program: s.program,
-            program_name: s.program_name,
             program_code: None,
             process_group: s.process_group,
             remap_exit: s.remap_exit,
@@ -81,6 +81,7 @@ impl Supervisor {
             machine: s.machine,
             clock: Instant::now(),
             summary: Summary::default(),
+            waiter: s.waiter,
             oom: s.oom,
         }
     }
@@ -91,10 +92,13 @@ impl Supervisor {
         let mut actions = Vec::with_capacity(4);
         // Whether this turn may have a child to reap: the first turn, a
         // SIGCHLD, or a timeout. A turn woken by a signal to forward reaps
-        // too, but does not pay for the OOM check (see `reap`).
+        // too, but does not pay for the OOM check.
         let mut maybe_child = true;
         loop {
-            let (program, all_gone) = self.reap(maybe_child);
+            if maybe_child && let Some(oom) = self.oom.as_mut() {
+                oom.before_reap();
+            }
+            let (program, all_gone) = self.reap();
             if program.is_some() && self.term_deferred {
                 self.term_deferred = false;
                 self.term_by_kill_all();
@@ -108,16 +112,18 @@ impl Supervisor {
             if let Some(code) = self.apply_all(&actions, None) {
                 return code;
             }
-            // Asleep until a signal comes; a timeout only while a shutdown
-            // deadline is pending.
-            let timeout = self
-                .machine
-                .deadline()
-                .map(|d| d.saturating_sub(self.clock.elapsed()));
-            let woken = signals::wait(timeout);
-            maybe_child = !matches!(woken, Ok(Some(sig)) if sig != libc::SIGCHLD);
+            // Asleep until a signal or an OOM notice comes; a timeout only
+            // while a shutdown deadline is pending or an OOM kill under way.
+            let deadline = self.machine.deadline().map(|d| d.saturating_sub(self.clock.elapsed()));
+            let recheck = self.oom.as_ref().and_then(OomWatch::timeout);
+            let timeout = match (deadline, recheck) {
+                (Some(d), Some(r)) => Some(d.min(r)),
+                (d, r) => d.or(r),
+            };
+            let woken = self.waiter.wait(timeout, self.oom.as_ref().map(OomWatch::fd));
+            maybe_child = matches!(woken, Ok(Woken::Signal(libc::SIGCHLD) | Woken::Nothing));
             match woken {
-                Ok(Some(sig)) => {
+                Ok(Woken::Signal(sig)) => {
                     let now = self.clock.elapsed();
                     actions.clear();
                     self.machine.handle_into(Event::Signal(sig), now, &mut actions);
@@ -125,9 +131,18 @@ impl Supervisor {
                         return code;
                     }
                 }
-                Ok(None) => {}
+                Ok(Woken::Descriptor) => {
+                    if let Some(oom) = self.oom.as_mut() {
+                        oom.on_event();
+                    }
+                }
+                Ok(Woken::Nothing) => {
+                    if let Some(oom) = self.oom.as_mut() {
+                        oom.on_timeout();
+                    }
+                }
                 Err(e) => {
-                    // sigtimedwait fails only on bad arguments; say so, and
+                    // The wait fails only on bad arguments; say so, and
                     // avoid spinning on it.
                     error!("waiting for signals failed: {e}");
                     std::thread::sleep(Duration::from_millis(10));
@@ -178,6 +193,9 @@ impl Supervisor {
     fn finish(&mut self, code: i32) -> i32 {
         if let Some(t) = self.machine.started() {
             self.summary.took = self.clock.elapsed().saturating_sub(t);
+        }
+        if let Some(oom) = self.oom.as_mut() {
+            oom.finish();
         }
         // The line that names the processes that had to be SIGKILLed is the
         // one users need: it shows at the default level (warnings).
@@ -424,10 +442,9 @@ impl Supervisor {
     }
 
     fn kill_all(&mut self) {
-        // rinit's own SIGKILLs must not be taken for OOM kills: forget any
-        // rise of the OOM counter that no reaped process has explained yet.
-        if let Some(watch) = self.oom.as_mut() {
-            watch.resync();
+        // rinit's own SIGKILLs must not be taken for OOM kills.
+        if let Some(oom) = self.oom.as_mut() {
+            oom.before_own_kills();
         }
         let listed = self.targets(&[], &[]);
         if let Some(targets) = &listed {
@@ -456,35 +473,13 @@ impl Supervisor {
 
     /// Reaps every child that has ended. Returns the program's exit status if
     /// it was among them, and whether rinit has no child left at all.
-    fn reap(&mut self, maybe_child: bool) -> (Option<i32>, bool) {
+    fn reap(&mut self) -> (Option<i32>, bool) {
         let mut program = None;
-        // The OOM killer counts its kill before the victim is a zombie, so a
-        // counter that has not moved means no one reaped now needs a name:
-        // one pread per SIGCHLD wake-up instead of one more wait call per
-        // child, and none on the forwarding path. (A child that dies just as
-        // another signal arrives may be reaped on that signal's turn; if the
-        // OOM killer took it, it is still reported, as '?' unless it is the
-        // program.)
-        let naming = maybe_child && self.oom.as_ref().is_some_and(OomWatch::pending);
         loop {
-            // While naming, find the next zombie without reaping it, so that
-            // the name of a SIGKILLed one can still be read from /proc; then
-            // reap exactly that pid (a cheap lookup, not another walk over
-            // every child).
-            let (target, name) = if naming {
-                match self.peek() {
-                    Peek::Zombie(pid, name) => (pid, name),
-                    Peek::NoneReady => return (program, false),
-                    Peek::NoChildren => return (program, true),
-                    Peek::Failed => (-1, None),
-                }
-            } else {
-                (-1, None)
-            };
             let mut raw = 0;
             // __WALL: also children that exit with a signal other than SIGCHLD.
             // SAFETY: `raw` is a valid out pointer.
-            let pid = unsafe { libc::waitpid(target, &mut raw, libc::WNOHANG | libc::__WALL) };
+            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG | libc::__WALL) };
             if pid == 0 {
                 return (program, false);
             }
@@ -505,8 +500,8 @@ impl Supervisor {
             } else {
                 continue; // stopped or continued: not an end
             };
-            if let Ended::Signaled(libc::SIGKILL) = ended {
-                self.report_oom(pid, name);
+            if let Some(oom) = self.oom.as_mut() {
+                oom.reaped(pid);
             }
             if pid == self.program {
                 let code = status::exit_code(ended, &self.remap_exit);
@@ -518,60 +513,6 @@ impl Supervisor {
             }
         }
     }
-
-    /// The next child that has ended, left unreaped, with its name if SIGKILL
-    /// ended it.
-    fn peek(&self) -> Peek {
-        // SAFETY: siginfo_t is plain data; zeroed means "no child" to waitid.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // WNOWAIT leaves the zombie in place for the waitpid that follows.
-        // SAFETY: `info` is a valid out pointer.
-        let rc = unsafe {
-            libc::waitid(
-                libc::P_ALL,
-                0,
-                &mut info,
-                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
-            )
-        };
-        if rc != 0 {
-            return match std::io::Error::last_os_error().raw_os_error() {
-                Some(libc::ECHILD) => Peek::NoChildren,
-                _ => Peek::Failed,
-            };
-        }
-        // SAFETY: waitid filled the SIGCHLD fields (or left them zero).
-        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
-        if pid <= 0 {
-            return Peek::NoneReady;
-        }
-        let killed = info.si_code == libc::CLD_KILLED || info.si_code == libc::CLD_DUMPED;
-        let name = (killed && status == libc::SIGKILL).then(|| {
-            self.proc_dir.as_ref().map_or_else(|| "?".to_string(), |dir| dir.name_of(pid).to_string())
-        });
-        Peek::Zombie(pid, name)
-    }
-
-    fn report_oom(&mut self, pid: i32, peeked_name: Option<String>) {
-        let Some(limit) = self.oom.as_mut().and_then(OomWatch::oom_killed) else {
-            return;
-        };
-        let name = if pid == self.program {
-            self.program_name.clone()
-        } else {
-            peeked_name.unwrap_or_else(|| "?".to_string())
-        };
-        warn!("'{name}' (pid {pid}) was killed by the kernel OOM killer ({limit})");
-    }
-}
-
-/// What `waitid(WNOWAIT)` found.
-enum Peek {
-    Zombie(i32, Option<String>),
-    NoneReady,
-    NoChildren,
-    /// An unexpected error: fall back to a plain waitpid(-1).
-    Failed,
 }
 
 /// Whether the program is stopped, asked without reading `/proc`: a stop

@@ -530,20 +530,21 @@ fn logging_goes_to_stderr_with_the_prefix_and_follows_the_level() {
 }
 
 #[test]
-fn idle_rinit_sleeps_in_sigtimedwait_without_a_timeout() {
+fn idle_rinit_sleeps_in_ppoll_without_a_timeout() {
     let mut r = Pid1::start(&[], "echo ready >&3; exec sleep 1000");
     ready(&mut r);
     let pid = r.rinit_pid();
     // /proc/PID/syscall: the number of the call it is blocked in, then its
-    // arguments. rt_sigtimedwait is 128 on x86_64; its third argument, the
-    // timeout, must be NULL: asleep until a signal comes, no timer ticking.
+    // arguments. ppoll is 271 on x86_64 (the signalfd and the OOM watch of
+    // this machine's memory cgroup); its third argument, the timeout, must
+    // be NULL: asleep until a signal comes, no timer ticking.
     let mut last = String::new();
     let idle = wait_until(PATIENCE, || {
         last = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
         let f: Vec<&str> = last.split_whitespace().collect();
-        f.first() == Some(&"128") && f.get(3) == Some(&"0x0")
+        f.first() == Some(&"271") && f.get(2) == Some(&"0x2") && f.get(3) == Some(&"0x0")
     });
-    assert!(idle, "rinit is not blocked in sigtimedwait(…, NULL): {last}");
+    assert!(idle, "rinit is not blocked in ppoll(…, 2, NULL, …): {last}");
     let before = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let switches = |s: &str| -> u64 {
         s.lines()

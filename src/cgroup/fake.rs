@@ -27,7 +27,11 @@ impl Fake {
             N.fetch_add(1, Ordering::SeqCst)
         ));
         let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("proc/self")).unwrap();
+        // `self` links to a directory named after this process, as in a
+        // /proc of rinit's own PID namespace.
+        let me = std::process::id().to_string();
+        fs::create_dir_all(dir.join("proc").join(&me)).unwrap();
+        std::os::unix::fs::symlink(&me, dir.join("proc/self")).unwrap();
         let fake = Fake { dir };
         let mut info = String::from("22 1 0:21 / /proc rw,nosuid shared:5 - proc proc rw\n");
         for (i, (root, point, fstype, opts, sup)) in mounts.iter().enumerate() {

@@ -3,19 +3,21 @@
 //! - `locate`: the one way rinit finds its cgroup in a hierarchy
 //!   (`/proc/self/cgroup` and `/proc/self/mountinfo`);
 //! - `pids`: `--pids-max`, and undoing it at exit;
-//! - `oom`: the memory cgroup's OOM-kill count and its report.
+//! - `oom`: every OOM kill in rinit's memory cgroup, reported as it happens;
+//!   `notify`: the kernel's notice that the count may have changed.
 //!
 //! Both roots (`/proc`, `/sys/fs/cgroup`) are parameters so that the unit
 //! tests run everything over fake trees; the parsing is pure.
 
 mod locate;
+mod notify;
 mod oom;
 mod pids;
 
 #[cfg(test)]
 mod fake;
 
-pub use oom::{OomWatch, oom_watch};
+pub use oom::OomWatch;
 pub use pids::{PidsLimit, limit_pids};
 
 use std::fs;

@@ -1,23 +1,87 @@
-//! The OOM-kill report: the memory cgroup's `oom_kill` count (v1
-//! `memory.oom_control`, v2 `memory.events`) and the limit in force.
+//! The OOM-kill report: every kill by the kernel's OOM killer in rinit's
+//! memory cgroup, reported when it happens, with the victim's name when it
+//! is one of rinit's own children, and never with a wrong one.
+//!
+//! The count is the memory cgroup's `oom_kill` (v1 `memory.oom_control`, v2
+//! `memory.events`), kept open and read with one `pread`. The kernel says
+//! when to read it (`notify`): the loop polls that descriptor beside the
+//! signals and calls [`OomWatch::on_event`].
+//!
+//! rinit lives in the cgroup that is out of memory, so while the victim
+//! still holds its memory anything rinit makes the kernel allocate (opening
+//! a file, a log line into a pipe) can set off another OOM kill, of rinit or
+//! its parent (seen in tests/cgroup.rs: unshare killed 11 ms after the
+//! victim). A `pread` of a file kept open reuses the kernel's buffer and
+//! allocates nothing, so that is all rinit does at first: on a rise of the
+//! count it reads the cgroup's memory use the same way, every millisecond,
+//! until it is clearly below the limit, i.e. the victim has given its memory
+//! back (it is exiting by then, or dead), or until `SETTLE` has passed. Only
+//! then does it look for the victims and report.
+//!
+//! Finding the victims: rinit looks at its own children. Those dying of
+//! SIGKILL (pending, or exiting or a zombie with that status) are the
+//! victims, named from `/proc` and reported when rinit reaps them (a child
+//! that died is reaped only after this look); kills that no child of rinit
+//! explains (a grandchild that its own parent reaps) are reported at once,
+//! unnamed. If more children are dying of SIGKILL than
+//! kills were counted, some were killed by someone else, and nothing tells
+//! which: none is named. A process that dies of a plain SIGKILL later is
+//! never blamed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use log::debug;
+use log::{debug, warn};
 
 use super::locate::{Place, Version, locate};
+use super::notify::Notify;
 use super::{keyed, read};
 
-/// Watches the memory cgroup's oom_kill counter.
+/// v1 signals an OOM before the OOM killer has picked and counted its
+/// victim: the count is read again this often, this many times, after an
+/// event that showed no rise yet (only then: idle rinit never wakes).
+const RECHECK_EVERY: Duration = Duration::from_millis(1);
+const RECHECKS: u16 = 500;
+
+/// Memory use this far below the limit means the victim's memory is back.
+const MARGIN: u64 = 1 << 20;
+
+/// How long after a rise of the count the victims are looked for at the
+/// latest: by then the OOM killer's victim has given its memory back.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// Watches the memory cgroup's OOM kills.
 #[derive(Debug)]
 pub struct OomWatch {
     /// `memory.oom_control` (v1) or `memory.events` (v2), both with a line
     /// `oom_kill N`, kept open (close-on-exec) so that a check is one `pread`
     /// from offset 0, which makes the kernel write the file afresh.
     file: fs::File,
+    notify: Notify,
+    version: Version,
     limit: LimitFrom,
-    count: u64,
+    proc_root: PathBuf,
+    /// The count as last read.
+    seen: u64,
+    /// Kills since rinit started.
+    total: u64,
+    /// Kills counted whose victims have not been looked for yet, and when
+    /// they will be at the latest.
+    unsettled: u64,
+    due: Option<Instant>,
+    /// rinit's children that were dying of SIGKILL when the count rose, with
+    /// their names: reported as OOM victims when rinit reaps them.
+    victims: Vec<(i32, String)>,
+    /// v1: reads of the count left after an event that showed no rise.
+    rechecks: u16,
+    /// The counting cgroup's memory use and limit (`memory.current` and
+    /// `memory.max`, v1 `memory.usage_in_bytes` and
+    /// `memory.limit_in_bytes`), kept open like the count.
+    usage: Option<fs::File>,
+    cap: Option<fs::File>,
+    /// rinit has sent its own SIGKILLs: a dying child is no evidence now.
+    own_kills: bool,
 }
 
 #[derive(Debug)]
@@ -29,31 +93,200 @@ enum LimitFrom {
 }
 
 impl OomWatch {
-    /// Called after reaping a process killed by SIGKILL: `Some(limit text)`
-    /// when the OOM counter went up since the last call.
-    pub fn oom_killed(&mut self) -> Option<String> {
-        let now = self.current()?;
-        if now <= self.count {
+    /// Starts watching rinit's memory cgroup, if it can be found and the
+    /// kernel can notify (None otherwise, said at debug level: a host
+    /// without the memory controller, or too few file descriptors).
+    pub fn start(proc_root: &Path, cgroup_root: &Path) -> Option<OomWatch> {
+        match locate(proc_root, cgroup_root, "memory") {
+            Ok(place) => watch_at(place, proc_root),
+            Err(e) => {
+                debug!("no OOM report: {e}");
+                None
+            }
+        }
+    }
+
+    /// The descriptor to poll: readable when the count may have changed.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.notify.fd()
+    }
+
+    /// The kernel signalled the descriptor: the count may have risen.
+    pub fn on_event(&mut self) {
+        self.notify.drain();
+        if !self.count() && self.version == Version::V1 && self.unsettled == 0 {
+            self.rechecks = RECHECKS;
+        }
+        self.settle_if_safe();
+    }
+
+    /// How long the loop may sleep before `on_timeout` is due (None: as
+    /// long as it likes; so whenever no OOM kill is under way).
+    pub fn timeout(&self) -> Option<Duration> {
+        let settle = self.due.map(|due| due.saturating_duration_since(Instant::now()).min(RECHECK_EVERY));
+        let recheck = (self.rechecks > 0).then_some(RECHECK_EVERY);
+        settle.or(recheck)
+    }
+
+    /// A wait ended without a signal or a notice: a recheck may be due.
+    pub fn on_timeout(&mut self) {
+        if self.rechecks > 0 {
+            self.rechecks -= 1;
+            if self.count() {
+                self.rechecks = 0;
+            }
+        }
+        if self.due.is_some_and(|due| Instant::now() >= due) {
+            self.settle();
+        } else {
+            self.settle_if_safe();
+        }
+    }
+
+    /// Before reaping after a SIGCHLD: a rise the kernel's notice has not
+    /// brought yet is accounted for, and the victims looked for if the
+    /// memory is back, while a dead one is still unreaped.
+    pub fn before_reap(&mut self) {
+        self.count();
+        self.settle_if_safe();
+    }
+
+    /// rinit reaped `pid`: reported if it was an OOM victim.
+    pub fn reaped(&mut self, pid: i32) {
+        if let Some(report) = self.victim_report(pid) {
+            warn!("{report}");
+        }
+    }
+
+    fn victim_report(&mut self, pid: i32) -> Option<String> {
+        let i = self.victims.iter().position(|(v, _)| *v == pid)?;
+        let (_, name) = self.victims.swap_remove(i);
+        Some(format!("'{name}' (pid {pid}) was killed by the kernel OOM killer ({})", self.details()))
+    }
+
+    /// Called before rinit SIGKILLs what is left at the end of the grace:
+    /// kills counted so far are accounted for, and from now on a child
+    /// dying of SIGKILL is rinit's doing.
+    pub fn before_own_kills(&mut self) {
+        self.count();
+        self.settle();
+        self.own_kills = true;
+    }
+
+    /// Called as rinit exits: what is still unreported, then one line if the
+    /// OOM killer struck at all.
+    pub fn finish(&mut self) {
+        self.count();
+        self.settle();
+        if self.total > 0 {
+            let s = if self.total == 1 { "" } else { "es" };
+            warn!("the kernel OOM killer killed {} process{s} in the container while rinit ran", self.total);
+        }
+    }
+
+    /// Reads the count and notes a rise; allocates nothing (see the module
+    /// comment). Whether it rose.
+    fn count(&mut self) -> bool {
+        let Some(now) = self.current() else { return false };
+        if now <= self.seen {
+            return false;
+        }
+        self.unsettled += now - self.seen;
+        self.total += now - self.seen;
+        self.seen = now;
+        if self.due.is_none() {
+            self.due = Instant::now().checked_add(SETTLE);
+        }
+        true
+    }
+
+    /// Whether the cgroup's memory use is clearly below its limit, read
+    /// without allocating. Unknown use or limit: not safe (`SETTLE` decides).
+    fn memory_back(&self) -> bool {
+        let read = |f: &Option<fs::File>| -> Option<String> {
+            use std::os::unix::fs::FileExt;
+            let mut buf = [0u8; 32];
+            let n = f.as_ref()?.read_at(&mut buf, 0).ok()?;
+            Some(String::from_utf8_lossy(buf.get(..n)?).trim().to_string())
+        };
+        let (Some(usage), Some(cap)) = (read(&self.usage), read(&self.cap)) else { return false };
+        let Ok(usage) = usage.parse::<u64>() else { return false };
+        // No limit of its own: the OOM was an ancestor's or the machine's.
+        parse_limit(&cap).is_none_or(|cap| usage.saturating_add(MARGIN) < cap)
+    }
+
+    fn settle_if_safe(&mut self) {
+        if self.unsettled > 0 && self.memory_back() {
+            self.settle();
+        }
+    }
+
+    /// Finds the victims among rinit's children and reports the kills none
+    /// of them explains.
+    fn settle(&mut self) {
+        if let Some(report) = self.settled() {
+            warn!("{report}");
+        }
+    }
+
+    /// `settle` without the logging: the report of the kills that no child
+    /// of rinit explains.
+    fn settled(&mut self) -> Option<String> {
+        let kills = std::mem::take(&mut self.unsettled);
+        self.due = None;
+        if kills == 0 {
             return None;
         }
-        // One kill explains one victim: two OOM victims reaped in a row are
-        // both reported.
-        self.count += 1;
-        Some(self.limit_text())
-    }
-
-    /// Takes the counter as it is now as the new baseline: kills so far that
-    /// no reaped process explained are not blamed on a later SIGKILL.
-    pub fn resync(&mut self) {
-        if let Some(now) = self.current() {
-            self.count = now;
+        let mut dying = if self.own_kills { Vec::new() } else { self.dying_children() };
+        dying.retain(|(pid, _)| !self.victims.iter().any(|(v, _)| v == pid));
+        let unnamed = match u64::try_from(dying.len()) {
+            Ok(n) if n <= kills => {
+                self.victims.extend(dying);
+                kills - n
+            }
+            // More children dying of SIGKILL than kills: some were killed
+            // by someone else, and nothing tells which.
+            _ => kills,
+        };
+        if unnamed == 0 {
+            return None;
         }
+        let who = if unnamed == 1 { "a process".to_string() } else { format!("{unnamed} processes") };
+        let were = if unnamed == 1 { "was" } else { "were" };
+        Some(format!("{who} in the container {were} killed by the kernel OOM killer ({})", self.details()))
     }
 
-    /// Whether the counter has gone up since the last report: then a
-    /// process that dies of SIGKILL now is worth naming. One system call.
-    pub fn pending(&self) -> bool {
-        self.current().is_some_and(|now| now > self.count)
+    /// rinit's children dying of SIGKILL now, with their names; none when
+    /// `/proc` does not show rinit's own PID namespace.
+    fn dying_children(&self) -> Vec<(i32, String)> {
+        let own = std::process::id();
+        let self_link = fs::read_link(self.proc_root.join("self")).ok();
+        if self_link.as_deref().and_then(Path::to_str) != Some(own.to_string().as_str()) {
+            debug!("{} shows another PID namespace: OOM victims go unnamed", self.proc_root.display());
+            return Vec::new();
+        }
+        // CONFIG_PROC_CHILDREN: the children of rinit's one thread.
+        let Ok(children) = read(&self.proc_root.join("thread-self").join("children")) else {
+            debug!("no {}/thread-self/children: OOM victims go unnamed", self.proc_root.display());
+            return Vec::new();
+        };
+        children
+            .split_whitespace()
+            .filter_map(|pid| pid.parse::<i32>().ok())
+            .filter_map(|pid| {
+                let stat = fs::read(self.proc_root.join(pid.to_string()).join("stat")).ok()?;
+                dying_of_sigkill(&stat).map(|name| (pid, name))
+            })
+            .collect()
+    }
+
+    fn details(&self) -> String {
+        let limit = match self.limit_in_force() {
+            Some(bytes) => format!("memory limit {}", human_bytes(bytes)),
+            None => "no memory limit".to_string(),
+        };
+        let s = if self.total == 1 { "" } else { "s" };
+        format!("{limit}, {} OOM kill{s} so far", self.total)
     }
 
     fn current(&self) -> Option<u64> {
@@ -61,13 +294,6 @@ impl OomWatch {
         let mut buf = [0u8; 512];
         let n = self.file.read_at(&mut buf, 0).ok()?;
         keyed(&String::from_utf8_lossy(buf.get(..n)?), "oom_kill")
-    }
-
-    fn limit_text(&self) -> String {
-        match self.limit_in_force() {
-            Some(bytes) => format!("memory limit {}", human_bytes(bytes)),
-            None => "no memory limit".to_string(),
-        }
     }
 
     fn limit_in_force(&self) -> Option<u64> {
@@ -84,21 +310,25 @@ impl OomWatch {
     }
 }
 
-/// Starts watching for OOM kills, if rinit's memory cgroup can be found.
-pub fn oom_watch(proc_root: &Path, cgroup_root: &Path) -> Option<OomWatch> {
-    match locate(proc_root, cgroup_root, "memory") {
-        Ok(place) => watch_at(place),
-        Err(e) => {
-            debug!("no OOM report: {e}");
-            None
-        }
-    }
+/// The name in a `/proc/PID/stat` line if that process is dying of SIGKILL:
+/// SIGKILL pending (field 31, `signal`), or its exit under way or done with
+/// that status (field 52, `exit_code`).
+fn dying_of_sigkill(stat: &[u8]) -> Option<String> {
+    let open = stat.iter().position(|&b| b == b'(')?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let name = String::from_utf8_lossy(stat.get(open + 1..close)?).into_owned();
+    let fields: Vec<&[u8]> = stat.get(close + 1..)?.split(|&b| b == b' ' || b == b'\n').filter(|f| !f.is_empty()).collect();
+    // fields[0] is field 3 of the line.
+    let number = |field: usize| -> Option<u64> { std::str::from_utf8(fields.get(field - 3)?).ok()?.parse().ok() };
+    let pending = number(31).is_some_and(|mask| mask & (1 << (libc::SIGKILL - 1)) != 0);
+    let exited = number(52).is_some_and(|code| code & 0x7f == libc::SIGKILL as u64);
+    (pending || exited).then_some(name)
 }
 
 /// The OOM watch of the memory cgroup at `place`, if its counter is readable.
-fn watch_at(place: Place) -> Option<OomWatch> {
+fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
     let (counter, limit) = match place.version {
-        Version::V1 => (place.dir.join("memory.oom_control"), LimitFrom::V1(place.dir)),
+        Version::V1 => (place.dir.join("memory.oom_control"), LimitFrom::V1(place.dir.clone())),
         Version::V2 => {
             // Without the memory controller here (a leaf made for the pids
             // limit, say) the nearest ancestor that has it does the counting.
@@ -121,14 +351,65 @@ fn watch_at(place: Place) -> Option<OomWatch> {
             return None;
         }
     };
-    let mut watch = OomWatch { file, limit, count: 0 };
+    let notify = match place.version {
+        Version::V1 => Notify::eventfd(&place.dir, &file),
+        Version::V2 => Notify::inotify(&counter),
+    };
+    let dir = counter.parent().unwrap_or(&place.dir);
+    let (usage, cap) = match place.version {
+        Version::V1 => ("memory.usage_in_bytes", "memory.limit_in_bytes"),
+        Version::V2 => ("memory.current", "memory.max"),
+    };
+    let usage = fs::File::open(dir.join(usage)).ok();
+    let cap = fs::File::open(dir.join(cap)).ok();
+    let notify = match notify {
+        Ok(n) => n,
+        Err(e) => {
+            debug!("no OOM report: {e}");
+            return None;
+        }
+    };
+    let mut watch = OomWatch {
+        file,
+        notify,
+        version: place.version,
+        limit,
+        proc_root: proc_root.to_path_buf(),
+        seen: 0,
+        total: 0,
+        unsettled: 0,
+        due: None,
+        victims: Vec::new(),
+        rechecks: 0,
+        usage,
+        cap,
+        own_kills: false,
+    };
     let Some(count) = watch.current() else {
         debug!("no OOM report: no oom_kill count in {}", counter.display());
         return None;
     };
-    watch.count = count;
+    watch.seen = count;
+    if !spare_descriptor() {
+        // The shutdown's /proc listing needs one descriptor for a moment:
+        // the watch gives its own back rather than take that one.
+        debug!("no OOM report: too few file descriptors left (RLIMIT_NOFILE)");
+        return None;
+    }
     debug!("watching {} for OOM kills", counter.display());
     Some(watch)
+}
+
+/// Whether one more descriptor can be had now.
+fn spare_descriptor() -> bool {
+    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor, closed at once.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 0) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: closing the descriptor just made.
+    unsafe { libc::close(fd) };
+    true
 }
 
 /// A memory limit as users write it: `128 MiB`, `1.5 GiB`.
@@ -171,7 +452,14 @@ mod tests {
     use super::*;
 
     fn watch(f: &Fake) -> Option<OomWatch> {
-        oom_watch(&f.proc_root(), &f.cgroup_root())
+        OomWatch::start(&f.proc_root(), &f.cgroup_root())
+    }
+
+    /// Reads the count and settles at once: whether it rose, and the report
+    /// of the kills no child explains.
+    fn account(w: &mut OomWatch) -> (bool, Option<String>) {
+        let rose = w.count();
+        (rose, w.settled())
     }
 
     #[test]
@@ -186,33 +474,184 @@ mod tests {
         assert_eq!(parse_limit("9223372036854771712"), None);
     }
 
-    #[test]
-    fn oom_v1_reports_rises_of_the_counter_once() {
+    /// A child of rinit in the fake /proc: its `stat` line with the
+    /// pending-signal mask (field 31) and exit code (field 52).
+    fn child(f: &Fake, pid: i32, name: &str, pending: u64, exit_code: u64) {
+        let mut fields = vec!["0".to_string(); 50];
+        fields[0] = "S".into();
+        fields[28] = pending.to_string();
+        fields[49] = exit_code.to_string();
+        let dir = f.proc_root().join(pid.to_string());
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("stat"), format!("{pid} ({name}) {}\n", fields.join(" "))).unwrap();
+        let list = f.proc_root().join("thread-self");
+        fs::create_dir_all(&list).unwrap();
+        let old = fs::read_to_string(list.join("children")).unwrap_or_default();
+        fs::write(list.join("children"), format!("{old}{pid} ")).unwrap();
+    }
+
+    const SIGKILL_PENDING: u64 = 1 << 8;
+
+    fn v1_job(count: u64) -> Fake {
         let f = Fake::new(&[V1_MEMORY], "4:memory:/job\n");
-        f.put("memory/job/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+        f.put("memory/job/memory.oom_control", &format!("oom_kill_disable 0\nunder_oom 0\noom_kill {count}\n"));
         f.put("memory/job/memory.stat", "cache 0\nhierarchical_memory_limit 134217728\n");
+        f
+    }
+
+    fn kills(f: &Fake, count: u64) {
+        f.put("memory/job/memory.oom_control", &format!("oom_kill {count}\n"));
+    }
+
+    #[test]
+    fn a_child_dying_of_sigkill_when_the_count_rises_is_named_when_reaped() {
+        let f = v1_job(2);
         let mut w = watch(&f).unwrap();
-        assert!(!w.pending());
-        assert_eq!(w.oom_killed(), None, "a plain SIGKILL");
-        f.put("memory/job/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
-        assert!(w.pending(), "the open counter file shows the rise");
-        assert_eq!(w.oom_killed().as_deref(), Some("memory limit 128 MiB"));
-        assert!(!w.pending());
-        assert_eq!(w.oom_killed(), None, "counted once");
-        f.put("memory/job/memory.oom_control", "oom_kill 4\n");
+        assert_eq!(account(&mut w), (false, None), "no rise: nothing to say");
+        child(&f, 7, "java", SIGKILL_PENDING, 0);
+        child(&f, 8, "sleep", 0, 0);
+        kills(&f, 3);
+        assert_eq!(account(&mut w), (true, None), "the victim is named when reaped, not before");
+        assert_eq!(w.victim_report(8), None);
+        assert_eq!(
+            w.victim_report(7).as_deref(),
+            Some("'java' (pid 7) was killed by the kernel OOM killer (memory limit 128 MiB, 1 OOM kill so far)")
+        );
+        assert_eq!(w.victim_report(7), None, "reported once");
+    }
+
+    #[test]
+    fn a_zombie_or_exiting_child_killed_by_sigkill_counts_too() {
+        let f = v1_job(0);
+        let mut w = watch(&f).unwrap();
+        child(&f, 7, "a", 0, 9);
+        child(&f, 9, "b", 0, 9 | 0x80);
+        child(&f, 10, "c", 0, 15);
+        child(&f, 11, "d", 0, 9 << 8);
+        kills(&f, 2);
+        assert_eq!(account(&mut w), (true, None));
+        assert!(w.victim_report(7).is_some() && w.victim_report(9).is_some());
+        assert!(w.victim_report(10).is_none() && w.victim_report(11).is_none(), "SIGTERM, exit 9");
+    }
+
+    #[test]
+    fn a_kill_no_child_explains_is_reported_at_once_and_blames_no_one_later() {
+        // Issue 11 points 1-2: a grandchild that its own parent reaps.
+        let f = v1_job(0);
+        let mut w = watch(&f).unwrap();
+        kills(&f, 1);
+        assert_eq!(
+            account(&mut w),
+            (
+                true,
+                Some(
+                    "a process in the container was killed by the kernel OOM killer (memory limit 128 MiB, 1 OOM kill so far)"
+                        .into()
+                )
+            )
+        );
+        // A plain SIGKILL afterwards: the count has not moved.
+        child(&f, 12, "sleep", 0, 9);
+        assert_eq!(account(&mut w), (false, None));
+        assert_eq!(w.victim_report(12), None, "a plain SIGKILL is not blamed on the OOM killer");
+        fs::write(f.proc_root().join("thread-self/children"), "").unwrap(); // reaped
+        // Two at once, the limit gone.
         f.put("memory/job/memory.stat", "hierarchical_memory_limit 9223372036854771712\n");
-        assert_eq!(w.oom_killed().as_deref(), Some("no memory limit"));
-        // Two kills, two victims reaped: both reported, then no more.
-        f.put("memory/job/memory.oom_control", "oom_kill 6\n");
-        assert!(w.oom_killed().is_some());
-        assert!(w.oom_killed().is_some());
-        assert_eq!(w.oom_killed(), None);
-        // A kill no reaped process explained is forgotten at a resync (before
-        // rinit's own SIGKILLs), so it is not blamed on a later SIGKILL.
-        f.put("memory/job/memory.oom_control", "oom_kill 7\n");
-        w.resync();
-        assert!(!w.pending());
-        assert_eq!(w.oom_killed(), None);
+        kills(&f, 3);
+        assert_eq!(
+            account(&mut w).1.as_deref(),
+            Some("2 processes in the container were killed by the kernel OOM killer (no memory limit, 3 OOM kills so far)")
+        );
+    }
+
+    #[test]
+    fn more_children_dying_than_kills_names_none() {
+        let f = v1_job(0);
+        let mut w = watch(&f).unwrap();
+        child(&f, 7, "a", SIGKILL_PENDING, 0);
+        child(&f, 8, "b", SIGKILL_PENDING, 0);
+        kills(&f, 1);
+        assert!(account(&mut w).1.unwrap().starts_with("a process in the container was killed"));
+        assert_eq!(w.victim_report(7), None);
+        assert_eq!(w.victim_report(8), None);
+    }
+
+    #[test]
+    fn after_rinits_own_sigkills_no_child_is_named() {
+        let f = v1_job(0);
+        let mut w = watch(&f).unwrap();
+        w.before_own_kills();
+        child(&f, 7, "a", SIGKILL_PENDING, 0);
+        kills(&f, 1);
+        assert!(account(&mut w).1.is_some());
+        assert_eq!(w.victim_report(7), None);
+    }
+
+    #[test]
+    fn a_foreign_proc_names_no_one() {
+        let f = v1_job(0);
+        let mut w = watch(&f).unwrap();
+        child(&f, 7, "a", SIGKILL_PENDING, 0);
+        fs::remove_file(f.proc_root().join("self")).unwrap();
+        std::os::unix::fs::symlink("4242424", f.proc_root().join("self")).unwrap();
+        kills(&f, 1);
+        assert!(account(&mut w).1.is_some());
+        assert_eq!(w.victim_report(7), None);
+    }
+
+    #[test]
+    fn v1_rechecks_after_an_event_without_a_rise_then_settles_later() {
+        let f = v1_job(0);
+        let mut w = watch(&f).unwrap();
+        assert_eq!(w.timeout(), None, "idle: no timer");
+        w.on_event();
+        assert_eq!(w.timeout(), Some(RECHECK_EVERY), "v1 signals before the kill is counted");
+        w.on_timeout();
+        assert_eq!(w.timeout(), Some(RECHECK_EVERY));
+        kills(&f, 1);
+        w.on_timeout();
+        // The rise is noted; the victims are looked for once the memory is
+        // back (no usage file in this fake: at the latest after SETTLE).
+        assert_eq!(w.timeout(), Some(RECHECK_EVERY));
+        w.on_timeout();
+        assert_eq!(w.unsettled, 1);
+        w.due = Some(Instant::now());
+        w.on_timeout();
+        assert_eq!((w.timeout(), w.unsettled, w.total), (None, 0, 1));
+        // Rechecks run out when no kill follows.
+        w.on_event();
+        for _ in 0..RECHECKS {
+            assert!(w.timeout().is_some());
+            w.on_timeout();
+        }
+        assert_eq!(w.timeout(), None, "rechecks run out");
+        // The registration the kernel needs: "<eventfd> <oom_control fd>".
+        let control = f.get("memory/job/cgroup.event_control");
+        assert_eq!(control, format!("{} {}", w.fd(), std::os::fd::AsRawFd::as_raw_fd(&w.file)));
+    }
+
+    #[test]
+    fn victims_are_looked_for_once_the_memory_is_back() {
+        let f = v1_job(0);
+        f.put("memory/job/memory.usage_in_bytes", "33550000\n");
+        f.put("memory/job/memory.limit_in_bytes", "33554432\n");
+        let mut w = watch(&f).unwrap();
+        child(&f, 7, "java", SIGKILL_PENDING, 0);
+        kills(&f, 1);
+        w.before_reap();
+        assert_eq!((w.unsettled, w.total), (1, 1), "still at the limit: wait");
+        assert!(w.victims.is_empty());
+        f.put("memory/job/memory.usage_in_bytes", "1000000\n");
+        w.on_timeout();
+        assert_eq!(w.unsettled, 0);
+        assert_eq!(w.victims, vec![(7, "java".to_string())]);
+        assert_eq!(w.timeout(), None);
+        // No limit of its own (an ancestor's OOM): nothing to wait for.
+        f.put("memory/job/memory.limit_in_bytes", "9223372036854771712\n");
+        f.put("memory/job/memory.usage_in_bytes", "33550000\n");
+        kills(&f, 2);
+        w.before_reap();
+        assert_eq!(w.unsettled, 0);
     }
 
     #[test]
@@ -221,8 +660,8 @@ mod tests {
         f.put("memory/job/memory.oom_control", "oom_kill 0\n");
         f.put("memory/job/memory.limit_in_bytes", "33554432\n");
         let mut w = watch(&f).unwrap();
-        f.put("memory/job/memory.oom_control", "oom_kill 1\n");
-        assert_eq!(w.oom_killed().as_deref(), Some("memory limit 32 MiB"));
+        kills(&f, 1);
+        assert!(account(&mut w).1.unwrap().contains("(memory limit 32 MiB, 1 OOM kill so far)"));
     }
 
     #[test]
@@ -234,9 +673,11 @@ mod tests {
         f.put("pod/memory.max", "268435456\n");
         f.put("memory.max", "536870912\n");
         let mut w = watch(&f).unwrap();
-        assert_eq!(w.oom_killed(), None);
+        assert_eq!(account(&mut w), (false, None));
         f.put("pod/ctr/memory.events", "oom 2\noom_kill 2\n");
-        assert_eq!(w.oom_killed().as_deref(), Some("memory limit 256 MiB"));
+        assert!(account(&mut w).1.unwrap().contains("(memory limit 256 MiB, 1 OOM kill so far)"));
+        w.on_event();
+        assert_eq!(w.timeout(), None, "v2 signals after the count: no recheck");
     }
 
     #[test]
@@ -246,9 +687,9 @@ mod tests {
         f.put("memory.events", "oom_kill 5\n");
         f.put("memory.max", "268435456\n");
         let mut w = watch(&f).unwrap();
-        assert_eq!(w.oom_killed(), None);
+        assert_eq!(account(&mut w), (false, None));
         f.put("memory.events", "oom_kill 6\n");
-        assert_eq!(w.oom_killed().as_deref(), Some("memory limit 256 MiB"));
+        assert!(account(&mut w).1.unwrap().contains("(memory limit 256 MiB, 1 OOM kill so far)"));
     }
 
     #[test]
@@ -261,9 +702,9 @@ mod tests {
         f.put("memory/memory.oom_control", "oom_kill 1\n");
         let mut w = watch(&f).unwrap();
         f.put("memory/docker/abc/memory.oom_control", "oom_kill 10\n");
-        assert_eq!(w.oom_killed(), None, "watched the wrong cgroup");
+        assert_eq!(account(&mut w), (false, None), "watched the wrong cgroup");
         f.put("memory/memory.oom_control", "oom_kill 2\n");
-        assert!(w.oom_killed().is_some());
+        assert!(account(&mut w).0);
     }
 
     #[test]

@@ -1,0 +1,73 @@
+//! The kernel's word that a memory cgroup's OOM count may have changed, as a
+//! descriptor that `poll` can wait on beside the signals:
+//! - v2: `memory.events` signals a change as a file modification, seen
+//!   through inotify (IN_MODIFY);
+//! - v1: an eventfd registered in `cgroup.event_control` for
+//!   `memory.oom_control`, signalled when the cgroup (or an ancestor) runs
+//!   out of memory. It fires before the OOM killer picks its victim, so the
+//!   count is read again shortly after (see `OomWatch::recheck_in`).
+
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// An inotify or eventfd descriptor, non-blocking and close-on-exec.
+#[derive(Debug)]
+pub(super) struct Notify {
+    fd: OwnedFd,
+}
+
+impl Notify {
+    /// v2: IN_MODIFY on `events` (`memory.events`).
+    pub fn inotify(events: &Path) -> Result<Notify, String> {
+        // SAFETY: plain system call; the result is checked.
+        let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+        let fd = owned(raw).map_err(|e| format!("inotify_init1: {e}"))?;
+        let path = std::ffi::CString::new(events.as_os_str().as_encoded_bytes())
+            .map_err(|_| format!("{} has a NUL byte", events.display()))?;
+        // SAFETY: `path` is a valid C string, `fd` an inotify descriptor.
+        if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), libc::IN_MODIFY) } < 0 {
+            return Err(format!("inotify_add_watch {}: {}", events.display(), std::io::Error::last_os_error()));
+        }
+        Ok(Notify { fd })
+    }
+
+    /// v1: an eventfd the kernel signals on OOM in `dir`, registered through
+    /// `cgroup.event_control` with the open `memory.oom_control`.
+    pub fn eventfd(dir: &Path, oom_control: &fs::File) -> Result<Notify, String> {
+        // SAFETY: plain system call; the result is checked.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        let fd = owned(raw).map_err(|e| format!("eventfd: {e}"))?;
+        let control = dir.join("cgroup.event_control");
+        // "<event fd> <fd of memory.oom_control>": the kernel keeps what it
+        // needs, so the control file is closed again at once.
+        fs::write(&control, format!("{} {}", fd.as_raw_fd(), oom_control.as_raw_fd()))
+            .map_err(|e| format!("cannot register for OOM events in {}: {e}", control.display()))?;
+        Ok(Notify { fd })
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Reads what the kernel has queued (inotify events or the eventfd's
+    /// counter), so that poll sleeps again until the next change.
+    pub fn drain(&self) {
+        let mut buf = [0u8; 512];
+        loop {
+            // SAFETY: `buf` is valid for its length.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+        }
+    }
+}
+
+fn owned(raw: RawFd) -> std::io::Result<OwnedFd> {
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}

@@ -1,0 +1,111 @@
+//! Where the running loop sleeps: until a signal comes, the OOM watch's
+//! descriptor turns readable, or a timeout passes, all in one place.
+//!
+//! Signals are read from a signalfd and waited for with `ppoll` beside the
+//! OOM watch's descriptor: no handler ever runs in PID 1 (the signals stay
+//! blocked, as with `sigtimedwait`), and idle rinit sleeps in `ppoll` with no
+//! timeout, so it never wakes by itself. `sigtimedwait` cannot wait on a
+//! descriptor, and SIGIO (`O_ASYNC`) would cover inotify (cgroup v2) but not
+//! v1's eventfd, which has no async notification. When no descriptor is left
+//! for the signalfd (a very low RLIMIT_NOFILE), rinit waits with
+//! `sigtimedwait` and without the OOM watch.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use log::debug;
+
+use crate::signals::{self, Mask};
+
+/// What ended a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Woken {
+    Signal(i32),
+    /// The watched descriptor is readable.
+    Descriptor,
+    /// The timeout passed, or the wait was interrupted.
+    Nothing,
+}
+
+pub struct Waiter {
+    /// The blocked signals as a descriptor; None: `sigtimedwait`.
+    signalfd: Option<OwnedFd>,
+}
+
+impl Waiter {
+    /// Call with every signal already blocked (`signals::take_over`).
+    pub fn open() -> Waiter {
+        let set = Mask::blockable().as_sigset();
+        // SAFETY: `set` is a valid sigset; -1 asks for a new descriptor.
+        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+        if fd < 0 {
+            debug!("no signalfd ({}): waiting with sigtimedwait, without the OOM watch", io::Error::last_os_error());
+            return Waiter { signalfd: None };
+        }
+        // SAFETY: a fresh descriptor that nothing else owns.
+        Waiter { signalfd: Some(unsafe { OwnedFd::from_raw_fd(fd) }) }
+    }
+
+    /// Whether `wait` can watch a descriptor besides the signals.
+    pub fn can_watch(&self) -> bool {
+        self.signalfd.is_some()
+    }
+
+    /// Sleeps until a signal, `watch` readable, or `timeout` (None: no
+    /// timeout). One signal at a time; the next wait returns at once if
+    /// more are pending. A readable `watch` comes first, so that an OOM kill
+    /// is accounted for before its victim's SIGCHLD is handled.
+    pub fn wait(&self, timeout: Option<Duration>, watch: Option<RawFd>) -> io::Result<Woken> {
+        let Some(sfd) = &self.signalfd else {
+            return Ok(signals::wait(timeout)?.map_or(Woken::Nothing, Woken::Signal));
+        };
+        let mut fds = [
+            libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: watch.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+        ];
+        let ts = timeout.map(|t| libc::timespec {
+            // Both fields are 64-bit on x86_64 Linux; durations here are at
+            // most a year (the grace limit), far inside the range.
+            tv_sec: t.as_secs().min(i64::MAX as u64) as _,
+            tv_nsec: t.subsec_nanos() as _,
+        });
+        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // SAFETY: `fds` and `ts` live across the call; a null sigmask keeps
+        // the mask as it is (everything blocked). A negative fd is skipped.
+        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, ts_ptr, std::ptr::null()) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return if err.raw_os_error() == Some(libc::EINTR) { Ok(Woken::Nothing) } else { Err(err) };
+        }
+        let [signals, watched] = fds;
+        if watched.revents != 0 {
+            return Ok(Woken::Descriptor);
+        }
+        if signals.revents & libc::POLLIN != 0 {
+            return read_signal(sfd);
+        }
+        Ok(Woken::Nothing)
+    }
+}
+
+fn read_signal(sfd: &OwnedFd) -> io::Result<Woken> {
+    // SAFETY: signalfd_siginfo is plain data; all-zero is a valid value.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: `info` is valid for `size` bytes.
+    let n = unsafe { libc::read(sfd.as_raw_fd(), (&raw mut info).cast(), size) };
+    if usize::try_from(n).ok() != Some(size) {
+        // EAGAIN: another reader took it (there is none), or a spurious wake.
+        return Ok(Woken::Nothing);
+    }
+    let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
+    // A write of rinit's own to a pipe nobody reads any more (its stderr,
+    // once the log reader has gone) makes the kernel raise SIGPIPE at rinit,
+    // sent by rinit. That is no signal for the program, whose default action
+    // for it is to die.
+    if sig == libc::SIGPIPE && i64::from(info.ssi_pid) == i64::from(nix::unistd::getpid().as_raw()) {
+        return Ok(Woken::Nothing);
+    }
+    Ok(Woken::Signal(sig))
+}
