@@ -32,16 +32,47 @@ impl std::fmt::Display for Error {
     }
 }
 
+/// Opens `path` read-only and close-on-exec with one system call: musl's
+/// `open` (under `std::fs::File::open`) adds an `fcntl(F_SETFD)` after every
+/// open for kernels older than O_CLOEXEC, and these opens are on rinit's
+/// start-up path.
+fn open(path: &Path) -> std::io::Result<fs::File> {
+    use std::os::fd::FromRawFd;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: a valid C string; openat returns a new descriptor or -1.
+    let fd = unsafe {
+        libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+    };
+    let fd = i32::try_from(fd).unwrap_or(-1);
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor that nothing else owns.
+    Ok(unsafe { fs::File::from_raw_fd(fd) })
+}
+
+/// Reads a whole `/proc` or cgroup file. They report a size of 0 (so
+/// `fs::read` would start with 32-byte reads after an fstat and an lseek)
+/// and are generated per read: a page-sized read on the stack takes them in
+/// one go, and a short read means the end.
 fn read(path: &Path) -> Result<String, String> {
     use std::io::Read;
-    // /proc and cgroup files report a size of 0, for which `fs::read` starts
-    // with 32-byte reads; a page-sized buffer takes them in one read (this is
-    // on rinit's start-up path).
-    let mut buf = Vec::with_capacity(4096);
-    fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut buf))
-        .map(|_| String::from_utf8_lossy(&buf).into_owned())
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+    let why = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut file = open(path).map_err(why)?;
+    let mut buf = [0u8; 8192];
+    let mut text = Vec::new();
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(why(e)),
+        };
+        text.extend_from_slice(buf.get(..n).unwrap_or_default());
+        if n < buf.len() {
+            return Ok(String::from_utf8_lossy(&text).into_owned());
+        }
+    }
 }
 
 /// Writes a cgroup control file (one `write`, as the kernel wants).

@@ -36,7 +36,7 @@ use log::{debug, warn};
 
 use super::locate::{Place, Version, locate};
 use super::notify::Notify;
-use super::{keyed, read};
+use super::{keyed, open, read};
 
 /// v1 signals an OOM before the OOM killer has picked and counted its
 /// victim: the count is read again this often, this many times, after an
@@ -344,7 +344,7 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
         }
     };
     // std opens files close-on-exec.
-    let file = match fs::File::open(&counter) {
+    let file = match open(&counter) {
         Ok(f) => f,
         Err(e) => {
             debug!("no OOM report: cannot read {}: {e}", counter.display());
@@ -360,8 +360,8 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
         Version::V1 => ("memory.usage_in_bytes", "memory.limit_in_bytes"),
         Version::V2 => ("memory.current", "memory.max"),
     };
-    let usage = fs::File::open(dir.join(usage)).ok();
-    let cap = fs::File::open(dir.join(cap)).ok();
+    let usage = open(&dir.join(usage)).ok();
+    let cap = open(&dir.join(cap)).ok();
     let notify = match notify {
         Ok(n) => n,
         Err(e) => {
@@ -402,8 +402,10 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
 
 /// Whether one more descriptor can be had now.
 fn spare_descriptor() -> bool {
-    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor, closed at once.
-    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 0) };
+    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor, closed at once (the
+    // raw call: musl's fcntl adds an F_SETFD).
+    let fd = unsafe { libc::syscall(libc::SYS_fcntl, 2, libc::F_DUPFD_CLOEXEC, 0) };
+    let Ok(fd) = i32::try_from(fd) else { return false };
     if fd < 0 {
         return false;
     }
