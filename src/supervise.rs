@@ -120,7 +120,7 @@ impl Supervisor {
                 (Some(d), Some(r)) => Some(d.min(r)),
                 (d, r) => d.or(r),
             };
-            let woken = self.waiter.wait(timeout, self.oom.as_ref().map(OomWatch::fd));
+            let woken = self.waiter.wait(timeout, self.oom.as_ref().and_then(OomWatch::fd));
             maybe_child = matches!(woken, Ok(Woken::Signal(libc::SIGCHLD) | Woken::Nothing));
             match woken {
                 Ok(Woken::Signal(sig)) => {

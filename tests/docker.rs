@@ -441,7 +441,7 @@ fn an_oom_kill_is_reported_in_docker_logs() {
     let logs = c.logs_after_oom_kill();
     assert!(
         logs.contains("[rinit] 'dd' (pid ")
-            && logs.contains("was killed by the kernel OOM killer (memory limit 32 MiB)"),
+            && logs.contains("was killed by the kernel OOM killer (memory limit 32 MiB, 1 OOM kill so far)"),
         "rinit's OOM report in docker logs:\n{logs}"
     );
 }

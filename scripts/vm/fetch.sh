@@ -28,6 +28,8 @@ mkdir -p "$debs" "$root"
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 depends() { apt-cache depends --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances "$1" 2>/dev/null | sed -n 's/^ *Depends: \([^<> ]*\).*/\1/p'; }
 
+# A fresh machine may have no package lists yet.
+apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1 || apt-get update -qq >&2
 # The kernel: the metapackage names the current versioned image.
 kernel=$(depends linux-image-cloud-amd64 | grep '^linux-image-' | head -n1)
 [ -n "$kernel" ] || { echo "fetch.sh: apt knows no linux-image-cloud-amd64 (run apt-get update?)" >&2; exit 1; }

@@ -58,7 +58,11 @@ pub struct OomWatch {
     /// `oom_kill N`, kept open (close-on-exec) so that a check is one `pread`
     /// from offset 0, which makes the kernel write the file afresh.
     file: fs::File,
-    notify: Notify,
+    /// None where the kernel cannot be asked to notify: a read-only v1
+    /// cgroup filesystem (an unprivileged Docker container on a v1 host)
+    /// takes no `cgroup.event_control` registration. Kills are then noticed
+    /// when a child of rinit's dies, and at exit.
+    notify: Option<Notify>,
     version: Version,
     limit: LimitFrom,
     proc_root: PathBuf,
@@ -107,13 +111,15 @@ impl OomWatch {
     }
 
     /// The descriptor to poll: readable when the count may have changed.
-    pub fn fd(&self) -> std::os::fd::RawFd {
-        self.notify.fd()
+    pub fn fd(&self) -> Option<std::os::fd::RawFd> {
+        self.notify.as_ref().map(Notify::fd)
     }
 
     /// The kernel signalled the descriptor: the count may have risen.
     pub fn on_event(&mut self) {
-        self.notify.drain();
+        if let Some(notify) = &self.notify {
+            notify.drain();
+        }
         if !self.count() && self.version == Version::V1 && self.unsettled == 0 {
             self.rechecks = RECHECKS;
         }
@@ -363,10 +369,10 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
     let usage = open(&dir.join(usage)).ok();
     let cap = open(&dir.join(cap)).ok();
     let notify = match notify {
-        Ok(n) => n,
+        Ok(n) => Some(n),
         Err(e) => {
-            debug!("no OOM report: {e}");
-            return None;
+            debug!("OOM kills noticed only when a child of rinit's dies: {e}");
+            None
         }
     };
     let mut watch = OomWatch {
@@ -629,7 +635,7 @@ mod tests {
         assert_eq!(w.timeout(), None, "rechecks run out");
         // The registration the kernel needs: "<eventfd> <oom_control fd>".
         let control = f.get("memory/job/cgroup.event_control");
-        assert_eq!(control, format!("{} {}", w.fd(), std::os::fd::AsRawFd::as_raw_fd(&w.file)));
+        assert_eq!(control, format!("{} {}", w.fd().unwrap(), std::os::fd::AsRawFd::as_raw_fd(&w.file)));
     }
 
     #[test]
@@ -654,6 +660,21 @@ mod tests {
         kills(&f, 2);
         w.before_reap();
         assert_eq!(w.unsettled, 0);
+    }
+
+    #[test]
+    fn without_notification_kills_are_still_counted_and_named() {
+        // A read-only v1 cgroup filesystem takes no registration (here:
+        // cgroup.event_control cannot be written).
+        let f = v1_job(0);
+        fs::create_dir_all(f.cg("memory/job/cgroup.event_control")).unwrap();
+        let mut w = watch(&f).unwrap();
+        assert_eq!(w.fd(), None);
+        child(&f, 7, "dd", 0, 9);
+        kills(&f, 1);
+        w.due = None;
+        assert_eq!(account(&mut w), (true, None));
+        assert!(w.victim_report(7).unwrap().starts_with("'dd' (pid 7) was killed"));
     }
 
     #[test]
