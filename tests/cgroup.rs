@@ -210,13 +210,22 @@ impl TestCgroup {
     /// rinit as PID 1 with the program `sh -c SCRIPT`, all inside this cgroup:
     /// a shell joins it and then execs `unshare ... rinit`.
     fn start(&self, rinit_args: &[&str], script: &str) -> Pid1 {
-        self.start_with(rinit_args, script, "sh")
+        self.start_with(rinit_args, script, "sh", None)
     }
 
-    /// As `start`, with `arg0` as the script's `$0`.
-    fn start_with(&self, rinit_args: &[&str], script: &str, arg0: &str) -> Pid1 {
+    /// As `start`, with `arg0` as the script's `$0`, and rinit's stderr
+    /// into the file `log` (the program finds it as `$LOG`) if given.
+    fn start_with(&self, rinit_args: &[&str], script: &str, arg0: &str, log: Option<&Path>) -> Pid1 {
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", r#"echo $$ > "$0/cgroup.procs" && exec "$@""#])
+        let wrapper = if log.is_some() {
+            r#"echo $$ > "$0/cgroup.procs" && exec "$@" 2>>"$LOG""#
+        } else {
+            r#"echo $$ > "$0/cgroup.procs" && exec "$@""#
+        };
+        if let Some(log) = log {
+            cmd.env("LOG", log);
+        }
+        cmd.args(["-c", wrapper])
             .arg(&self.dir)
             .arg("unshare")
             .args(unshare_args())
@@ -276,16 +285,20 @@ fn oom_killed_grandchild_is_reported_when_it_happens_and_a_later_sigkill_is_not_
     // main of 2026-11-25 (f3d1edc) the kill went unreported and the orphan
     // was named as the OOM killer's victim.
     let cg = TestCgroup::memory("oom-grandchild", 32 << 20);
+    // The orphan is killed once rinit has reported the OOM kill (a kill in
+    // the millisecond before that could be taken for the victim: README).
     let script = format!(
-        "( {ALLOCATE} ); echo \"subshell $?\" >&3; ( sleep 1000 & echo $! > \"$0\" ); kill -KILL $(cat \"$0\"); echo \"killed $(cat \"$0\")\" >&3; exit 0"
+        "( {ALLOCATE} ); echo \"subshell $?\" >&3; until grep -q 'OOM killer' \"$LOG\"; do :; done; ( sleep 1000 & echo $! > \"$0\" ); kill -KILL $(cat \"$0\"); echo \"killed $(cat \"$0\")\" >&3; exit 0"
     );
     let dir = temp_dir("oom-grandchild");
     let orphan_file = dir.join("orphan");
-    let mut r = cg.start_with(&[], &script, &p(&orphan_file));
+    let log = dir.join("log");
+    let mut r = cg.start_with(&[], &script, &p(&orphan_file), Some(&log));
     r.lines.expect("subshell 137");
     let orphan = r.lines.next();
-    let end = r.wait();
+    let mut end = r.wait();
     assert_eq!(end.code, Some(0), "stderr: {}", end.stderr);
+    end.stderr = read(&log);
     let report =
         "[rinit] a process in the container was killed by the kernel OOM killer (memory limit 32 MiB, 1 OOM kill so far)";
     assert!(end.stderr.contains(report), "stderr: {}", end.stderr);

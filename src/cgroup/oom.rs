@@ -13,10 +13,10 @@
 //! its parent (seen in tests/cgroup.rs: unshare killed 11 ms after the
 //! victim). A `pread` of a file kept open reuses the kernel's buffer and
 //! allocates nothing, so that is all rinit does at first: on a rise of the
-//! count it reads the cgroup's memory use the same way, every millisecond,
-//! until it is clearly below the limit, i.e. the victim has given its memory
-//! back (it is exiting by then, or dead), or until `SETTLE` has passed. Only
-//! then does it look for the victims and report.
+//! count it reads the cgroup's anonymous memory the same way, every
+//! millisecond, until it is clearly below the limit, i.e. the victim has
+//! given its memory back (it is exiting by then, or dead), or until `SETTLE`
+//! has passed. Only then does it look for the victims and report.
 //!
 //! Finding the victims: rinit looks at its own children. Those dying of
 //! SIGKILL (pending, or exiting or a zombie with that status) are the
@@ -49,7 +49,7 @@ const MARGIN: u64 = 1 << 20;
 
 /// How long after a rise of the count the victims are looked for at the
 /// latest: by then the OOM killer's victim has given its memory back.
-const SETTLE: Duration = Duration::from_millis(100);
+const SETTLE: Duration = Duration::from_millis(1000);
 
 /// Watches the memory cgroup's OOM kills.
 #[derive(Debug)]
@@ -79,8 +79,7 @@ pub struct OomWatch {
     victims: Vec<(i32, String)>,
     /// v1: reads of the count left after an event that showed no rise.
     rechecks: u16,
-    /// The counting cgroup's memory use and limit (`memory.current` and
-    /// `memory.max`, v1 `memory.usage_in_bytes` and
+    /// The counting cgroup's `memory.stat` and limit (`memory.max`, v1
     /// `memory.limit_in_bytes`), kept open like the count.
     usage: Option<fs::File>,
     cap: Option<fs::File>,
@@ -208,17 +207,27 @@ impl OomWatch {
 
     /// Whether the cgroup's memory use is clearly below its limit, read
     /// without allocating. Unknown use or limit: not safe (`SETTLE` decides).
+    ///
+    /// What counts is anonymous memory (`memory.stat`: v1 `total_rss`, v2
+    /// `anon`): the page cache is reclaimed before anything is OOM-killed,
+    /// and it can keep the cgroup's plain usage at its limit long after the
+    /// victim has gone.
     fn memory_back(&self) -> bool {
-        let read = |f: &Option<fs::File>| -> Option<String> {
-            use std::os::unix::fs::FileExt;
-            let mut buf = [0u8; 32];
-            let n = f.as_ref()?.read_at(&mut buf, 0).ok()?;
-            Some(String::from_utf8_lossy(buf.get(..n)?).trim().to_string())
+        use std::os::unix::fs::FileExt;
+        let mut stat = [0u8; 4096];
+        let mut cap = [0u8; 32];
+        let (Some(stat_file), Some(cap_file)) = (&self.usage, &self.cap) else { return false };
+        let (Ok(n), Ok(m)) = (stat_file.read_at(&mut stat, 0), cap_file.read_at(&mut cap, 0)) else {
+            return false;
         };
-        let (Some(usage), Some(cap)) = (read(&self.usage), read(&self.cap)) else { return false };
-        let Ok(usage) = usage.parse::<u64>() else { return false };
+        let key = match self.version {
+            Version::V1 => "total_rss",
+            Version::V2 => "anon",
+        };
+        let Some(anon) = stat.get(..n).and_then(|t| keyed(&String::from_utf8_lossy(t), key)) else { return false };
         // No limit of its own: the OOM was an ancestor's or the machine's.
-        parse_limit(&cap).is_none_or(|cap| usage.saturating_add(MARGIN) < cap)
+        let cap = cap.get(..m).map(String::from_utf8_lossy).unwrap_or_default();
+        parse_limit(&cap).is_none_or(|cap| anon.saturating_add(MARGIN) < cap)
     }
 
     fn settle_if_safe(&mut self) {
@@ -362,11 +371,11 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
         Version::V2 => Notify::inotify(&counter),
     };
     let dir = counter.parent().unwrap_or(&place.dir);
-    let (usage, cap) = match place.version {
-        Version::V1 => ("memory.usage_in_bytes", "memory.limit_in_bytes"),
-        Version::V2 => ("memory.current", "memory.max"),
+    let cap = match place.version {
+        Version::V1 => "memory.limit_in_bytes",
+        Version::V2 => "memory.max",
     };
-    let usage = open(&dir.join(usage)).ok();
+    let usage = open(&dir.join("memory.stat")).ok();
     let cap = open(&dir.join(cap)).ok();
     let notify = match notify {
         Ok(n) => Some(n),
@@ -396,6 +405,11 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
         return None;
     };
     watch.seen = count;
+    // The first read of each kept-open file makes the kernel allocate its
+    // buffer (two pages for memory.stat), which must not happen in the
+    // middle of an OOM kill: that set off a second kill, of unshare, in
+    // tests/cgroup.rs. Later reads reuse the buffers.
+    watch.memory_back();
     if !spare_descriptor() {
         // The shutdown's /proc listing needs one descriptor for a moment:
         // the watch gives its own back rather than take that one.
@@ -641,7 +655,7 @@ mod tests {
     #[test]
     fn victims_are_looked_for_once_the_memory_is_back() {
         let f = v1_job(0);
-        f.put("memory/job/memory.usage_in_bytes", "33550000\n");
+        f.put("memory/job/memory.stat", "cache 20000000\nrss 3000\ntotal_cache 1000\ntotal_rss 33550000\n");
         f.put("memory/job/memory.limit_in_bytes", "33554432\n");
         let mut w = watch(&f).unwrap();
         child(&f, 7, "java", SIGKILL_PENDING, 0);
@@ -649,14 +663,14 @@ mod tests {
         w.before_reap();
         assert_eq!((w.unsettled, w.total), (1, 1), "still at the limit: wait");
         assert!(w.victims.is_empty());
-        f.put("memory/job/memory.usage_in_bytes", "1000000\n");
+        f.put("memory/job/memory.stat", "total_cache 33000000\ntotal_rss 1000000\n");
         w.on_timeout();
         assert_eq!(w.unsettled, 0);
         assert_eq!(w.victims, vec![(7, "java".to_string())]);
         assert_eq!(w.timeout(), None);
         // No limit of its own (an ancestor's OOM): nothing to wait for.
         f.put("memory/job/memory.limit_in_bytes", "9223372036854771712\n");
-        f.put("memory/job/memory.usage_in_bytes", "33550000\n");
+        f.put("memory/job/memory.stat", "total_rss 33550000\n");
         kills(&f, 2);
         w.before_reap();
         assert_eq!(w.unsettled, 0);
