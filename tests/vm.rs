@@ -1,4 +1,4 @@
-//! SPEC §6 on a real cgroup-v2-only kernel: QEMU (TCG, no KVM needed) boots
+//! rinit(1) CGROUPS on a real cgroup-v2-only kernel: QEMU (TCG, no KVM needed) boots
 //! Debian's cloud kernel from a busybox initramfs that holds the static rinit
 //! and the scenarios of scripts/vm/scenarios, with only cgroup2 mounted (the
 //! layout of Docker Desktop, Debian 12, Ubuntu 22.04+, RHEL 9). This
