@@ -115,17 +115,12 @@ fn start(config: &Config) -> Result<i32, String> {
             return Err(e.to_string());
         }
     };
-    // Set up after the fork, while the program execs, which keeps the cgroup
-    // lookup off the program's own start (BENCHMARKS.md). An OOM kill in
-    // that first instant would be counted in the baseline and go unreported.
     // The signalfd comes first: with descriptors for only one of the two,
-    // the loop must still receive signals; the OOM watch is what goes.
+    // the loop must still receive signals; the OOM watch is what goes. The
+    // watch itself is set up by the loop once the program has run a few
+    // milliseconds (supervise::OOM_WATCH_AFTER), off the program's start.
     let waiter = Waiter::open();
-    let oom = if waiter.can_watch() {
-        cgroup::OomWatch::start(&proc_root, Path::new(CGROUP_ROOT))
-    } else {
-        None
-    };
+    let oom_watch_at = waiter.can_watch().then(|| PathBuf::from(CGROUP_ROOT));
     // Out of the way of every mount: rinit must never keep a filesystem busy.
     if let Err(e) = nix::unistd::chdir("/") {
         warn!("cannot change directory to /: {e}");
@@ -148,7 +143,7 @@ fn start(config: &Config) -> Result<i32, String> {
         proc_dir,
         machine: Machine::new(config.grace, config.rewrite.clone(), config.process_group),
         waiter,
-        oom,
+        oom_watch_at,
     });
     let code = supervisor.run();
     if let Some(limit) = limit {

@@ -47,7 +47,16 @@ pub struct Supervisor {
     summary: Summary,
     waiter: Waiter,
     oom: Option<OomWatch>,
+    /// The cgroup root where the OOM watch is to be set up, until it is.
+    oom_watch_at: Option<PathBuf>,
 }
+
+/// How long after start the OOM watch is set up: finding the memory cgroup
+/// (mountinfo) and opening its files costs rinit more than the rest of its
+/// start together, and done at once it competes with the program's own
+/// start; a program that is gone by then needs no watch. An OOM kill in
+/// that first moment is counted in the watch's baseline and not reported.
+const OOM_WATCH_AFTER: Duration = Duration::from_millis(3);
 
 pub struct Settings {
     pub program: i32,
@@ -59,7 +68,9 @@ pub struct Settings {
     pub proc_dir: Option<ProcDir>,
     pub machine: Machine,
     pub waiter: Waiter,
-    pub oom: Option<OomWatch>,
+    /// The cgroup root, if the OOM watch can be set up (the waiter can watch
+    /// a descriptor).
+    pub oom_watch_at: Option<PathBuf>,
 }
 
 impl Supervisor {
@@ -82,7 +93,8 @@ impl Supervisor {
             clock: Instant::now(),
             summary: Summary::default(),
             waiter: s.waiter,
-            oom: s.oom,
+            oom: None,
+            oom_watch_at: s.oom_watch_at,
         }
     }
 
@@ -95,6 +107,7 @@ impl Supervisor {
         // too, but does not pay for the OOM check.
         let mut maybe_child = true;
         loop {
+            self.start_oom_watch_when_due();
             if maybe_child && let Some(oom) = self.oom.as_mut() {
                 oom.before_reap();
             }
@@ -116,10 +129,8 @@ impl Supervisor {
             // while a shutdown deadline is pending or an OOM kill under way.
             let deadline = self.machine.deadline().map(|d| d.saturating_sub(self.clock.elapsed()));
             let recheck = self.oom.as_ref().and_then(OomWatch::timeout);
-            let timeout = match (deadline, recheck) {
-                (Some(d), Some(r)) => Some(d.min(r)),
-                (d, r) => d.or(r),
-            };
+            let watch_due = self.oom_watch_at.as_ref().map(|_| OOM_WATCH_AFTER.saturating_sub(self.clock.elapsed()));
+            let timeout = [deadline, recheck, watch_due].into_iter().flatten().min();
             let woken = self.waiter.wait(timeout, self.oom.as_ref().and_then(OomWatch::fd));
             maybe_child = matches!(woken, Ok(Woken::Signal(libc::SIGCHLD) | Woken::Nothing));
             match woken {
@@ -148,6 +159,19 @@ impl Supervisor {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
+        }
+    }
+
+    /// Sets the OOM watch up once `OOM_WATCH_AFTER` has passed, unless the
+    /// program has already gone.
+    fn start_oom_watch_when_due(&mut self) {
+        if self.oom_watch_at.is_none() || self.clock.elapsed() < OOM_WATCH_AFTER && self.program_code.is_none() {
+            return;
+        }
+        if let Some(root) = self.oom_watch_at.take()
+            && self.program_code.is_none()
+        {
+            self.oom = OomWatch::start(&self.proc_root, &root);
         }
     }
 

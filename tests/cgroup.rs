@@ -162,6 +162,10 @@ fn missing_cgroup_fs_exits_1_before_starting_anything() {
     assert!(!ran, "the program was never started");
 }
 
+/// Shell code that waits until rinit (PID 1 of the namespace) holds the OOM
+/// counter open: the watch is set up a few milliseconds after start.
+const WATCHED: &str = "until ls -l /proc/1/fd | grep -q oom_control; do :; done";
+
 /// Shell code that makes itself the OOM killer's first choice, then doubles
 /// a string until the kernel kills it (256 MiB at most, should no limit hold).
 ///
@@ -170,8 +174,9 @@ fn missing_cgroup_fs_exits_1_before_starting_anything() {
 /// would go out of memory again and kill the next biggest process, unshare
 /// or rinit (oom_score_adj cannot protect them: lowering it takes
 /// CAP_SYS_RESOURCE, which this machine does not give).
-const ALLOCATE: &str =
-    "echo 1000 > /proc/self/oom_score_adj; i=0; x=1; while [ $i -lt 28 ]; do x=$x$x; i=$((i+1)); done";
+///
+/// It starts once rinit's OOM watch is on (`WATCHED`).
+const ALLOCATE: &str = "until ls -l /proc/1/fd | grep -q oom_control; do :; done; echo 1000 > /proc/self/oom_score_adj; i=0; x=1; while [ $i -lt 28 ]; do x=$x$x; i=$((i+1)); done";
 
 /// A child of the test's own cgroup in the v1 hierarchy of `controller`,
 /// removed on drop (by then every process in it has exited).
@@ -315,7 +320,9 @@ fn oom_killed_grandchild_is_reported_when_it_happens_and_a_later_sigkill_is_not_
 #[test]
 fn plain_sigkill_is_not_reported_as_oom() {
     let cg = TestCgroup::memory("sigkill", 32 << 20);
-    let mut r = cg.start(&["-vvv"], "echo ready >&3; kill -KILL $$");
+    // The program waits until rinit (PID 1 here) holds the counter open: the
+    // watch is set up a few milliseconds after start.
+    let mut r = cg.start(&["-vvv"], &format!("{WATCHED}; echo ready >&3; kill -KILL $$"));
     r.lines.expect("ready");
     let end = r.wait();
     assert_eq!(end.code, Some(137), "stderr: {}", end.stderr);

@@ -5,8 +5,10 @@ CG=/sys/fs/cgroup
 
 # Shell code that makes itself the OOM killer's first choice, then doubles a
 # string until the kernel kills it (256 MiB at most, should no limit hold).
-# Nothing else in the cgroup allocates while the victim dies.
-ALLOCATE='echo 1000 > /proc/self/oom_score_adj; i=0; x=1; while [ $i -lt 28 ]; do x=$x$x; i=$((i+1)); done'
+# Nothing else in the cgroup allocates while the victim dies. It starts once
+# rinit (PID 1 of the namespace) holds memory.events open: the OOM watch is
+# set up a few milliseconds after start.
+ALLOCATE='until ls -l /proc/1/fd | grep -q memory.events; do :; done; echo 1000 > /proc/self/oom_score_adj; i=0; x=1; while [ $i -lt 28 ]; do x=$x$x; i=$((i+1)); done'
 
 # Put before a command, makes it PID 1 of a new PID namespace with its own
 # /proc, as the host tests do with util-linux's unshare (unquoted: $NS cmd).
