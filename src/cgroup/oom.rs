@@ -410,6 +410,10 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
     // middle of an OOM kill: that set off a second kill, of unshare, in
     // tests/cgroup.rs. Later reads reuse the buffers.
     watch.memory_back();
+    // Likewise a stack page touched for the first time during an OOM kill
+    // is an anonymous page to charge, and in the VM tests rinit itself was
+    // killed for one: the stack the OOM path needs is touched now.
+    prefault_stack();
     if !spare_descriptor() {
         // The shutdown's /proc listing needs one descriptor for a moment:
         // the watch gives its own back rather than take that one.
@@ -418,6 +422,15 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
     }
     debug!("watching {} for OOM kills", counter.display());
     Some(watch)
+}
+
+/// Touches 64 KiB of stack below this frame, far more than the OOM path
+/// (`on_event`, `on_timeout`, `before_reap` up to the look at /proc) needs,
+/// so that its stack pages are already there when the memory is not.
+fn prefault_stack() {
+    let mut pages = [0u8; 64 << 10];
+    // Not optimised away: the array must really be written, page by page.
+    std::hint::black_box(&mut pages);
 }
 
 /// Whether one more descriptor can be had now.
