@@ -35,7 +35,10 @@ memory_cgroup() {
     echo 0 > "$CG/$1/memory.swap.max"
 }
 
-# The oom_kill count of a memory cgroup.
-oom_kills() {
-    sed -n 's/^oom_kill //p' "$CG/$1/memory.events"
+# After an OOM scenario: the oom_kill count of the memory cgroup $CG/$1, and
+# who the kernel killed and who set it off (dmesg -c: the next scenario shows
+# only its own), for the diagnosis of a failure.
+oom_after() {
+    echo "after: oom_kill $(sed -n 's/^oom_kill //p' "$CG/$1/memory.events")"
+    dmesg -c | grep -E "invoked oom-killer|Killed process" | sed "s/^/kernel: /"
 }
