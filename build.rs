@@ -14,6 +14,10 @@ fn main() {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=RINIT_GIT_HASH={hash}");
+    // The target triple, for tests/docker.rs to build the release binary of
+    // the same target as the binary under test.
+    let target = std::env::var("TARGET").unwrap_or_default();
+    println!("cargo:rustc-env=RINIT_TARGET={target}");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
 }

@@ -63,6 +63,9 @@ fn fork_bomb_stays_under_pids_max_and_rinit_still_shuts_down() {
 
 #[test]
 fn pids_max_from_environment_covers_orphans_and_leaf_goes_after_sigterm() {
+    if common::skip_under_qemu() {
+        return;
+    }
     // An orphan (double fork) is in the leaf too, and the leaf can still be
     // removed after the shutdown that a `docker stop` starts.
     let script = format!(
@@ -252,6 +255,9 @@ impl Drop for TestCgroup {
 
 #[test]
 fn oom_killed_program_is_reported_with_the_limit() {
+    if common::skip_under_qemu() {
+        return;
+    }
     let cg = TestCgroup::memory("oom", 32 << 20);
     let mut r = cg.start(&[], &format!("echo ready >&3; {ALLOCATE}"));
     r.lines.expect("ready");

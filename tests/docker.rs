@@ -18,11 +18,12 @@
 
 mod common;
 use common::docker::{
-    Container, NoImage, PATIENCE, Volume, docker, image_once, release_rinit, visible,
+    Container, NoImage, PATIENCE, Volume, docker, image_once, release_rinit, run_within, visible,
 };
 use common::wait_until;
 
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -497,4 +498,93 @@ fn docker_stop_at_its_default_timeout_shows_rinits_sigkill_summary() {
     // Not before the 8 s grace; and the line exists at all only because it
     // came before the engine's SIGKILL at 10 s.
     assert!(took.is_some_and(|t| t >= 8.0), "SIGKILL at the 8 s grace: {line}");
+}
+
+// ------------------------------------------------------- the image to copy from
+
+/// An image tag, removed (`docker rmi -f`) on drop.
+struct ImageTag(String);
+
+impl Drop for ImageTag {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &self.0])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// `docker build --platform PLATFORM` of `dockerfile` with an otherwise
+/// empty context.
+fn build_from_dockerfile(tag: &str, platform: &str, dockerfile: &str) -> ImageTag {
+    let ctx = Volume::new("ctx");
+    std::fs::write(ctx.0.join("Dockerfile"), dockerfile).unwrap();
+    let image = ImageTag(tag.to_string());
+    let out = run_within(
+        Command::new("docker")
+            .args(["build", "--quiet", "--platform", platform, "-t", tag])
+            .arg(&ctx.0)
+            .env("DOCKER_BUILDKIT", "0"),
+        Duration::from_secs(300),
+    );
+    assert_eq!(out.code, Some(0), "docker build {tag}:\n{}", out.all());
+    image
+}
+
+#[test]
+fn an_image_that_copies_rinit_from_the_copy_image_runs_it_as_pid_1() {
+    let Some(test_img) = image() else { return };
+    let pid = std::process::id();
+    // The architecture of the binary under test: Debian's name (the
+    // script's argument) and Docker's (what the image records).
+    let (arch, platform) = match std::env::consts::ARCH {
+        "x86" => ("i386", "386"),
+        "aarch64" => ("arm64", "arm64"),
+        _ => ("amd64", "amd64"),
+    };
+    // The image users copy from: FROM scratch, only /rinit (scripts/copy-image.sh).
+    let copy_img = ImageTag(format!("rinit-test:pid-{pid}-copy"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/copy-image.sh");
+    let out = run_within(
+        Command::new(script)
+            .arg(release_rinit())
+            .arg(arch)
+            .arg(&copy_img.0),
+        Duration::from_secs(300),
+    );
+    assert_eq!(out.code, Some(0), "scripts/copy-image.sh:\n{}", out.all());
+    let inspect = docker(["image", "inspect", "-f", "{{.Architecture}} {{len .RootFS.Layers}}", &copy_img.0]);
+    assert_eq!(inspect.stdout.trim(), format!("{platform} 1"), "one layer, /rinit alone\n{}", inspect.all());
+
+    // What a user writes: rinit copied from it, next to their own program
+    // (busybox, taken from the test image: its /rinit is not copied).
+    let app = build_from_dockerfile(
+        &format!("rinit-test:pid-{pid}-app"),
+        &format!("linux/{platform}"),
+        &format!(
+            "FROM scratch\nCOPY --from={} /rinit /rinit\nCOPY --from={test_img} /bin /bin\n\
+             ENV PATH=/bin\nENTRYPOINT [\"/rinit\", \"--\"]\n",
+            copy_img.0
+        ),
+    );
+    let copied = docker(["run", "--rm", "--entrypoint", "/bin/ls", &app.0, "/"]);
+    assert_eq!(copied.stdout.split_whitespace().collect::<Vec<_>>(), ["bin", "dev", "etc", "proc", "rinit", "sys"], "{}", copied.all());
+
+    // The program's exit status passes through.
+    let c = Container::named("copied-exit");
+    let out = c.run(&["--rm"], &[&app.0, "sh", "-c", "exit 7"]);
+    assert_eq!(out.code, Some(7), "{}", out.all());
+
+    // rinit is PID 1 and forwards `docker stop`'s SIGTERM: the program's trap
+    // runs and its own exit status (5, not 143) comes back.
+    let c = Container::named("copied-stop");
+    c.start(&[], &[&app.0, "sh", "-c", "trap 'echo got-term; exit 5' TERM; echo ready; sleep 1000 & wait"]);
+    let mut logs = c.logs();
+    logs.wait_for("ready");
+    assert_eq!(c.pid1_cmdline(), "/rinit -- sh -c trap 'echo got-term; exit 5' TERM; echo ready; sleep 1000 & wait");
+    c.stop();
+    logs.wait_for("got-term");
+    assert_eq!(c.exit_code(), 5, "logs:\n{}", c.all_logs());
 }

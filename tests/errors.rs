@@ -217,6 +217,9 @@ fn lonely_uid() -> u32 {
 
 #[test]
 fn fork_failure_exits_1_with_the_call_and_a_hint() {
+    if common::skip_under_qemu() {
+        return;
+    }
     if !is_root() {
         skip("needs root to switch to an unused uid");
         return;
@@ -256,6 +259,9 @@ fn fork_failure_exits_1_with_the_call_and_a_hint() {
 
 #[test]
 fn not_pid1_without_subreaper_warns_once_naming_s() {
+    if common::skip_under_qemu() {
+        return;
+    }
     let out = run(&[os("true")], &[]);
     assert_eq!(out.code, Some(0));
     let lines: Vec<&str> = out.stderr.lines().collect();

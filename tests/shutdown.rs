@@ -82,6 +82,9 @@ fn a_background_job_cleans_up_when_the_program_exits_by_itself() {
 
 #[test]
 fn a_program_ignoring_sigterm_is_killed_at_the_grace() {
+    if common::skip_under_qemu() {
+        return;
+    }
     // Everything ignores SIGTERM (the trap is inherited by sleep as SIG_IGN).
     let mut r = Pid1::start(&["-v", "-t", "1"], "trap '' TERM; echo ready >&3; exec sleep 1000");
     r.lines.expect("ready");
@@ -207,6 +210,9 @@ fn a_stopped_process_is_woken_by_sigcont_and_terminates() {
 
 #[test]
 fn as_a_subreaper_only_descendants_are_signalled() {
+    if common::skip_under_qemu() {
+        return;
+    }
     // A process outside rinit's tree, started by the test itself (and
     // killed by the guard even when an assertion fails).
     struct Outsider(std::process::Child);
@@ -234,6 +240,9 @@ fn as_a_subreaper_only_descendants_are_signalled() {
 
 #[test]
 fn a_subreaper_also_signals_adopted_orphans() {
+    if common::skip_under_qemu() {
+        return;
+    }
     let script = r#"(trap 'echo orphan cleaned >&3; exit 0' TERM; echo x > "$FIFO"; while :; do sleep 100 & wait $!; done) &
         read x < "$FIFO"; exit 0"#;
     let (cmd, dir) = with_fifo(direct(&["-s", "-v"], &["sh", "-c", script]));

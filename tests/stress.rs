@@ -303,6 +303,9 @@ fn close_std_fds(cmd: &mut Command) {
 
 #[test]
 fn rinit_started_with_stdin_stdout_stderr_closed() {
+    if common::skip_under_qemu() {
+        return;
+    }
     // The program sees them closed (rinit's placeholders are close-on-exec),
     // fd 3 carries only the program's lines (no log line landed in it), and
     // rinit still forwards, reaps and exits with the program's status.
@@ -372,6 +375,9 @@ fn mask_lines(with_rinit: bool) -> (String, Option<i32>) {
 
 #[test]
 fn program_sees_exactly_the_inherited_mask_and_ignored_signals() {
+    if common::skip_under_qemu() {
+        return;
+    }
     let (direct, _) = mask_lines(false);
     let (through_rinit, code) = mask_lines(true);
     assert_eq!(code, Some(0));

@@ -140,29 +140,27 @@ pub fn newest_source() -> Option<std::time::SystemTime> {
     newest
 }
 
-/// The release rinit (what ships, and what the image holds), built with
-/// `cargo build --release` if it is missing or older than its sources.
+/// The release rinit (what ships, and what the image holds), built if it is
+/// missing or older than its sources: for the tests' target when they were
+/// built with `--target` (scripts/test.sh), by scripts/build.sh, the shipped
+/// build; without `--target`, by a plain `cargo build --release`.
 pub fn release_rinit() -> PathBuf {
     static RELEASE: OnceLock<PathBuf> = OnceLock::new();
     RELEASE
         .get_or_init(|| {
-            // CARGO_BIN_EXE_rinit is .../<target>/debug/rinit.
+            // CARGO_BIN_EXE_rinit is .../target/[TRIPLE/]debug/rinit.
             let debug = Path::new(env!("CARGO_BIN_EXE_rinit"));
-            let release = debug
-                .parent()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .join("release")
-                .join("rinit");
+            let outer = debug.parent().unwrap().parent().unwrap();
+            let release = outer.join("release").join("rinit");
+            let triple = env!("RINIT_TARGET");
+            let cross = outer.file_name().is_some_and(|n| n == triple);
             let built = std::fs::metadata(&release).and_then(|m| m.modified()).ok();
             if built.is_none() || built < newest_source() {
-                // The shipped build where the repository has its script
-                // (same path); plain `cargo build --release` otherwise.
                 let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-                let script = root.join("scripts/build.sh");
-                let mut cmd = if script.is_file() {
-                    Command::new(script)
+                let mut cmd = if cross {
+                    let mut c = Command::new(root.join("scripts/build.sh"));
+                    c.args(["--target", triple]);
+                    c
                 } else {
                     let mut c =
                         Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -232,9 +230,11 @@ fn remove_leftovers(repo: &str) {
     }
     let out = docker(["images", repo, "--format", "{{.Repository}}:{{.Tag}}"]);
     for image in out.stdout.lines() {
+        // REPO:pid-PID, and REPO:pid-PID-NAME for the images one test makes.
         if let Some(pid) = image
             .strip_prefix(repo)
             .and_then(|t| t.strip_prefix(":pid-"))
+            .and_then(|t| t.split('-').next())
             && !pid_alive(pid)
         {
             docker(["rmi", "-f", image]);

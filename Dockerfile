@@ -1,0 +1,12 @@
+# The image to copy rinit from: nothing but the static /rinit, for one
+# architecture. Built by scripts/copy-image.sh (scripts/release.sh builds one
+# per architecture); in an application's Dockerfile:
+#
+#     COPY --from=rinit:amd64 /rinit /rinit
+#     ENTRYPOINT ["/rinit", "--"]
+#
+# The build context holds only the binary, named `rinit`. FROM scratch, so
+# `docker build --platform linux/ARCH` needs neither a registry nor emulation.
+FROM scratch
+COPY rinit /rinit
+ENTRYPOINT ["/rinit", "--"]
