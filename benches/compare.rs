@@ -66,13 +66,14 @@ fn find_inits() -> Vec<Init> {
         || {
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
-            target.join("x86_64-unknown-linux-musl/release/rinit")
+            // scripts/build.sh's binary for this machine's architecture.
+            target.join(format!("{}-unknown-linux-musl/release/rinit", std::env::consts::ARCH))
         },
         PathBuf::from,
     );
     assert!(
         rinit.is_file(),
-        "{} not found: run `cargo build --release` first (or set RINIT_BIN)",
+        "{} not found: run scripts/build.sh first (or set RINIT_BIN)",
         rinit.display()
     );
     let mut inits = vec![Init { name: "rinit".into(), path: rinit, opts: &["--"] }];

@@ -8,11 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
+native="$(uname -m)-unknown-linux-musl"
+scripts/build.sh --target "$native"
 mkdir -p target/bench
 # Measure a copy of the shipped binary. The bench itself is built in its own
 # target directory: `cargo bench` in the default one would rebuild
 # target/<triple>/release/rinit as a plain (larger) build over the shipped one.
-cp target/x86_64-unknown-linux-musl/release/rinit target/bench/rinit
+cp "target/$native/release/rinit" target/bench/rinit
 export RINIT_BIN="${RINIT_BIN:-$PWD/target/bench/rinit}"
 CARGO_TARGET_DIR=target/bench/build cargo bench --bench compare | tee target/bench/latest.md

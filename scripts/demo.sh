@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
-BIN=target/x86_64-unknown-linux-musl/release/rinit
+native="$(uname -m)-unknown-linux-musl"
+scripts/build.sh --target "$native"
+BIN=target/$native/release/rinit
 file "$BIN"
 ls -l "$BIN"
 "$BIN" --version

@@ -6,8 +6,8 @@
 #
 #     scripts/docker-image.sh [TAG]      # default tag: rinit-test:latest
 #
-# RINIT_BIN names the rinit binary to put in; by default the release build,
-# made here (scripts/build.sh, or `cargo build --release`).
+# RINIT_BIN names the rinit binary to put in; by default the shipped build
+# for this machine's architecture, made here (scripts/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-rinit-test:latest}
@@ -15,9 +15,9 @@ busybox=/bin/busybox
 applets=(sh sleep ps kill cat touch echo setsid ls dd head mkfifo rm test true false wc grep)
 
 if [ -z "${RINIT_BIN:-}" ]; then
-    # The shipped build (scripts/build.sh where there is one), same path.
-    if [ -x scripts/build.sh ]; then scripts/build.sh; else cargo build --release; fi
-    RINIT_BIN=target/x86_64-unknown-linux-musl/release/rinit
+    native="$(uname -m)-unknown-linux-musl"
+    scripts/build.sh --target "$native"
+    RINIT_BIN=target/$native/release/rinit
 fi
 [ -x "$RINIT_BIN" ] || { echo "docker-image.sh: no rinit binary at $RINIT_BIN" >&2; exit 1; }
 if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked'; then

@@ -22,8 +22,9 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
 else
     export RUSTC_BOOTSTRAP=1
 fi
-# .cargo/config.toml makes musl the default target; the fuzzer needs the
-# host's (sanitizers and libFuzzer are built for glibc).
+# The host's own target: sanitizers and libFuzzer are built for glibc.
+# cargo-fuzz passes its flags in RUSTFLAGS, which replaces the static
+# (crt-static) rustflags .cargo/config.toml gives the host target.
 host="$(rustc -vV | sed -n 's/^host: //p')"
 
 mkdir -p fuzz/corpus/cli

@@ -16,21 +16,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
-# Debian architecture name, Rust target triple.
+# Debian architecture name, Rust target triple, how to run it here (qemu-user
+# from Debian's qemu-user-static, which scripts/setup.sh installs).
 arches=(
     "amd64 x86_64-unknown-linux-musl"
-    "arm64 aarch64-unknown-linux-musl"
-    "armhf armv7-unknown-linux-musleabihf"
+    "arm64 aarch64-unknown-linux-musl qemu-aarch64-static"
+    "armhf armv7-unknown-linux-musleabihf qemu-arm-static"
     "i386 i686-unknown-linux-musl"
-    "riscv64 riscv64gc-unknown-linux-musl"
-    "ppc64le powerpc64le-unknown-linux-musl"
-    "s390x s390x-unknown-linux-musl"
+    "riscv64 riscv64gc-unknown-linux-musl qemu-riscv64-static"
+    "ppc64le powerpc64le-unknown-linux-musl qemu-ppc64le-static"
+    "s390x s390x-unknown-linux-musl qemu-s390x-static"
 )
 
 rm -rf dist
 mkdir -p dist
 for pair in "${arches[@]}"; do
-    read -r arch triple <<<"$pair"
+    read -r arch triple qemu <<<"$pair"
     echo "release.sh: $arch ($triple)" >&2
     scripts/build.sh --target "$triple"
     cp "target/$triple/release/rinit" "dist/rinit-$arch"
@@ -39,7 +40,18 @@ for pair in "${arches[@]}"; do
         *"statically linked"*) ;;
         *) echo "release.sh: dist/rinit-$arch is not statically linked: $kind" >&2; exit 1 ;;
     esac
-    echo "release.sh: dist/rinit-$arch: $(stat -c %s "dist/rinit-$arch") bytes, $kind" >&2
+    # A smoke run, not a test suite: it starts, forks, execs and reports the
+    # program's status (scripts/test.sh tests amd64, i386, arm64 and armhf).
+    version=$(${qemu:-} "dist/rinit-$arch" --version)
+    set +e
+    ${qemu:-} "dist/rinit-$arch" -q -- /bin/sh -c 'exit 3'
+    code=$?
+    set -e
+    if [ "${version%% - *}" != "rinit version $(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml)" ] || [ "$code" != 3 ]; then
+        echo "release.sh: dist/rinit-$arch does not run: '$version', exit $code (want 3)" >&2
+        exit 1
+    fi
+    echo "release.sh: dist/rinit-$arch: $(stat -c %s "dist/rinit-$arch") bytes, runs (${qemu:-natively}), $kind" >&2
 done
 (cd dist && sha256sum rinit-* > SHA256SUMS)
 cat dist/SHA256SUMS

@@ -26,3 +26,31 @@ fi
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 # rust-src: scripts/build.sh rebuilds std for a smaller binary.
 rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
+
+# --- Other architectures (issue 13; scripts/test-arches.sh) ---------------
+# Rust's prebuilt musl std for i686 (the whole suite, natively) and aarch64;
+# qemu-user for running the aarch64 and armv7 binaries, registered with
+# binfmt_misc so that the kernel hands them to it; and the toolchains
+# tests/toolchain.rs builds with (rust-version and the one before it).
+# armv7 needs zig too: scripts/build.sh installs it on first use.
+for t in i686-unknown-linux-musl aarch64-unknown-linux-musl; do
+    rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+done
+if ! dpkg-query -W -f='${Status}' qemu-user-static 2>/dev/null | grep -q "install ok installed"; then
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    ${SUDO:-} apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive ${SUDO:-} apt-get install -y -qq qemu-user-static >/dev/null
+fi
+binfmt=/proc/sys/fs/binfmt_misc
+if [ "$(id -u)" -eq 0 ]; then
+    [ -e "$binfmt/register" ] || mount -t binfmt_misc binfmt_misc "$binfmt" || true
+    for a in aarch64 arm; do
+        [ -e "$binfmt/qemu-$a" ] || cat "/usr/lib/binfmt.d/qemu-$a.conf" > "$binfmt/register" ||
+            echo "setup.sh: cannot register qemu-$a with binfmt_misc: its tests will be skipped" >&2
+    done
+fi
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' "$(dirname "$0")/../Cargo.toml")
+for tc in "$msrv" "${msrv%.*}.$((${msrv#*.} - 1))"; do
+    rustup run "$tc" rustc --version >/dev/null 2>&1 || rustup toolchain install "$tc" --profile minimal ||
+        echo "setup.sh: cannot install toolchain $tc: tests/toolchain.rs will skip" >&2
+done
