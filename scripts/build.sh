@@ -41,6 +41,7 @@ fi
 flags="-C relocation-model=static"
 zig_target=""
 case "$target" in
+    *-linux-gnu) flags="$flags -C target-feature=+crt-static" ;;
     armv7-unknown-linux-musleabihf) zig_target=arm-linux-musleabihf ;;
     riscv64gc-unknown-linux-musl) zig_target=riscv64-linux-musl ;;
     powerpc64le-unknown-linux-musl) zig_target=powerpc64le-linux-musl ;;
