@@ -180,7 +180,13 @@ fn in_child(file: &CString, args: &[CString], inherited: Inherited, rinit_group:
     if let Err(e) = signals::hand_back(inherited) {
         return Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL));
     }
-    match nix::unistd::execvp(file, args) {
+    // A name with a slash is run as it is, with execv: glibc's execvp (the
+    // static glibc of a plain `cargo build` on a gnu host) would run a file
+    // the kernel refuses (ENOEXEC) through /bin/sh instead of failing, and
+    // musl's, in the shipped build, does not. A bare name is searched in
+    // PATH by execvp (there glibc keeps that fallback: README, Install).
+    let run = if file.as_bytes().contains(&b'/') { nix::unistd::execv(file, args) } else { nix::unistd::execvp(file, args) };
+    match run {
         Err(e) => e,
         Ok(never) => match never {},
     }

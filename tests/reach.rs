@@ -86,6 +86,9 @@ fn a_process_whose_name_is_not_utf8_gets_sigterm_from_pid_1() {
 
 #[test]
 fn a_subreaper_reaches_and_waits_for_a_subtree_whose_name_is_not_utf8() {
+    if common::skip_under_qemu() {
+        return;
+    }
     let dir = odd_shell_dir();
     // The program starts the odd shell (which has a `sleep` child) and
     // exits: shutdown must reach both and rinit must then exit.
@@ -150,6 +153,9 @@ fn a_stopped_program_is_continued_to_act_on_its_sigterm() {
 
 #[test]
 fn with_few_file_descriptors_every_process_still_gets_sigterm() {
+    if common::skip_under_qemu() {
+        return;
+    }
     // 0-2 and the test's fd 3 are open: a limit of 5 leaves rinit room for
     // its /proc only, 4 not even that. The program raises its own limit
     // first; it is the static busybox, since a dynamic one could not even
@@ -190,6 +196,9 @@ fn with_few_file_descriptors_every_process_still_gets_sigterm() {
 
 #[test]
 fn a_subreaper_signals_through_pidfds() {
+    if common::skip_under_qemu() {
+        return;
+    }
     let dir = temp_dir("strace");
     let trace = dir.join("trace");
     let script = format!("{{ {}; }} &\n read x < \"$FIFO\"; exit 0", cleaner_body("job").replace("ready >&3", "ready >&3; echo x > $FIFO"));
@@ -227,6 +236,9 @@ impl Drop for Frozen {
 
 #[test]
 fn a_subreaper_gives_up_one_second_past_the_grace_naming_what_is_left() {
+    if common::skip_under_qemu() {
+        return;
+    }
     // A frozen process takes no signal, SIGKILL included, until thawed: the
     // surest way to have a descendant rinit cannot end.
     let root = Path::new("/sys/fs/cgroup/freezer");
@@ -286,6 +298,9 @@ fn the_terminal_stays_with_the_foreground_job() {
 
 #[test]
 fn a_proc_mounted_after_rinit_started_is_the_one_shutdown_reads() {
+    if common::skip_under_qemu() {
+        return;
+    }
     if !is_root() {
         skip("needs root to mount /proc in a new mount namespace");
         return;

@@ -64,6 +64,11 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("a_signal_death_is_128_plus_the_signal", RT_SIGNALS),
     ("program_sees_the_signal_state_and_descriptors_rinit_was_given", RT_IGNORED),
     ("idle_rinit_sleeps_in_ppoll_without_a_timeout", OWN_SYSCALL),
+    ("a_proc_mounted_after_rinit_started_is_the_one_shutdown_reads", NO_SUBREAPER),
+    ("a_subreaper_gives_up_one_second_past_the_grace_naming_what_is_left", NO_SUBREAPER),
+    ("a_subreaper_reaches_and_waits_for_a_subtree_whose_name_is_not_utf8", NO_SUBREAPER),
+    ("a_subreaper_signals_through_pidfds", NO_SUBREAPER),
+    ("with_few_file_descriptors_every_process_still_gets_sigterm", OWN_FDS),
 ];
 
 // What qemu-user (Debian 12's qemu-user-static, 7.2) does not emulate, as
@@ -74,6 +79,7 @@ const OWN_THREAD: &str = "qemu-user starts a thread of its own in rinit's proces
 const RT_SIGNALS: &str = "qemu-user keeps the first host real-time signals for itself and renumbers \
      the rest (a death by signal 34 reaches rinit as 32)";
 const RT_IGNORED: &str = "qemu-user does not hand on a real-time signal that rinit's parent ignored";
+const OWN_FDS: &str = "qemu-user needs file descriptors of its own: it cannot start rinit under a limit of 4 or 5";
 const OWN_SYSCALL: &str = "/proc/PID/syscall shows the emulator's own system call, not the one rinit made";
 
 /// Whether the binary under test is for another architecture than the tests
