@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 status=0
-RINIT_BIN=target/x86_64-unknown-linux-musl/release/rinit scripts/server-image.sh "$tag" >/dev/null 2>/tmp/rinit-demo-image.$$ || status=$?
+RINIT_BIN=target/$(uname -m)-unknown-linux-musl/release/rinit scripts/server-image.sh "$tag" >/dev/null 2>/tmp/rinit-demo-image.$$ || status=$?
 if [ "$status" -ne 0 ]; then
     tail -n 5 "/tmp/rinit-demo-image.$$"
     rm -f "/tmp/rinit-demo-image.$$"

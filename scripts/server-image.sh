@@ -16,8 +16,9 @@ base=${tag%%:*}-base:${tag#*:}
 [ "$base" != "$tag" ] || base=$tag-base
 
 if [ -z "${RINIT_BIN:-}" ]; then
-    if [ -x scripts/build.sh ]; then scripts/build.sh >&2; else cargo build --release >&2; fi
-    RINIT_BIN=target/x86_64-unknown-linux-musl/release/rinit
+    native="$(uname -m)-unknown-linux-musl"
+    scripts/build.sh --target "$native" >&2
+    RINIT_BIN=target/$native/release/rinit
 fi
 [ -x "$RINIT_BIN" ] || { echo "server-image.sh: no rinit binary at $RINIT_BIN" >&2; exit 1; }
 
