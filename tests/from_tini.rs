@@ -47,6 +47,9 @@ fn usage_errors_exit_2_where_tini_exits_1() {
 
 #[test]
 fn options_end_at_the_first_non_option_where_tini_takes_them_all() {
+    if common::skip_under_qemu() {
+        return;
+    }
     // `echo -v`: rinit runs it as typed.
     let out = run(rinit(), &["-s", "echo", "-v"]);
     assert_eq!(out.status.code(), Some(0));
@@ -82,6 +85,9 @@ fn version_reads_rinit_version_with_the_git_hash() {
 
 #[test]
 fn log_lines_are_worded_rinits_way() {
+    if common::skip_under_qemu() {
+        return;
+    }
     // -w, as PID 1: the orphan `(exit 3)` is rinit's to reap. It inherits
     // an ignored SIGTERM, so that the shutdown's kill(-1) cannot end it
     // first if it is still starting when the program has gone.

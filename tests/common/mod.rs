@@ -69,6 +69,8 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("a_subreaper_reaches_and_waits_for_a_subtree_whose_name_is_not_utf8", NO_SUBREAPER),
     ("a_subreaper_signals_through_pidfds", NO_SUBREAPER),
     ("with_few_file_descriptors_every_process_still_gets_sigterm", OWN_FDS),
+    ("options_end_at_the_first_non_option_where_tini_takes_them_all", NO_SUBREAPER),
+    ("log_lines_are_worded_rinits_way", OWN_THREAD),
 ];
 
 // What qemu-user (Debian 12's qemu-user-static, 7.2) does not emulate, as
