@@ -10,5 +10,16 @@ install -d -o postgres -g postgres /run/postgresql
 setpriv --reuid=postgres --regid=postgres --init-groups \
     "/usr/lib/postgresql/$version/bin/pg_ctl" -D "/etc/postgresql/$version/main" \
     -o "-c listen_addresses=''" -w -t 60 start
+# After an unclean stop pg_ctl -w can return while the server still
+# recovers (the killed server's postmaster.pid, with the same pid in a new
+# container, already reads "ready"): wait until it accepts connections,
+# at most 60 s.
+i=0
+until setpriv --reuid=postgres --regid=postgres --init-groups \
+    "/usr/lib/postgresql/$version/bin/pg_isready" -q -h /run/postgresql; do
+    i=$((i + 1))
+    [ "$i" -le 600 ] || { echo "with-postgres: not accepting connections after 60 s" >&2; exit 1; }
+    sleep 0.1
+done
 echo "with-postgres: PostgreSQL is up; running $*"
 exec "$@"
