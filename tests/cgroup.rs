@@ -298,8 +298,10 @@ fn oom_killed_grandchild_is_reported_when_it_happens_and_a_later_sigkill_is_not_
     let cg = TestCgroup::memory("oom-grandchild", 32 << 20);
     // The orphan is killed once rinit has reported the OOM kill (a kill in
     // the millisecond before that could be taken for the victim: README).
+    // The program's shell is kept out of the OOM killer's choice: it must
+    // live to see its subshell die (a CI run once lost it instead).
     let script = format!(
-        "( {ALLOCATE} ); echo \"subshell $?\" >&3; until grep -q 'OOM killer' \"$LOG\"; do :; done; ( sleep 1000 & echo $! > \"$0\" ); kill -KILL $(cat \"$0\"); echo \"killed $(cat \"$0\")\" >&3; exit 0"
+        "echo -1000 > /proc/self/oom_score_adj; ( {ALLOCATE} ); echo \"subshell $?\" >&3; until grep -q 'OOM killer' \"$LOG\"; do :; done; ( sleep 1000 & echo $! > \"$0\" ); kill -KILL $(cat \"$0\"); echo \"killed $(cat \"$0\")\" >&3; exit 0"
     );
     let dir = temp_dir("oom-grandchild");
     let orphan_file = dir.join("orphan");
