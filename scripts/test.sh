@@ -16,7 +16,8 @@ export RINIT_SKIP_LOG
 RINIT_SKIP_LOG=$(mktemp)
 trap 'rm -f "$log" "$RINIT_SKIP_LOG"' EXIT
 set +e
-cargo test --target "$native" -- --test-threads="${RINIT_TEST_THREADS:-2}" 2>&1 | tee "$log"
+# --no-fail-fast: one failing test file must not hide the others' results.
+cargo test --no-fail-fast --target "$native" -- --test-threads="${RINIT_TEST_THREADS:-2}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # Issue 13: the packagers' plain build, i686, and aarch64 and armv7 under
 # qemu-user (scripts/test-arches.sh); counted in the closing line too.
