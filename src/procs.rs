@@ -210,10 +210,6 @@ impl ProcDir {
         }
     }
 
-    /// The name of one process, for log lines; `?` once it has gone.
-    pub fn name_of(&self, pid: i32) -> Name {
-        self.stat(pid).map_or_else(Name::unknown, |p| p.name)
-    }
 }
 
 /// A process whose `stat` could not be read: getpgid needs no descriptor,
@@ -419,8 +415,8 @@ mod tests {
         // Listing again (the directory rewinds) finds the same process.
         dir.list(&mut listing).unwrap();
         assert!(listing.procs.iter().any(|p| p.pid == me));
-        assert_ne!(dir.name_of(me).as_bytes(), b"?");
-        assert_eq!(dir.name_of(-5).as_bytes(), b"?");
+        assert_ne!(dir.stat(me).unwrap().name.as_bytes(), b"?");
+        assert!(dir.stat(-5).is_none());
         assert!(ProcDir::open(Path::new("/nonexistent")).is_err());
     }
 
