@@ -486,8 +486,17 @@ impl Supervisor {
         if self.scope.whole_namespace {
             // From PID 1, kill(-1) reaches every process of the namespace at
             // once, including any forked since the listing.
-            let _ = signals::send(-1, libc::SIGKILL);
-            if listed.is_none() {
+            let reached = signals::send(-1, libc::SIGKILL).is_ok();
+            // kill(-1) fails with ESRCH when it finds nobody. Success after
+            // a listing that found nobody means processes escaped it (a fork
+            // storm's children, forked behind getdents' cursor once pids
+            // wrap): they got SIGKILL, and the summary must not say that
+            // nobody needed it. (The loop has just reaped, so rinit's own
+            // zombies hardly ever account for the success. Kernel threads,
+            // seen by rinit as a VM's PID 1, take kill(-1) too: there the
+            // listing alone counts.)
+            let escaped = reached && listed.as_ref().is_some_and(Vec::is_empty) && !self.sees_kernel_threads();
+            if listed.is_none() || escaped {
                 self.summary.killed_unlisted = true;
             }
         } else if listed.is_none() && self.program_code.is_none() {

@@ -20,9 +20,27 @@ if [ -n "$pid1" ]; then
     exec /bin/sh "/scenarios/$pid1.sh"
 fi
 for s in $(echo "$scenarios" | tr , ' '); do
+    # An OOM scenario expects exactly one kill. Now and then the kernel
+    # makes a second one (it once took unshare, outside the namespace, while
+    # the victim's memory was still being freed): that run proves nothing
+    # either way, so it runs again in a fresh cgroup, three times at most,
+    # as the host's OOM tests do (tests/cgroup.rs, with_one_oom_kill). The
+    # discarded run is shown, marked, before the one the tests read.
+    attempt=1
+    while :; do
+        # A hung scenario must not hang the boot: the others still report.
+        timeout -s KILL 120 /bin/sh "/scenarios/$s.sh" </dev/null >/tmp/scenario.out 2>&1
+        status=$?
+        kills=$(sed -n 's/^after: oom_kill //p' /tmp/scenario.out)
+        if [ -z "$kills" ] || [ "$kills" = 1 ] || [ "$attempt" -ge 3 ]; then
+            break
+        fi
+        sed "s/^/retried $s (oom_kill $kills): /" /tmp/scenario.out
+        rmdir "/sys/fs/cgroup/$s" 2>/dev/null
+        attempt=$((attempt + 1))
+    done
     echo "=== begin $s"
-    # A hung scenario must not hang the boot: the others still report.
-    timeout -s KILL 120 /bin/sh "/scenarios/$s.sh" </dev/null 2>&1
-    echo "=== end $s status=$?"
+    cat /tmp/scenario.out
+    echo "=== end $s status=$status"
 done
 echo "=== all done"
