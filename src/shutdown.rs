@@ -36,6 +36,28 @@ pub const OTHERS_POLL: Duration = Duration::from_millis(10);
 /// the default 8 s grace).
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(1);
 
+/// How many times as long as its last look for children rinit sleeps
+/// before the next one while they reap themselves (see [`reap_pause`]).
+pub const REAP_PAUSE_FACTOR: u32 = 8;
+
+/// The shortest and longest pause between two looks for children.
+pub const REAP_PAUSE_MIN: Duration = Duration::from_micros(100);
+pub const REAP_PAUSE_MAX: Duration = OTHERS_POLL;
+
+/// How long rinit sleeps, once its children reap themselves (the shutdown's
+/// kill(-1) path), before it looks again whether any is left. The look is a
+/// `wait4` that walks the kernel's list of rinit's children: with 20,000 of
+/// them, each look costs about a millisecond, and taking one for every
+/// SIGCHLD made rinit the busiest process of the shutdown (BENCHMARKS.md,
+/// shutdown at scale). Pausing `REAP_PAUSE_FACTOR` times as long as the last
+/// look took keeps rinit's share of a CPU under an eighth while the others
+/// exit, and the delay after the last exit short: the last looks, over a
+/// short list, are quick. Never past the machine's next deadline.
+pub fn reap_pause(last_look: Duration, until_deadline: Option<Duration>) -> Duration {
+    let pause = last_look.saturating_mul(REAP_PAUSE_FACTOR).clamp(REAP_PAUSE_MIN, REAP_PAUSE_MAX);
+    until_deadline.map_or(pause, |d| d.min(pause))
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// rinit received this signal (before rewriting).
@@ -311,6 +333,19 @@ impl fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reap_pause_is_a_multiple_of_the_last_look_within_bounds() {
+        let us = Duration::from_micros;
+        assert_eq!(reap_pause(us(500), None), us(4_000));
+        assert_eq!(reap_pause(us(1), None), REAP_PAUSE_MIN);
+        assert_eq!(reap_pause(Duration::ZERO, None), REAP_PAUSE_MIN);
+        assert_eq!(reap_pause(ms(5), None), REAP_PAUSE_MAX);
+        assert_eq!(reap_pause(Duration::MAX, None), REAP_PAUSE_MAX);
+        // Never past the machine's deadline (the SIGKILL at the grace).
+        assert_eq!(reap_pause(us(500), Some(us(300))), us(300));
+        assert_eq!(reap_pause(us(500), Some(Duration::ZERO)), Duration::ZERO);
+    }
 
     const TERM: i32 = libc::SIGTERM;
 

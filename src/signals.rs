@@ -296,6 +296,18 @@ pub fn wait(timeout: Option<Duration>) -> io::Result<Option<i32>> {
     }
 }
 
+/// Lets the kernel reap rinit's children as they exit (SA_NOCLDWAIT),
+/// each in its own exit path rather than one by one in rinit's `wait4`.
+/// SIGCHLD stays at SIG_DFL, so it still comes through the signal queue (at
+/// SIG_IGN it would not, and nothing would wake rinit). Their exit statuses
+/// are lost: only for the shutdown's last phase, once the program's status
+/// is known and nobody asked to see each reap (-w).
+pub fn reap_automatically() -> io::Result<()> {
+    let act = SigAction::new(SigHandler::SigDfl, SaFlags::SA_NOCLDWAIT, SigSet::empty());
+    // SAFETY: SIG_DFL installs no handler, so nothing can run asynchronously.
+    unsafe { sigaction(Signal::SIGCHLD, &act) }.map(|_| ()).map_err(io::Error::from)
+}
+
 /// `kill(2)` with any signal number, real-time ones included (nix's `Signal`
 /// enum has only the standard ones). `pid` < 0 addresses a process group.
 pub fn send(pid: i32, sig: i32) -> io::Result<()> {

@@ -10,7 +10,7 @@ use log::{debug, error, info, warn};
 
 use crate::cgroup::OomWatch;
 use crate::procs::{self, Listing, ProcDir, Proc, Scope};
-use crate::shutdown::{Action, Event, Machine, Summary};
+use crate::shutdown::{self, Action, Event, Machine, Summary};
 use crate::signals;
 use crate::wait::{Waiter, Woken};
 use crate::status::{self, Ended};
@@ -42,6 +42,11 @@ pub struct Supervisor {
     /// SIGTERM for everyone waits for the program's end (kill(-1) without
     /// a listing would hit the program too).
     term_deferred: bool,
+    /// The kernel reaps rinit's children (`signals::reap_automatically`),
+    /// and rinit only looks, paced, whether any is left.
+    self_reaping: bool,
+    /// Look for children on the next turn without waiting for a SIGCHLD.
+    look_now: bool,
     machine: Machine,
     clock: Instant,
     summary: Summary,
@@ -89,6 +94,8 @@ impl Supervisor {
             proc_usable: None,
             kernel_threads: None,
             term_deferred: false,
+            self_reaping: false,
+            look_now: false,
             machine: s.machine,
             clock: Instant::now(),
             summary: Summary::default(),
@@ -111,7 +118,9 @@ impl Supervisor {
             if maybe_child && let Some(oom) = self.oom.as_mut() {
                 oom.before_reap();
             }
+            let look = self.clock.elapsed();
             let (program, all_gone) = self.reap();
+            let look = self.clock.elapsed().saturating_sub(look);
             if program.is_some() && self.term_deferred {
                 self.term_deferred = false;
                 self.term_by_kill_all();
@@ -125,9 +134,19 @@ impl Supervisor {
             if let Some(code) = self.apply_all(&actions, None) {
                 return code;
             }
+            if std::mem::take(&mut self.look_now) {
+                maybe_child = true;
+                continue;
+            }
             // Asleep until a signal or an OOM notice comes; a timeout only
             // while a shutdown deadline is pending or an OOM kill under way.
             let deadline = self.machine.deadline().map(|d| d.saturating_sub(self.clock.elapsed()));
+            if self.self_reaping && !all_gone {
+                // Every child that exits meanwhile still queues a SIGCHLD:
+                // the wait below returns at once, and the next turn looks.
+                // Signals to forward have nobody left to go to.
+                std::thread::sleep(shutdown::reap_pause(look, deadline));
+            }
             let recheck = self.oom.as_ref().and_then(OomWatch::timeout);
             let watch_due = self.oom_watch_at.as_ref().map(|_| OOM_WATCH_AFTER.saturating_sub(self.clock.elapsed()));
             let timeout = [deadline, recheck, watch_due].into_iter().flatten().min();
@@ -456,6 +475,23 @@ impl Supervisor {
         // Kernel threads (rinit as a VM's PID 1) would be counted: list.
         if self.sees_kernel_threads() {
             return false;
+        }
+        // From here on rinit only waits for the namespace to empty: its
+        // children may reap themselves, in parallel, instead of queueing for
+        // rinit's wait4 (unless -w wants each reap logged). What an OOM kill
+        // from now on takes is reported without a name. Set before the
+        // kill(-1) calls, so that every exit they cause is a self-reaping
+        // one; the kernel drops a SIGCHLD that was pending when the flag was
+        // set (SIGCHLD at SIG_DFL is "ignored"), so the loop looks for
+        // children at once instead of waiting for one (`look_now`).
+        if !self.warn_on_reap {
+            match signals::reap_automatically() {
+                Ok(()) => {
+                    self.self_reaping = true;
+                    self.look_now = true;
+                }
+                Err(e) => debug!("children cannot reap themselves ({e}): rinit reaps them"),
+            }
         }
         // SIGCONT after SIGTERM: a stopped process must run to handle it.
         let _ = signals::send(-1, libc::SIGTERM);

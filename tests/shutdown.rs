@@ -306,3 +306,19 @@ fn process_group_mode_does_not_signal_the_group_twice() {
     assert!(line.contains("needed SIGKILL") && line.contains("'sh'"), "{line}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn with_w_every_process_the_shutdown_ends_is_still_reaped_and_logged() {
+    // Once the program has gone rinit lets its children reap themselves
+    // (SA_NOCLDWAIT), which would throw their exit statuses away: not with
+    // -w, which asks for one line per reap. Three orphans, ended by the
+    // shutdown's kill(-1) SIGTERM, each named with its signal.
+    let script = "for i in 1 2 3; do sleep 1000 & done; echo ready >&3; exit 4";
+    let mut r = Pid1::start(&["-w"], script);
+    r.lines.expect("ready");
+    let end = r.wait();
+    assert_eq!(end.code, Some(4));
+    let reaped: Vec<&str> = end.stderr.lines().filter(|l| l.starts_with("[rinit] reaped pid ")).collect();
+    assert_eq!(reaped.len(), 3, "{}", end.stderr);
+    assert!(reaped.iter().all(|l| l.ends_with(", which was killed by SIGTERM")), "{}", end.stderr);
+}
