@@ -110,38 +110,46 @@ impl Supervisor {
         // One buffer for the machine's actions, reused on every turn.
         let mut actions = Vec::with_capacity(4);
         // Whether this turn may have a child to reap: the first turn, a
-        // SIGCHLD, or a timeout. A turn woken by a signal to forward reaps
-        // too, but does not pay for the OOM check.
+        // SIGCHLD, a timeout, or a look asked for. A turn woken by a signal
+        // to forward does not look: signals come out of the queue lowest
+        // number first, so a SIGCHLD behind it (17, after SIGHUP..SIGTERM)
+        // or before it (real-time ones) still has a turn of its own; this
+        // keeps a wait4 off the path of every forwarded signal.
         let mut maybe_child = true;
         loop {
             self.start_oom_watch_when_due();
-            if maybe_child && let Some(oom) = self.oom.as_mut() {
-                oom.before_reap();
-            }
-            let look = self.clock.elapsed();
-            let (program, all_gone) = self.reap();
-            let look = self.clock.elapsed().saturating_sub(look);
-            if program.is_some() && self.term_deferred {
-                self.term_deferred = false;
-                self.term_by_kill_all();
-            }
-            // As PID 1, no child left is not yet an empty namespace:
-            // processes that came in from outside are no children of rinit.
-            let others_left = all_gone && self.scope.whole_namespace && self.others_left();
-            let now = self.clock.elapsed();
-            actions.clear();
-            self.machine.handle_into(Event::Reaped { program, all_gone, others_left }, now, &mut actions);
-            if let Some(code) = self.apply_all(&actions, None) {
-                return code;
-            }
-            if std::mem::take(&mut self.look_now) {
-                maybe_child = true;
-                continue;
+            // Whether the last look found no child at all, and how long it took.
+            let mut all_gone = false;
+            let mut look = Duration::ZERO;
+            if maybe_child {
+                if let Some(oom) = self.oom.as_mut() {
+                    oom.before_reap();
+                }
+                let started = self.clock.elapsed();
+                let (program, gone) = self.reap();
+                look = self.clock.elapsed().saturating_sub(started);
+                all_gone = gone;
+                if program.is_some() && self.term_deferred {
+                    self.term_deferred = false;
+                    self.term_by_kill_all();
+                }
+                // As PID 1, no child left is not yet an empty namespace:
+                // processes that came in from outside are no children of rinit.
+                let others_left = all_gone && self.scope.whole_namespace && self.others_left();
+                let now = self.clock.elapsed();
+                actions.clear();
+                self.machine.handle_into(Event::Reaped { program, all_gone, others_left }, now, &mut actions);
+                if let Some(code) = self.apply_all(&actions, None) {
+                    return code;
+                }
+                if std::mem::take(&mut self.look_now) {
+                    continue;
+                }
             }
             // Asleep until a signal or an OOM notice comes; a timeout only
             // while a shutdown deadline is pending or an OOM kill under way.
             let deadline = self.machine.deadline().map(|d| d.saturating_sub(self.clock.elapsed()));
-            if self.self_reaping && !all_gone {
+            if self.self_reaping && maybe_child && !all_gone {
                 // Every child that exits meanwhile still queues a SIGCHLD:
                 // the wait below returns at once, and the next turn looks.
                 // Signals to forward have nobody left to go to.
@@ -151,7 +159,7 @@ impl Supervisor {
             let watch_due = self.oom_watch_at.as_ref().map(|_| OOM_WATCH_AFTER.saturating_sub(self.clock.elapsed()));
             let timeout = [deadline, recheck, watch_due].into_iter().flatten().min();
             let woken = self.waiter.wait(timeout, self.oom.as_ref().and_then(OomWatch::fd));
-            maybe_child = matches!(woken, Ok(Woken::Signal(libc::SIGCHLD) | Woken::Nothing));
+            maybe_child = matches!(woken, Ok(Woken::Signal(libc::SIGCHLD) | Woken::Nothing) | Err(_));
             match woken {
                 Ok(Woken::Signal(sig)) => {
                     let now = self.clock.elapsed();
