@@ -10,7 +10,7 @@
 //! ratios to dumb-init.
 //!
 //! Just one part: `BENCH_ONLY=scale scripts/bench.sh` (shutdown at scale
-//! only, about 3 minutes) or `BENCH_ONLY=main scripts/bench.sh` (everything
+//! only, about 4 minutes) or `BENCH_ONLY=main scripts/bench.sh` (everything
 //! else).
 //!
 //! Every init runs as PID 1 of a new PID namespace with its own /proc, the
@@ -25,7 +25,7 @@
 //! `BENCH_STARTUP_RUNS`, `BENCH_SIGNAL_RUNS`, `BENCH_SHUTDOWN_RUNS`,
 //! `BENCH_IDLE_SECS`, `BENCH_REAP_N` (comma-separated), `BENCH_REAP_REPS`,
 //! `BENCH_SCALE_N` (comma-separated; default 1000,5000,20000),
-//! `BENCH_SCALE_RUNS` (rounds, median taken; default 3), `BENCH_SCALE_TRAP`
+//! `BENCH_SCALE_RUNS` (rounds, median taken; default 5), `BENCH_SCALE_TRAP`
 //! (one child in this many traps SIGTERM in the second variant; default 100,
 //! 0 for no second variant), `BENCH_ONLY` (`main` or `scale`).
 #![allow(

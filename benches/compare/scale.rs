@@ -46,7 +46,7 @@ impl Settings {
     pub fn from_env() -> Settings {
         Settings {
             ns: super::env_list("BENCH_SCALE_N", "1000,5000,20000"),
-            runs: super::env_num("BENCH_SCALE_RUNS", 3),
+            runs: super::env_num("BENCH_SCALE_RUNS", 5),
             trap_every: super::env_num("BENCH_SCALE_TRAP", 100),
         }
     }
