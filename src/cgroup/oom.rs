@@ -438,13 +438,16 @@ fn spare_descriptor() -> bool {
     // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor, closed at once (the
     // raw call: musl's fcntl adds an F_SETFD).
     let fd = unsafe { libc::syscall(libc::SYS_fcntl, 2, libc::F_DUPFD_CLOEXEC, 0) };
-    let Ok(fd) = i32::try_from(fd) else { return false };
-    if fd < 0 {
-        return false;
+    // syscall returns a c_long (i64 on 64-bit targets, i32 on 32-bit): through
+    // the RawFd alias as in `super::open`.
+    match std::os::fd::RawFd::try_from(fd) {
+        Ok(fd) if fd >= 0 => {
+            // SAFETY: closing the descriptor just made.
+            unsafe { libc::close(fd) };
+            true
+        }
+        _ => false,
     }
-    // SAFETY: closing the descriptor just made.
-    unsafe { libc::close(fd) };
-    true
 }
 
 /// A memory limit as users write it: `128 MiB`, `1.5 GiB`.
