@@ -5,7 +5,8 @@
 # 1. the packagers' build: plain `cargo build --release` for the host's gnu
 #    target (static glibc, .cargo/config.toml), with the integration tests
 #    run against it (RINIT_BIN);
-# 2. i686: the whole suite, natively;
+# 2. i686: clippy (a 32-bit c_long and usize lint differently from the
+#    host's), then the whole suite, natively;
 # 3. aarch64 and armv7: scripts/build.sh's shipped binary, with the
 #    integration tests run against it under qemu-user (binfmt_misc, set up by
 #    scripts/setup.sh); the tests qemu-user cannot run are skipped by the one
@@ -38,6 +39,13 @@ echo "test-arches.sh: plain cargo build --release (static glibc)"
 if cargo build --release; then
     RINIT_BIN=$PWD/target/release/rinit cargo test --no-fail-fast --target "$native" "${integration[@]}" -- --test-threads="$threads" || status=1
 else
+    status=1
+fi
+
+echo "test-arches.sh: i686, clippy"
+if ! cargo clippy --target i686-unknown-linux-musl --all-targets -- -D warnings; then
+    # Named here: the closing line of scripts/test.sh counts tests only.
+    echo "test-arches.sh: i686 clippy failed"
     status=1
 fi
 

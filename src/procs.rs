@@ -90,11 +90,39 @@ pub struct Proc {
     pub known: bool,
 }
 
-/// Parses `/proc/PID/stat`. The name is in parentheses and may itself hold
-/// spaces, parentheses and bytes that are not UTF-8, so the fields after it
-/// are found from the last `)`. Returns the process and whether it is a
-/// kernel thread.
+/// How a process is ending, from the far end of its `stat` line. Kept out
+/// of [`Proc`] and parsed only where asked (the OOM report): a shutdown
+/// listing of thousands of processes neither stores it nor parses that far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ending {
+    /// The pending signals (field 31, `signal`): bit N-1 for signal N.
+    pub pending: u64,
+    /// The wait status once the process is exiting or a zombie (field 52,
+    /// `exit_code`, the last; Linux 3.5 on), 0 before.
+    pub exit_code: u32,
+}
+
+/// Parses `/proc/PID/stat`. Returns the process and whether it is a kernel
+/// thread.
 pub fn parse_stat(text: &[u8]) -> Option<(Proc, bool)> {
+    parse_stat_head(text).map(|(proc, kthread, _)| (proc, kthread))
+}
+
+/// Parses `/proc/PID/stat` to its end: the process and how it is ending
+/// (fields the kernel does not give, as before 3.5, read as 0).
+pub fn parse_stat_ending(text: &[u8]) -> Option<(Proc, Ending)> {
+    let (proc, _, mut rest) = parse_stat_head(text)?;
+    // `rest` stands after the start time, field 22.
+    let pending = rest.nth(8).and_then(number).unwrap_or(0);
+    let exit_code = rest.nth(20).and_then(number).unwrap_or(0);
+    Some((proc, Ending { pending, exit_code }))
+}
+
+/// The fields of a `stat` line up to the start time, whether it is a
+/// kernel thread, and the fields after that. The name is in parentheses and
+/// may itself hold spaces, parentheses and bytes that are not UTF-8, so the
+/// fields after it are found from the last `)`.
+fn parse_stat_head(text: &[u8]) -> Option<(Proc, bool, impl Iterator<Item = &[u8]>)> {
     let open = text.iter().position(|&b| b == b'(')?;
     let close = text.iter().rposition(|&b| b == b')')?;
     let pid = number(text.get(..open)?)?;
@@ -108,7 +136,7 @@ pub fn parse_stat(text: &[u8]) -> Option<(Proc, bool)> {
     let flags: u64 = number(rest.nth(3)?)?;
     let start = number(rest.nth(12)?)?;
     let proc = Proc { pid, ppid, pgid, name, state, start, known: true };
-    Some((proc, flags & PF_KTHREAD != 0))
+    Some((proc, flags & PF_KTHREAD != 0, rest))
 }
 
 fn number<T: std::str::FromStr>(field: &[u8]) -> Option<T> {
@@ -191,6 +219,11 @@ impl ProcDir {
         read_stat(self.fd(), pid).ok().flatten().map(|(p, _)| p)
     }
 
+    /// One process and how it is ending, read now: `None` once it has gone.
+    pub fn stat_ending(&self, pid: i32) -> Option<(Proc, Ending)> {
+        read_stat_with(self.fd(), pid, parse_stat_ending).ok().flatten()
+    }
+
     /// Sends `sig` to exactly the process `p` describes, never to a later
     /// one that took over its pid after the listing: through a pidfd, whose
     /// process is checked against the listing's start time. Without pidfds
@@ -228,9 +261,20 @@ fn pid_of(name: &CStr) -> Option<i32> {
     number(bytes)
 }
 
-/// Reads `PID/stat` below the open `/proc` with one short-lived descriptor
-/// and no allocation. `Ok(None)`: the process has gone.
+/// Reads `PID/stat` below the open `/proc`: the process and whether it is a
+/// kernel thread. `Ok(None)`: the process has gone.
 fn read_stat(dir: RawFd, pid: i32) -> io::Result<Option<(Proc, bool)>> {
+    read_stat_with(dir, pid, parse_stat)
+}
+
+/// Reads `PID/stat` below the open `/proc` with one short-lived descriptor
+/// and no allocation, and parses it with `parse`. `Ok(None)`: the process
+/// has gone.
+fn read_stat_with<T>(
+    dir: RawFd,
+    pid: i32,
+    parse: impl FnOnce(&[u8]) -> Option<(Proc, T)>,
+) -> io::Result<Option<(Proc, T)>> {
     let mut path = [0u8; 24];
     let mut w = &mut path[..];
     // "PID/stat\0" fits: a pid has at most 10 digits.
@@ -245,8 +289,10 @@ fn read_stat(dir: RawFd, pid: i32) -> io::Result<Option<(Proc, bool)>> {
             _ => Err(err),
         };
     }
-    // A stat line is a few hundred bytes; the fields rinit reads come first.
-    let mut buf = [0u8; 1024];
+    // A stat line is a few hundred bytes, and at most about 1,100 (52
+    // numbers of up to 20 digits and a 15-byte name): the whole line, whose
+    // last field `parse_stat_ending` reads, fits in one read.
+    let mut buf = [0u8; 2048];
     // SAFETY: `buf` is valid for its length; `fd` is ours.
     let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
     // SAFETY: closing the descriptor opened above.
@@ -256,7 +302,7 @@ fn read_stat(dir: RawFd, pid: i32) -> io::Result<Option<(Proc, bool)>> {
         // as good as gone for a listing: there is nothing to read.
         return Ok(None);
     };
-    Ok(buf.get(..n).and_then(parse_stat).filter(|(p, _)| p.pid == pid))
+    Ok(buf.get(..n).and_then(parse).filter(|(p, _)| p.pid == pid))
 }
 
 /// Whom a shutdown signal goes to.
@@ -339,6 +385,25 @@ mod tests {
         let (got, _) = parse_stat(&stat_line(9, b"\xffsl\xfep", 'S', 1, 0)).unwrap();
         assert_eq!(got.name.as_bytes(), b"\xffsl\xfep");
         assert_eq!(got.name.to_string(), "\u{fffd}sl\u{fffd}p");
+    }
+
+    #[test]
+    fn the_ending_comes_from_the_far_end_of_the_line() {
+        // The 52 fields of Linux 3.5 on, with `signal` (31) and `exit_code`
+        // (52) set; a name with parentheses and spaces.
+        let mut fields = vec!["0".to_string(); 50];
+        fields[0] = "Z".into();
+        fields[28] = (1u64 << 8).to_string();
+        fields[49] = "9".into();
+        let line = format!("7 (a) b) {}\n", fields.join(" "));
+        let (got, ending) = parse_stat_ending(line.as_bytes()).unwrap();
+        assert_eq!((got.pid, got.state, got.name.as_bytes()), (7, b'Z', &b"a) b"[..]));
+        assert_eq!(ending, Ending { pending: 1 << 8, exit_code: 9 });
+        assert_eq!(parse_stat(line.as_bytes()).map(|(p, _)| p), Some(got));
+        // A shorter line (an older kernel): nothing pending, no exit yet.
+        let (_, ending) = parse_stat_ending(&stat_line(8, b"sh", 'S', 1, 0)).unwrap();
+        assert_eq!(ending, Ending::default());
+        assert_eq!(parse_stat_ending(b"1 (x) S"), None);
     }
 
     #[test]
@@ -436,6 +501,24 @@ mod tests {
         dir.signal_exact(&now, libc::SIGTERM).unwrap();
         let status = child.wait().unwrap();
         assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGTERM));
+    }
+
+    #[test]
+    fn a_child_killed_and_unreaped_shows_its_exit_status() {
+        let mut child = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+        let pid = child.id() as i32;
+        let dir = ProcDir::open(Path::new("/proc")).unwrap();
+        assert_eq!(dir.stat_ending(pid).unwrap().1, Ending::default());
+        child.kill().unwrap();
+        // Unreaped, it stays a zombie with its wait status in `exit_code`.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while dir.stat(pid).unwrap().state != b'Z' {
+            assert!(std::time::Instant::now() < deadline, "no zombie");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let (_, ending) = dir.stat_ending(pid).unwrap();
+        assert_eq!(ending.exit_code & 0x7f, libc::SIGKILL as u32);
+        child.wait().unwrap();
     }
 
     #[test]

@@ -44,12 +44,14 @@ fn open(path: &Path) -> std::io::Result<fs::File> {
     let fd = unsafe {
         libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
     };
-    let fd = i32::try_from(fd).unwrap_or(-1);
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
+    // syscall returns a c_long: i64 on 64-bit targets, i32 on 32-bit ones.
+    // Converted through the RawFd alias, not i32, so that the conversion
+    // that does nothing on i686 is not a useless_conversion there.
+    match std::os::fd::RawFd::try_from(fd) {
+        // SAFETY: a fresh descriptor that nothing else owns.
+        Ok(fd) if fd >= 0 => Ok(unsafe { fs::File::from_raw_fd(fd) }),
+        _ => Err(std::io::Error::last_os_error()),
     }
-    // SAFETY: a fresh descriptor that nothing else owns.
-    Ok(unsafe { fs::File::from_raw_fd(fd) })
 }
 
 /// Reads a whole `/proc` or cgroup file. They report a size of 0 (so

@@ -34,6 +34,8 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
+use crate::procs::{Ending, ProcDir};
+
 use super::locate::{Place, Version, locate};
 use super::notify::Notify;
 use super::{keyed, open, read};
@@ -274,9 +276,16 @@ impl OomWatch {
     /// rinit's children dying of SIGKILL now, with their names; none when
     /// `/proc` does not show rinit's own PID namespace.
     fn dying_children(&self) -> Vec<(i32, String)> {
-        let own = std::process::id();
-        let self_link = fs::read_link(self.proc_root.join("self")).ok();
-        if self_link.as_deref().and_then(Path::to_str) != Some(own.to_string().as_str()) {
+        // Opened for this look only, by path: a /proc mounted since start-up
+        // is the one seen, and the watch keeps no descriptor for it.
+        let dir = match ProcDir::open(&self.proc_root) {
+            Ok(dir) => dir,
+            Err(e) => {
+                debug!("cannot open {}: {e}: OOM victims go unnamed", self.proc_root.display());
+                return Vec::new();
+            }
+        };
+        if !dir.shows_own_namespace(nix::unistd::getpid().as_raw()) {
             debug!("{} shows another PID namespace: OOM victims go unnamed", self.proc_root.display());
             return Vec::new();
         }
@@ -288,10 +297,9 @@ impl OomWatch {
         children
             .split_whitespace()
             .filter_map(|pid| pid.parse::<i32>().ok())
-            .filter_map(|pid| {
-                let stat = fs::read(self.proc_root.join(pid.to_string()).join("stat")).ok()?;
-                dying_of_sigkill(&stat).map(|name| (pid, name))
-            })
+            .filter_map(|pid| dir.stat_ending(pid))
+            .filter(|(_, ending)| dying_of_sigkill(ending))
+            .map(|(child, _)| (child.pid, child.name.to_string()))
             .collect()
     }
 
@@ -325,19 +333,12 @@ impl OomWatch {
     }
 }
 
-/// The name in a `/proc/PID/stat` line if that process is dying of SIGKILL:
-/// SIGKILL pending (field 31, `signal`), or its exit under way or done with
-/// that status (field 52, `exit_code`).
-fn dying_of_sigkill(stat: &[u8]) -> Option<String> {
-    let open = stat.iter().position(|&b| b == b'(')?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let name = String::from_utf8_lossy(stat.get(open + 1..close)?).into_owned();
-    let fields: Vec<&[u8]> = stat.get(close + 1..)?.split(|&b| b == b' ' || b == b'\n').filter(|f| !f.is_empty()).collect();
-    // fields[0] is field 3 of the line.
-    let number = |field: usize| -> Option<u64> { std::str::from_utf8(fields.get(field - 3)?).ok()?.parse().ok() };
-    let pending = number(31).is_some_and(|mask| mask & (1 << (libc::SIGKILL - 1)) != 0);
-    let exited = number(52).is_some_and(|code| code & 0x7f == libc::SIGKILL as u64);
-    (pending || exited).then_some(name)
+/// Whether a process is dying of SIGKILL: SIGKILL pending, or its exit
+/// under way or done with that status.
+fn dying_of_sigkill(ending: &Ending) -> bool {
+    let pending = ending.pending & (1 << (libc::SIGKILL - 1)) != 0;
+    let exited = ending.exit_code & 0x7f == libc::SIGKILL as u32;
+    pending || exited
 }
 
 /// The OOM watch of the memory cgroup at `place`, if its counter is readable.
@@ -438,13 +439,16 @@ fn spare_descriptor() -> bool {
     // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor, closed at once (the
     // raw call: musl's fcntl adds an F_SETFD).
     let fd = unsafe { libc::syscall(libc::SYS_fcntl, 2, libc::F_DUPFD_CLOEXEC, 0) };
-    let Ok(fd) = i32::try_from(fd) else { return false };
-    if fd < 0 {
-        return false;
+    // syscall returns a c_long (i64 on 64-bit targets, i32 on 32-bit): through
+    // the RawFd alias as in `super::open`.
+    match std::os::fd::RawFd::try_from(fd) {
+        Ok(fd) if fd >= 0 => {
+            // SAFETY: closing the descriptor just made.
+            unsafe { libc::close(fd) };
+            true
+        }
+        _ => false,
     }
-    // SAFETY: closing the descriptor just made.
-    unsafe { libc::close(fd) };
-    true
 }
 
 /// A memory limit as users write it: `128 MiB`, `1.5 GiB`.
