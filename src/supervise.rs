@@ -486,13 +486,15 @@ impl Supervisor {
         }
         // From here on rinit only waits for the namespace to empty: its
         // children may reap themselves, in parallel, instead of queueing for
-        // rinit's wait4 (unless -w wants each reap logged). What an OOM kill
-        // from now on takes is reported without a name. Set before the
-        // kill(-1) calls, so that every exit they cause is a self-reaping
-        // one; the kernel drops a SIGCHLD that was pending when the flag was
-        // set (SIGCHLD at SIG_DFL is "ignored"), so the loop looks for
-        // children at once instead of waiting for one (`look_now`).
-        if !self.warn_on_reap {
+        // rinit's wait4 — unless -w wants each reap logged, or an OOM kill
+        // is under way whose victim rinit must reap to name it (a kill from
+        // now on is reported unnamed). Set before the kill(-1) calls, so
+        // that every exit they cause is a self-reaping one; the kernel drops
+        // a SIGCHLD that was pending when the flag was set (SIGCHLD at
+        // SIG_DFL is "ignored"), so the loop looks for children at once
+        // instead of waiting for one (`look_now`).
+        let oom_allows = self.oom.as_mut().is_none_or(OomWatch::let_children_reap_themselves);
+        if !self.warn_on_reap && oom_allows {
             match signals::reap_automatically() {
                 Ok(()) => {
                     self.self_reaping = true;

@@ -87,6 +87,9 @@ pub struct OomWatch {
     cap: Option<fs::File>,
     /// rinit has sent its own SIGKILLs: a dying child is no evidence now.
     own_kills: bool,
+    /// rinit's children reap themselves (the shutdown's last phase): a
+    /// victim among them would never be reaped by rinit, so none is named.
+    reaps_unseen: bool,
 }
 
 #[derive(Debug)]
@@ -180,6 +183,20 @@ impl OomWatch {
         self.own_kills = true;
     }
 
+    /// Asked before rinit lets its children reap themselves (the shutdown,
+    /// once everyone has had SIGTERM): not while an OOM kill is under way,
+    /// whose victim rinit must reap to name it. If it may, every kill from
+    /// now on is reported at once, unnamed, as its victim might be reaped
+    /// by the kernel unseen.
+    pub fn let_children_reap_themselves(&mut self) -> bool {
+        self.count();
+        if self.unsettled > 0 || !self.victims.is_empty() {
+            return false;
+        }
+        self.reaps_unseen = true;
+        true
+    }
+
     /// Called as rinit exits: what is still unreported, then one line if the
     /// OOM killer struck at all.
     pub fn finish(&mut self) {
@@ -254,7 +271,7 @@ impl OomWatch {
         if kills == 0 {
             return None;
         }
-        let mut dying = if self.own_kills { Vec::new() } else { self.dying_children() };
+        let mut dying = if self.own_kills || self.reaps_unseen { Vec::new() } else { self.dying_children() };
         dying.retain(|(pid, _)| !self.victims.iter().any(|(v, _)| v == pid));
         let unnamed = match u64::try_from(dying.len()) {
             Ok(n) if n <= kills => {
@@ -400,6 +417,7 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
         usage,
         cap,
         own_kills: false,
+        reaps_unseen: false,
     };
     let Some(count) = watch.current() else {
         debug!("no OOM report: no oom_kill count in {}", counter.display());
@@ -612,6 +630,26 @@ mod tests {
         kills(&f, 1);
         assert!(account(&mut w).1.unwrap().starts_with("a process in the container was killed"));
         assert_eq!(w.victim_report(7), None);
+        assert_eq!(w.victim_report(8), None);
+    }
+
+    #[test]
+    fn children_reap_themselves_only_when_no_kill_is_under_way_and_then_no_one_is_named() {
+        let f = v1_job(0);
+        let mut w = watch(&f).unwrap();
+        // A kill whose victim, a dying child, waits to be named at its reap.
+        child(&f, 7, "a", SIGKILL_PENDING, 0);
+        kills(&f, 1);
+        assert!(!w.let_children_reap_themselves(), "a kill not yet looked at");
+        assert_eq!(w.settled(), None);
+        assert!(!w.let_children_reap_themselves(), "a victim waiting for its reap");
+        assert!(w.victim_report(7).is_some());
+        fs::write(f.proc_root().join("thread-self/children"), "").unwrap();
+        assert!(w.let_children_reap_themselves());
+        // From now on a victim may be reaped by the kernel: reported at once.
+        child(&f, 8, "b", SIGKILL_PENDING, 0);
+        kills(&f, 2);
+        assert!(account(&mut w).1.unwrap().starts_with("a process in the container was killed"));
         assert_eq!(w.victim_report(8), None);
     }
 
