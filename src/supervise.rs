@@ -110,14 +110,15 @@ impl Supervisor {
         // One buffer for the machine's actions, reused on every turn.
         let mut actions = Vec::with_capacity(4);
         // Whether this turn may have a child to reap: the first turn, a
-        // SIGCHLD, a timeout, or a look asked for. A turn woken by a signal
-        // to forward does not look: signals come out of the queue lowest
-        // number first, so a SIGCHLD behind it (17, after SIGHUP..SIGTERM)
-        // or before it (real-time ones) still has a turn of its own; this
-        // keeps a wait4 off the path of every forwarded signal.
+        // SIGCHLD, a timeout, an OOM notice, or a look asked for
+        // (`look_now`). A turn woken by a signal to forward does not look:
+        // a SIGCHLD queued with it stays pending and gets a turn of its own
+        // (the signalfd hands out one signal per read), which keeps a wait4
+        // off the path of every forwarded signal.
         let mut maybe_child = true;
         loop {
             self.start_oom_watch_when_due();
+            maybe_child |= std::mem::take(&mut self.look_now);
             // Whether the last look found no child at all, and how long it took.
             let mut all_gone = false;
             let mut look = Duration::ZERO;
@@ -142,24 +143,31 @@ impl Supervisor {
                 if let Some(code) = self.apply_all(&actions, None) {
                     return code;
                 }
-                if std::mem::take(&mut self.look_now) {
+                if self.look_now {
                     continue;
                 }
             }
             // Asleep until a signal or an OOM notice comes; a timeout only
             // while a shutdown deadline is pending or an OOM kill under way.
-            let deadline = self.machine.deadline().map(|d| d.saturating_sub(self.clock.elapsed()));
+            let until_deadline = || self.machine.deadline().map(|d| d.saturating_sub(self.clock.elapsed()));
             if self.self_reaping && maybe_child && !all_gone {
                 // Every child that exits meanwhile still queues a SIGCHLD:
                 // the wait below returns at once, and the next turn looks.
                 // Signals to forward have nobody left to go to.
-                std::thread::sleep(shutdown::reap_pause(look, deadline));
+                std::thread::sleep(shutdown::reap_pause(look, until_deadline()));
             }
+            // Taken after the pause, so that the pause does not make a
+            // deadline late.
+            let deadline = until_deadline();
             let recheck = self.oom.as_ref().and_then(OomWatch::timeout);
             let watch_due = self.oom_watch_at.as_ref().map(|_| OOM_WATCH_AFTER.saturating_sub(self.clock.elapsed()));
             let timeout = [deadline, recheck, watch_due].into_iter().flatten().min();
             let woken = self.waiter.wait(timeout, self.oom.as_ref().and_then(OomWatch::fd));
-            maybe_child = matches!(woken, Ok(Woken::Signal(libc::SIGCHLD) | Woken::Nothing) | Err(_));
+            // An OOM notice looks too: the descriptor wins the poll over a
+            // pending SIGCHLD, and a stream of notices must not keep rinit
+            // from reaping.
+            maybe_child =
+                matches!(woken, Ok(Woken::Signal(libc::SIGCHLD) | Woken::Nothing | Woken::Descriptor) | Err(_));
             match woken {
                 Ok(Woken::Signal(sig)) => {
                     let now = self.clock.elapsed();
@@ -493,12 +501,14 @@ impl Supervisor {
         // a SIGCHLD that was pending when the flag was set (SIGCHLD at
         // SIG_DFL is "ignored"), so the loop looks for children at once
         // instead of waiting for one (`look_now`).
-        let oom_allows = self.oom.as_mut().is_none_or(OomWatch::let_children_reap_themselves);
-        if !self.warn_on_reap && oom_allows {
+        if !self.warn_on_reap && self.oom.as_mut().is_none_or(OomWatch::may_leave_reaps_to_the_kernel) {
             match signals::reap_automatically() {
                 Ok(()) => {
                     self.self_reaping = true;
                     self.look_now = true;
+                    if let Some(oom) = self.oom.as_mut() {
+                        oom.reaps_left_to_the_kernel();
+                    }
                 }
                 Err(e) => debug!("children cannot reap themselves ({e}): rinit reaps them"),
             }
@@ -532,16 +542,21 @@ impl Supervisor {
         if self.scope.whole_namespace {
             // From PID 1, kill(-1) reaches every process of the namespace at
             // once, including any forked since the listing.
+            // A zombie of rinit's, which the listing leaves out, takes
+            // kill(-1) too: asked for just before it.
+            let zombie = has_zombie_child();
             let reached = signals::send(-1, libc::SIGKILL).is_ok();
             // kill(-1) fails with ESRCH when it finds nobody. Success after
-            // a listing that found nobody means processes escaped it (a fork
+            // a listing that found nobody, with no zombie of rinit's to
+            // account for it, means processes escaped the listing (a fork
             // storm's children, forked behind getdents' cursor once pids
             // wrap): they got SIGKILL, and the summary must not say that
-            // nobody needed it. (The loop has just reaped, so rinit's own
-            // zombies hardly ever account for the success. Kernel threads,
-            // seen by rinit as a VM's PID 1, take kill(-1) too: there the
-            // listing alone counts.)
-            let escaped = reached && listed.as_ref().is_some_and(Vec::is_empty) && !self.sees_kernel_threads();
+            // nobody needed it. Kernel threads, seen by rinit as a VM's
+            // PID 1, take kill(-1) too: there the listing alone counts.
+            let escaped = reached
+                && !zombie
+                && listed.as_ref().is_some_and(Vec::is_empty)
+                && !self.sees_kernel_threads();
             if listed.is_none() || escaped {
                 self.summary.killed_unlisted = true;
             }
@@ -592,6 +607,17 @@ impl Supervisor {
             }
         }
     }
+}
+
+/// Whether a child of rinit's has ended and waits to be reaped, asked
+/// without reaping it (WNOWAIT).
+fn has_zombie_child() -> bool {
+    // SAFETY: siginfo_t is plain data; zeroed means "no child" to waitid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is a valid out pointer; WNOWAIT leaves the child.
+    let rc = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL) };
+    // SAFETY: waitid filled the SIGCHLD fields (or left them zero).
+    rc == 0 && unsafe { info.si_pid() } != 0
 }
 
 /// Whether the program is stopped, asked without reading `/proc`: a stop

@@ -243,13 +243,20 @@ fn a_subreaper_also_signals_adopted_orphans() {
     if common::skip_under_qemu() {
         return;
     }
-    let script = r#"(trap 'echo orphan cleaned >&3; exit 0' TERM; echo x > "$FIFO"; while :; do sleep 100 & wait $!; done) &
+    // The orphan says it is ready only once its sleep runs: a SIGTERM that
+    // reached the forked shell before it exec'd sleep would be taken by the
+    // shell's trap, and the sleep would wait out the grace (seen: 8 s).
+    let script = r#"(trap 'echo orphan cleaned >&3; exit 0' TERM; sleep 100 & s=$!
+        while [ "$(cat /proc/$s/comm 2>/dev/null)" != sleep ]; do :; done
+        echo x > "$FIFO"; while :; do wait $s; sleep 100 & s=$!; done) &
         read x < "$FIFO"; exit 0"#;
     let (cmd, dir) = with_fifo(direct(&["-s", "-v"], &["sh", "-c", script]));
     let mut r = Pid1::launch(cmd);
     r.lines.expect("orphan cleaned");
     let end = r.wait();
     assert_eq!(end.code, Some(0));
+    let (line, took) = summary(&end.stderr);
+    assert!(line.contains("0 needed SIGKILL") && took < 1.0, "{line}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -321,4 +328,42 @@ fn with_w_every_process_the_shutdown_ends_is_still_reaped_and_logged() {
     let reaped: Vec<&str> = end.stderr.lines().filter(|l| l.starts_with("[rinit] reaped pid ")).collect();
     assert_eq!(reaped.len(), 3, "{}", end.stderr);
     assert!(reaped.iter().all(|l| l.ends_with(", which was killed by SIGTERM")), "{}", end.stderr);
+}
+
+#[test]
+fn once_everyone_has_had_sigterm_the_kernel_reaps_rinits_children_but_not_under_w() {
+    // rinit(1) SHUTDOWN: after the kill(-1) SIGTERM rinit's children reap
+    // themselves (SA_NOCLDWAIT), which keeps a shutdown of thousands from
+    // keeping rinit busy; -w, which logs every reap, keeps rinit reaping.
+    // Seen from outside: strace attached to rinit, its sigaction calls only.
+    if common::skip_under_qemu() {
+        return;
+    }
+    for (opts, self_reaping) in [(&["-v"][..], true), (&["-v", "-w"][..], false)] {
+        let dir = temp_dir("self-reaping");
+        let trace = dir.join("trace");
+        let mut r = Pid1::start(opts, "trap 'exit 0' TERM; sleep 1000 & echo ready >&3; wait");
+        r.lines.expect("ready");
+        let mut strace = Command::new("strace")
+            .arg("-o")
+            .arg(&trace)
+            .args(["-e", "trace=rt_sigaction", "-p", &r.rinit_pid().to_string()])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // strace says "Process N attached" on stderr once it traces.
+        let mut attached = std::io::BufReader::new(strace.stderr.take().unwrap());
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut attached, &mut line).unwrap();
+        assert!(line.contains("attached"), "{line}");
+        r.signal(libc::SIGTERM);
+        let end = r.wait();
+        assert_eq!(end.code, Some(0), "{}", end.stderr);
+        // strace ends with the traced rinit.
+        assert!(strace.wait().unwrap().success());
+        let trace = std::fs::read_to_string(&trace).unwrap();
+        let set = trace.lines().any(|l| l.starts_with("rt_sigaction(SIGCHLD") && l.contains("SA_NOCLDWAIT"));
+        assert_eq!(set, self_reaping, "{opts:?}: {trace}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -22,22 +22,22 @@ fi
 for s in $(echo "$scenarios" | tr , ' '); do
     # An OOM scenario expects exactly one kill. Now and then the kernel
     # makes a second one (it once took unshare, outside the namespace, while
-    # the victim's memory was still being freed): that run proves nothing
-    # either way, so it runs again in a fresh cgroup, three times at most,
-    # as the host's OOM tests do (tests/cgroup.rs, with_one_oom_kill). The
-    # discarded run is shown, marked, before the one the tests read.
-    attempt=1
+    # the victim's memory was still being freed), or none: that run proves
+    # nothing either way, so it runs again in a fresh cgroup (the attempt is
+    # part of its name, lib.sh), three times at most, as the host's OOM
+    # tests do (tests/cgroup.rs, with_one_oom_kill). The discarded run is
+    # shown, marked, before the one the tests read.
+    export ATTEMPT=1
     while :; do
         # A hung scenario must not hang the boot: the others still report.
         timeout -s KILL 120 /bin/sh "/scenarios/$s.sh" </dev/null >/tmp/scenario.out 2>&1
         status=$?
         kills=$(sed -n 's/^after: oom_kill //p' /tmp/scenario.out)
-        if [ -z "$kills" ] || [ "$kills" = 1 ] || [ "$attempt" -ge 3 ]; then
+        if [ -z "$kills" ] || [ "$kills" = 1 ] || [ "$ATTEMPT" -ge 3 ]; then
             break
         fi
         sed "s/^/retried $s (oom_kill $kills): /" /tmp/scenario.out
-        rmdir "/sys/fs/cgroup/$s" 2>/dev/null
-        attempt=$((attempt + 1))
+        ATTEMPT=$((ATTEMPT + 1))
     done
     echo "=== begin $s"
     cat /tmp/scenario.out

@@ -184,17 +184,19 @@ impl OomWatch {
     }
 
     /// Asked before rinit lets its children reap themselves (the shutdown,
-    /// once everyone has had SIGTERM): not while an OOM kill is under way,
-    /// whose victim rinit must reap to name it. If it may, every kill from
-    /// now on is reported at once, unnamed, as its victim might be reaped
-    /// by the kernel unseen.
-    pub fn let_children_reap_themselves(&mut self) -> bool {
+    /// once everyone has had SIGTERM): not while an OOM kill is being
+    /// accounted for — counted and not yet looked at, a victim waiting for
+    /// its reap to be named, or (v1) a notice whose count has not risen yet
+    /// — since rinit must reap the victim to name it.
+    pub fn may_leave_reaps_to_the_kernel(&mut self) -> bool {
         self.count();
-        if self.unsettled > 0 || !self.victims.is_empty() {
-            return false;
-        }
+        self.unsettled == 0 && self.victims.is_empty() && self.rechecks == 0
+    }
+
+    /// rinit's children reap themselves from now on: every kill is reported
+    /// at once, unnamed, as its victim may be reaped by the kernel unseen.
+    pub fn reaps_left_to_the_kernel(&mut self) {
         self.reaps_unseen = true;
-        true
     }
 
     /// Called as rinit exits: what is still unreported, then one line if the
@@ -640,15 +642,27 @@ mod tests {
         // A kill whose victim, a dying child, waits to be named at its reap.
         child(&f, 7, "a", SIGKILL_PENDING, 0);
         kills(&f, 1);
-        assert!(!w.let_children_reap_themselves(), "a kill not yet looked at");
+        assert!(!w.may_leave_reaps_to_the_kernel(), "a kill not yet looked at");
         assert_eq!(w.settled(), None);
-        assert!(!w.let_children_reap_themselves(), "a victim waiting for its reap");
+        assert!(!w.may_leave_reaps_to_the_kernel(), "a victim waiting for its reap");
         assert!(w.victim_report(7).is_some());
         fs::write(f.proc_root().join("thread-self/children"), "").unwrap();
-        assert!(w.let_children_reap_themselves());
+        // v1: a notice whose count has not risen yet.
+        w.rechecks = 3;
+        assert!(!w.may_leave_reaps_to_the_kernel(), "a notice still being checked");
+        w.rechecks = 0;
+        assert!(w.may_leave_reaps_to_the_kernel());
+        // Asking changes nothing: a dying child is still named (as under -w,
+        // where rinit goes on reaping).
+        child(&f, 9, "c", SIGKILL_PENDING, 0);
+        kills(&f, 2);
+        assert_eq!(account(&mut w).1, None);
+        assert!(w.victim_report(9).is_some());
+        fs::write(f.proc_root().join("thread-self/children"), "").unwrap();
+        w.reaps_left_to_the_kernel();
         // From now on a victim may be reaped by the kernel: reported at once.
         child(&f, 8, "b", SIGKILL_PENDING, 0);
-        kills(&f, 2);
+        kills(&f, 3);
         assert!(account(&mut w).1.unwrap().starts_with("a process in the container was killed"));
         assert_eq!(w.victim_report(8), None);
     }

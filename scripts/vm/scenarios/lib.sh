@@ -27,12 +27,15 @@ enable() {
     for c in "$@"; do echo "+$c" > "$CG/cgroup.subtree_control"; done
 }
 
-# A memory cgroup $CG/$1 limited to $2, without swap.
+# A memory cgroup limited to $2, without swap, named $1 and the attempt
+# (/init runs an OOM scenario again in a fresh cgroup when the kernel made
+# a second OOM kill): its name is left in $MEMCG.
 memory_cgroup() {
+    MEMCG="$1-${ATTEMPT:-1}"
     enable memory
-    mkdir -p "$CG/$1"
-    echo "$2" > "$CG/$1/memory.max"
-    echo 0 > "$CG/$1/memory.swap.max"
+    mkdir -p "$CG/$MEMCG"
+    echo "$2" > "$CG/$MEMCG/memory.max"
+    echo 0 > "$CG/$MEMCG/memory.swap.max"
 }
 
 # After an OOM scenario: the oom_kill count of the memory cgroup $CG/$1, and

@@ -6,7 +6,7 @@
 # README); the log is shown at the end.
 . /scenarios/lib.sh
 memory_cgroup oom-grandchild 32M
-in_cgroup oom-grandchild $NS rinit -- sh -c "
+in_cgroup "$MEMCG" $NS rinit -- sh -c "
     ( $ALLOCATE )
     echo \"program: subshell status \$?\"
     until grep -q 'OOM killer' /tmp/rinit.log; do :; done
@@ -16,4 +16,4 @@ in_cgroup oom-grandchild $NS rinit -- sh -c "
     exit 0" 2>/tmp/rinit.log
 echo "after: rinit exit $?"
 cat /tmp/rinit.log
-oom_after oom-grandchild
+oom_after "$MEMCG"

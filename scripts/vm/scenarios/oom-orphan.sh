@@ -3,6 +3,6 @@
 # exits normally.
 . /scenarios/lib.sh
 memory_cgroup oom-orphan 32M
-in_cgroup oom-orphan $NS rinit -- sh -c "( ($ALLOCATE) & echo \"program: orphan pid \$!\" >&2 ) | read -r _; exit 0"
+in_cgroup "$MEMCG" $NS rinit -- sh -c "( ($ALLOCATE) & echo \"program: orphan pid \$!\" >&2 ) | read -r _; exit 0"
 echo "after: rinit exit $?"
-oom_after oom-orphan
+oom_after "$MEMCG"

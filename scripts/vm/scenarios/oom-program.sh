@@ -1,6 +1,6 @@
 # The program itself is OOM-killed: named, with the limit.
 . /scenarios/lib.sh
 memory_cgroup oom-program 32M
-in_cgroup oom-program $NS rinit -- sh -c "$ALLOCATE"
+in_cgroup "$MEMCG" $NS rinit -- sh -c "$ALLOCATE"
 echo "after: rinit exit $?"
-oom_after oom-program
+oom_after "$MEMCG"
