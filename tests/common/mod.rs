@@ -71,6 +71,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("with_few_file_descriptors_every_process_still_gets_sigterm", OWN_FDS),
     ("options_end_at_the_first_non_option_where_tini_takes_them_all", NO_SUBREAPER),
     ("log_lines_are_worded_rinits_way", OWN_THREAD),
+    ("once_everyone_has_had_sigterm_the_kernel_reaps_rinits_children_but_not_under_w", OWN_SIGACTION),
 ];
 
 // What qemu-user (Debian 12's qemu-user-static, 7.2) does not emulate, as
@@ -82,6 +83,8 @@ const RT_SIGNALS: &str = "qemu-user keeps the first host real-time signals for i
      the rest (a death by signal 34 reaches rinit as 32)";
 const RT_IGNORED: &str = "qemu-user does not hand on a real-time signal that rinit's parent ignored";
 const OWN_FDS: &str = "qemu-user needs file descriptors of its own: it cannot start rinit under a limit of 4 or 5";
+const OWN_SIGACTION: &str = "qemu-user makes the host's sigaction calls itself, without SA_NOCLDWAIT: \
+     strace sees the emulator's calls, and rinit reaps its children as before";
 const OWN_SYSCALL: &str = "/proc/PID/syscall shows the emulator's own system call, not the one rinit made";
 
 /// Whether the binary under test is for another architecture than the tests
