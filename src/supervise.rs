@@ -610,27 +610,32 @@ impl Supervisor {
 }
 
 /// Whether a child of rinit's has ended and waits to be reaped, asked
-/// without reaping it (WNOWAIT).
+/// without reaping it.
 fn has_zombie_child() -> bool {
-    // SAFETY: siginfo_t is plain data; zeroed means "no child" to waitid.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is a valid out pointer; WNOWAIT leaves the child.
-    let rc = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL) };
-    // SAFETY: waitid filled the SIGCHLD fields (or left them zero).
-    rc == 0 && unsafe { info.si_pid() } != 0
+    peek_child(libc::P_ALL, 0, libc::WEXITED | libc::__WALL).is_ok_and(|pid| pid != 0)
 }
 
 /// Whether the program is stopped, asked without reading `/proc`: a stop
 /// that nobody has collected with WUNTRACED (rinit never does) stays
-/// visible to waitid(WSTOPPED | WNOWAIT) until the program runs again.
+/// visible to waitid(WSTOPPED | WNOWAIT) until the program runs again. In
+/// doubt (waitid failed), yes: a SIGCONT too many does no harm.
 fn program_is_stopped(pid: i32) -> bool {
+    let Ok(id) = libc::id_t::try_from(pid) else { return true };
+    peek_child(libc::P_PID, id, libc::WSTOPPED).map_or(true, |found| found == pid)
+}
+
+/// waitid(`which`, `id`, `flags` | WNOHANG | WNOWAIT): the pid of a child in
+/// the state `flags` asks for, or 0 if none is, leaving it as it is.
+fn peek_child(which: libc::idtype_t, id: libc::id_t, flags: libc::c_int) -> std::io::Result<i32> {
     // SAFETY: siginfo_t is plain data; zeroed means "no child" to waitid.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let Ok(id) = libc::id_t::try_from(pid) else { return true };
-    // SAFETY: `info` is a valid out pointer; WNOWAIT leaves the state.
-    let rc = unsafe { libc::waitid(libc::P_PID, id, &mut info, libc::WSTOPPED | libc::WNOHANG | libc::WNOWAIT) };
+    // SAFETY: `info` is a valid out pointer; WNOWAIT leaves the child's state.
+    let rc = unsafe { libc::waitid(which, id, &mut info, flags | libc::WNOHANG | libc::WNOWAIT) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
     // SAFETY: waitid filled the SIGCHLD fields (or left them zero).
-    rc != 0 || unsafe { info.si_pid() } == pid
+    Ok(unsafe { info.si_pid() })
 }
 
 fn describe_target(target: i32) -> String {
