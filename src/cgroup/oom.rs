@@ -85,11 +85,11 @@ pub struct OomWatch {
     /// `memory.limit_in_bytes`), kept open like the count.
     usage: Option<fs::File>,
     cap: Option<fs::File>,
-    /// rinit has sent its own SIGKILLs: a dying child is no evidence now.
-    own_kills: bool,
-    /// rinit's children reap themselves (the shutdown's last phase): a
-    /// victim among them would never be reaped by rinit, so none is named.
-    reaps_unseen: bool,
+    /// Whether a child dying of SIGKILL may be named as a victim: not once
+    /// rinit has sent its own SIGKILLs (a dying child is no evidence then),
+    /// nor once its children reap themselves (the shutdown's last phase: a
+    /// victim would never be reaped by rinit, so never reported).
+    names_victims: bool,
 }
 
 #[derive(Debug)]
@@ -180,7 +180,7 @@ impl OomWatch {
     pub fn before_own_kills(&mut self) {
         self.count();
         self.settle();
-        self.own_kills = true;
+        self.names_victims = false;
     }
 
     /// Asked before rinit lets its children reap themselves (the shutdown,
@@ -196,7 +196,7 @@ impl OomWatch {
     /// rinit's children reap themselves from now on: every kill is reported
     /// at once, unnamed, as its victim may be reaped by the kernel unseen.
     pub fn reaps_left_to_the_kernel(&mut self) {
-        self.reaps_unseen = true;
+        self.names_victims = false;
     }
 
     /// Called as rinit exits: what is still unreported, then one line if the
@@ -273,7 +273,7 @@ impl OomWatch {
         if kills == 0 {
             return None;
         }
-        let mut dying = if self.own_kills || self.reaps_unseen { Vec::new() } else { self.dying_children() };
+        let mut dying = if self.names_victims { self.dying_children() } else { Vec::new() };
         dying.retain(|(pid, _)| !self.victims.iter().any(|(v, _)| v == pid));
         let unnamed = match u64::try_from(dying.len()) {
             Ok(n) if n <= kills => {
@@ -418,8 +418,7 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
         rechecks: 0,
         usage,
         cap,
-        own_kills: false,
-        reaps_unseen: false,
+        names_victims: true,
     };
     let Some(count) = watch.current() else {
         debug!("no OOM report: no oom_kill count in {}", counter.display());
