@@ -5,6 +5,7 @@
 # place. The server's log goes to the container's stdout (`docker logs`).
 # It listens on its unix socket only: no TCP address at all.
 set -eu
+. /scenarios/lib.sh
 version=$(ls /usr/lib/postgresql)
 install -d -o postgres -g postgres /run/postgresql
 setpriv --reuid=postgres --regid=postgres --init-groups \
@@ -14,12 +15,7 @@ setpriv --reuid=postgres --regid=postgres --init-groups \
 # recovers (the killed server's postmaster.pid, with the same pid in a new
 # container, already reads "ready"): wait until it accepts connections,
 # at most 60 s.
-i=0
-until setpriv --reuid=postgres --regid=postgres --init-groups \
-    "/usr/lib/postgresql/$version/bin/pg_isready" -q -h /run/postgresql; do
-    i=$((i + 1))
-    [ "$i" -le 600 ] || { echo "with-postgres: not accepting connections after 60 s" >&2; exit 1; }
-    sleep 0.1
-done
+wait_for 60 "with-postgres: not accepting connections" setpriv --reuid=postgres --regid=postgres \
+    --init-groups "/usr/lib/postgresql/$version/bin/pg_isready" -q -h /run/postgresql
 echo "with-postgres: PostgreSQL is up; running $*"
 exec "$@"
