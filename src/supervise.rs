@@ -128,7 +128,8 @@ impl Supervisor {
                 }
                 let started = self.clock.elapsed();
                 let (program, gone) = self.reap();
-                look = self.clock.elapsed().saturating_sub(started);
+                let now = self.clock.elapsed();
+                look = now.saturating_sub(started);
                 all_gone = gone;
                 if program.is_some() && self.term_deferred {
                     self.term_deferred = false;
@@ -137,7 +138,6 @@ impl Supervisor {
                 // As PID 1, no child left is not yet an empty namespace:
                 // processes that came in from outside are no children of rinit.
                 let others_left = all_gone && self.scope.whole_namespace && self.others_left();
-                let now = self.clock.elapsed();
                 actions.clear();
                 self.machine.handle_into(Event::Reaped { program, all_gone, others_left }, now, &mut actions);
                 if let Some(code) = self.apply_all(&actions, None) {
