@@ -7,6 +7,7 @@
 
 pub mod cgroup;
 pub mod cli;
+pub mod fd;
 pub mod logging;
 pub mod procs;
 pub mod supervise;

@@ -7,7 +7,7 @@
 //! ever runs inside PID 1.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
@@ -325,12 +325,7 @@ pub fn send(pid: i32, sig: i32) -> io::Result<()> {
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor
     // (close-on-exec by definition) or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    match RawFd::try_from(fd) {
-        // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
-        Ok(fd) if fd >= 0 => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
-        _ => Err(io::Error::last_os_error()),
-    }
+    crate::fd::from_syscall(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })
 }
 
 /// pidfd_send_signal: `sig` to the process behind `pidfd`, and ESRCH if

@@ -37,21 +37,13 @@ impl std::fmt::Display for Error {
 /// open for kernels older than O_CLOEXEC, and these opens are on rinit's
 /// start-up path.
 fn open(path: &Path) -> std::io::Result<fs::File> {
-    use std::os::fd::FromRawFd;
     let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     // SAFETY: a valid C string; openat returns a new descriptor or -1.
     let fd = unsafe {
         libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
     };
-    // syscall returns a c_long: i64 on 64-bit targets, i32 on 32-bit ones.
-    // Converted through the RawFd alias, not i32, so that the conversion
-    // that does nothing on i686 is not a useless_conversion there.
-    match std::os::fd::RawFd::try_from(fd) {
-        // SAFETY: a fresh descriptor that nothing else owns.
-        Ok(fd) if fd >= 0 => Ok(unsafe { fs::File::from_raw_fd(fd) }),
-        _ => Err(std::io::Error::last_os_error()),
-    }
+    crate::fd::from_syscall(fd).map(fs::File::from)
 }
 
 /// Reads a whole `/proc` or cgroup file. They report a size of 0 (so

@@ -455,19 +455,11 @@ fn prefault_stack() {
 
 /// Whether one more descriptor can be had now.
 fn spare_descriptor() -> bool {
-    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor, closed at once (the
-    // raw call: musl's fcntl adds an F_SETFD).
+    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor (the raw call: musl's
+    // fcntl adds an F_SETFD).
     let fd = unsafe { libc::syscall(libc::SYS_fcntl, 2, libc::F_DUPFD_CLOEXEC, 0) };
-    // syscall returns a c_long (i64 on 64-bit targets, i32 on 32-bit): through
-    // the RawFd alias as in `super::open`.
-    match std::os::fd::RawFd::try_from(fd) {
-        Ok(fd) if fd >= 0 => {
-            // SAFETY: closing the descriptor just made.
-            unsafe { libc::close(fd) };
-            true
-        }
-        _ => false,
-    }
+    // Dropped, and so closed, at once.
+    crate::fd::from_syscall(fd).is_ok()
 }
 
 /// A memory limit as users write it: `128 MiB`, `1.5 GiB`.
