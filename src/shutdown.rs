@@ -267,12 +267,8 @@ fn is_stop_signal(sig: i32) -> bool {
 pub struct Summary {
     /// Processes that got SIGTERM from rinit, the program included.
     pub termed: usize,
-    /// SIGTERM also went out through kill(-1), to processes rinit could not
-    /// list or count.
-    pub termed_unlisted: bool,
-    /// SIGTERM went to every process through kill(-1), uncounted (a count
-    /// would cost a look at /proc: see `Supervisor::term_everyone`).
-    pub termed_everyone: bool,
+    /// How SIGTERM reached the processes other than the program.
+    pub termed_via: TermedVia,
     /// Processes that needed SIGKILL: pid and name.
     pub killed: Vec<(i32, String)>,
     /// Whether SIGKILL went out through kill(-1) without a list.
@@ -282,6 +278,19 @@ pub struct Summary {
     /// Descendants that rinit could not find were left behind.
     pub unreached: bool,
     pub took: Duration,
+}
+
+/// How the shutdown's SIGTERM reached the other processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TermedVia {
+    /// One by one, as listed (and counted in `termed`).
+    #[default]
+    Listing,
+    /// Also through kill(-1), to processes rinit could not list or count.
+    ListingAndKillAll,
+    /// To every process through kill(-1), uncounted (a count would cost a
+    /// look at /proc: see `Supervisor::term_everyone`).
+    KillAll,
 }
 
 impl Summary {
@@ -303,12 +312,12 @@ impl fmt::Display for Summary {
             s
         };
         f.write_str("shutdown: ")?;
-        if self.termed_everyone {
-            f.write_str("every process got SIGTERM through kill(-1), ")?;
-        } else if self.termed_unlisted {
-            write!(f, "{} process{} and every other process (kill(-1)) got SIGTERM, ", self.termed, plural(self.termed))?;
-        } else {
-            write!(f, "{} process{} got SIGTERM, ", self.termed, plural(self.termed))?;
+        match self.termed_via {
+            TermedVia::KillAll => f.write_str("every process got SIGTERM through kill(-1), ")?,
+            TermedVia::ListingAndKillAll => {
+                write!(f, "{} process{} and every other process (kill(-1)) got SIGTERM, ", self.termed, plural(self.termed))?;
+            }
+            TermedVia::Listing => write!(f, "{} process{} got SIGTERM, ", self.termed, plural(self.termed))?,
         }
         if self.killed.is_empty() && self.killed_unlisted {
             f.write_str("the rest got SIGKILL through kill(-1)")?;
@@ -597,7 +606,7 @@ mod tests {
         assert!(s.is_clean());
         let s = Summary {
             termed: 2,
-            termed_unlisted: true,
+            termed_via: TermedVia::ListingAndKillAll,
             killed_unlisted: true,
             left: vec![(40, "\u{fffd}x".into())],
             unreached: true,
@@ -613,7 +622,7 @@ mod tests {
         assert!(!Summary { killed_unlisted: true, ..Summary::default() }.is_clean());
         let s = Summary {
             termed: 1,
-            termed_everyone: true,
+            termed_via: TermedVia::KillAll,
             killed: (1..=12).map(|p| (p, "sleep".to_string())).collect(),
             took: ms(8_001),
             ..Summary::default()

@@ -10,7 +10,7 @@ use log::{debug, error, info, warn};
 
 use crate::cgroup::OomWatch;
 use crate::procs::{self, Listing, ProcDir, Proc, Scope};
-use crate::shutdown::{self, Action, Event, Machine, Summary};
+use crate::shutdown::{self, Action, Event, Machine, Summary, TermedVia};
 use crate::signals;
 use crate::wait::{Waiter, Woken};
 use crate::status::{self, Ended};
@@ -471,7 +471,7 @@ impl Supervisor {
     fn term_by_kill_all(&mut self) {
         let _ = signals::send(-1, libc::SIGTERM);
         let _ = signals::send(-1, libc::SIGCONT);
-        self.summary.termed_unlisted = true;
+        self.summary.termed_via = TermedVia::ListingAndKillAll;
         info!("sent SIGTERM to every process through kill(-1)");
     }
 
@@ -516,7 +516,7 @@ impl Supervisor {
         // SIGCONT after SIGTERM: a stopped process must run to handle it.
         let _ = signals::send(-1, libc::SIGTERM);
         let _ = signals::send(-1, libc::SIGCONT);
-        self.summary.termed_everyone = true;
+        self.summary.termed_via = TermedVia::KillAll;
         debug!("sent SIGTERM to every process through kill(-1)");
         true
     }
