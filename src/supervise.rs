@@ -543,8 +543,10 @@ impl Supervisor {
             // From PID 1, kill(-1) reaches every process of the namespace at
             // once, including any forked since the listing.
             // A zombie of rinit's, which the listing leaves out, takes
-            // kill(-1) too: asked for just before it.
-            let zombie = has_zombie_child();
+            // kill(-1) too: asked for just before it, and only when the
+            // listing found nobody (the one case where it matters).
+            let listed_nobody = listed.as_ref().is_some_and(Vec::is_empty);
+            let zombie = listed_nobody && has_zombie_child();
             let reached = signals::send(-1, libc::SIGKILL).is_ok();
             // kill(-1) fails with ESRCH when it finds nobody. Success after
             // a listing that found nobody, with no zombie of rinit's to
@@ -553,10 +555,7 @@ impl Supervisor {
             // wrap): they got SIGKILL, and the summary must not say that
             // nobody needed it. Kernel threads, seen by rinit as a VM's
             // PID 1, take kill(-1) too: there the listing alone counts.
-            let escaped = reached
-                && !zombie
-                && listed.as_ref().is_some_and(Vec::is_empty)
-                && !self.sees_kernel_threads();
+            let escaped = reached && listed_nobody && !zombie && !self.sees_kernel_threads();
             if listed.is_none() || escaped {
                 self.summary.killed_unlisted = true;
             }
