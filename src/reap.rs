@@ -1,4 +1,4 @@
-//! Reaping (rinit(1) ZOMBIES): one step per turn of the loop, bounded, so
+//! Reaping (rinit(1) DESCRIPTION, SHUTDOWN): one step per turn of the loop, bounded, so
 //! that no flood of exits can keep a signal or a deadline waiting.
 //!
 //! Each `wait4` walks the kernel's list of rinit's children (about a

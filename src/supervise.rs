@@ -1,4 +1,4 @@
-//! The running loop (rinit(1) SIGNALS, ZOMBIES and SHUTDOWN): wait, turn
+//! The running loop (rinit(1) SIGNALS and SHUTDOWN): wait, turn
 //! what woke rinit into one event, feed it to the shutdown machine, carry
 //! out what the machine asks. This is the shell around `shutdown::Machine`;
 //! the system calls are in the parts it holds: `Waiter` (the one place to

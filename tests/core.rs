@@ -692,10 +692,16 @@ fn a_subreaper_without_its_own_proc_still_exits_after_the_grace() {
     if common::skip_under_qemu() {
         return;
     }
-    // rinit is pid 2 of a namespace whose /proc is the host's: it cannot find
-    // the orphan it adopted, so after the grace it leaves it behind instead of
-    // waiting forever (the namespace's PID 1 then takes it down).
+    // rinit is pid 2 of a namespace whose /proc is the host's, in a user
+    // namespace where it cannot mount a proc instance of its own: it cannot
+    // find the orphan it adopted, so after the grace it leaves it behind
+    // instead of waiting forever (the namespace's PID 1 then takes it down).
+    // (As root without the user namespace it lists a private instance:
+    // tests/loop.rs.)
     let mut cmd = unshare_keeping_host_proc();
+    if is_root() {
+        cmd.args(["--user", "--map-root-user"]);
+    }
     let script = format!(
         "{} -v -s -t 1 -- sh -c '(exec sleep 1000 3>&-) & echo ready >&3; exit 4'; echo \"rinit $?\" >&3",
         p(&rinit())
