@@ -369,10 +369,20 @@ pub fn targets(all: &[Proc], scope: Scope, exclude: &[i32], exclude_groups: &[i3
 }
 
 /// Every pid below `root` in the parent links.
+///
+/// A listing is not atomic: a process read with parent P, whose P then
+/// exits and whose pid a new descendant takes, would look like that
+/// descendant's child. A child never starts before its parent (an orphan is
+/// adopted by an ancestor, which started earlier still), so a link to a
+/// parent that started later is such a stale one, and is not followed.
 pub fn descendants(all: &[Proc], root: i32) -> HashSet<i32> {
+    let known = || all.iter().filter(|p| p.known);
+    let started: HashMap<i32, u64> = known().map(|p| (p.pid, p.start)).collect();
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for p in all.iter().filter(|p| p.known) {
-        children.entry(p.ppid).or_default().push(p.pid);
+    for p in known() {
+        if started.get(&p.ppid).is_none_or(|&parent| parent <= p.start) {
+            children.entry(p.ppid).or_default().push(p.pid);
+        }
     }
     let mut found = HashSet::new();
     let mut todo = vec![root];
@@ -463,6 +473,17 @@ mod tests {
         assert_eq!(pids(targets(&all, scope, &[], &[])), vec![2, 3, 4]);
         assert_eq!(pids(targets(&all, scope, &[2], &[])), vec![3, 4]);
         assert_eq!(pids(targets(&all, scope, &[2], &[2])), vec![4]);
+    }
+
+    #[test]
+    fn a_stranger_whose_parents_pid_a_descendant_took_is_not_a_descendant() {
+        // The stranger (300) was listed with parent 250; 250 exited and a
+        // new child of the program took its pid, later in the same listing.
+        let at = |pid, ppid, start| Proc { start, ..p(pid, ppid, pid, "x") };
+        let all = vec![at(100, 1, 5), at(101, 100, 6), at(300, 250, 10), at(250, 101, 20), at(251, 250, 21)];
+        let mut got: Vec<i32> = descendants(&all, 100).into_iter().collect();
+        got.sort_unstable();
+        assert_eq!(got, vec![101, 250, 251], "the stranger 300 started before its 'parent'");
     }
 
     #[test]
