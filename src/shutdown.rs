@@ -70,7 +70,19 @@ pub enum Event {
     Reaped { program: Option<i32>, all_gone: bool, others_left: bool },
     /// Time passed; nothing else happened.
     Tick,
+    /// The OOM watch reported a kill by the kernel's OOM killer in the
+    /// container, and `--oom-exit` is on (rinit(1) CGROUPS): shutdown starts
+    /// as on SIGTERM, and rinit exits with [`OOM_EXIT_STATUS`] whatever the
+    /// program's status.
+    OomKill,
 }
+
+/// The exit status after an OOM kill under `--oom-exit`: 128+SIGKILL, what
+/// Docker and Kubernetes already show for an OOM-killed container, so that
+/// restart policies and alerts read it as such. Forced because the program,
+/// stopped by rinit's SIGTERM, would otherwise exit 143 or 0 like after any
+/// `docker stop` (rinit(1) EXIT STATUS).
+pub const OOM_EXIT_STATUS: i32 = 128 + libc::SIGKILL;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -110,6 +122,8 @@ pub struct Machine {
     others_termed: bool,
     last_kill: Option<Duration>,
     exited: bool,
+    /// The status to exit with whatever the program's (`--oom-exit`).
+    forced: Option<i32>,
 }
 
 impl Machine {
@@ -126,6 +140,7 @@ impl Machine {
             others_termed: false,
             last_kill: None,
             exited: false,
+            forced: None,
         }
     }
 
@@ -174,6 +189,12 @@ impl Machine {
                 }
             }
             Event::Tick => {}
+            Event::OomKill => {
+                self.forced = Some(OOM_EXIT_STATUS);
+                // Exactly what a SIGTERM from the engine does (forwarded
+                // through -r, SIGCONT, T set once).
+                self.on_signal(libc::SIGTERM, now, actions);
+            }
         }
         self.step(now, actions);
     }
@@ -251,7 +272,12 @@ impl Machine {
     /// The status to exit with: the program's, or the one that says it was
     /// lost.
     fn code(&self) -> i32 {
-        self.program.unwrap_or(status::STATUS_LOST)
+        self.forced.unwrap_or_else(|| self.program.unwrap_or(status::STATUS_LOST))
+    }
+
+    /// Whether the exit status is forced by an OOM kill (`--oom-exit`).
+    pub fn status_forced(&self) -> bool {
+        self.forced.is_some()
     }
 }
 
@@ -338,6 +364,9 @@ impl fmt::Display for Summary {
         write!(f, ", took {}.{:03}s", ms / 1000, ms % 1000)
     }
 }
+
+#[cfg(test)]
+mod oom_tests;
 
 #[cfg(test)]
 mod tests {
