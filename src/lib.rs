@@ -10,6 +10,7 @@ pub mod cli;
 pub mod fd;
 pub mod logging;
 pub mod procs;
+pub mod report;
 pub mod supervise;
 pub mod shutdown;
 pub mod signals;

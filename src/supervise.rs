@@ -10,6 +10,7 @@ use log::{debug, error, info, warn};
 
 use crate::cgroup::OomWatch;
 use crate::procs::{self, Listing, ProcDir, Proc, Scope};
+use crate::report;
 use crate::shutdown::{self, Action, Event, Machine, Summary, TermedVia};
 use crate::signals;
 use crate::wait::{Waiter, Woken};
@@ -54,6 +55,12 @@ pub struct Supervisor {
     oom: Option<OomWatch>,
     /// The cgroup root where the OOM watch is to be set up, until it is.
     oom_watch_at: Option<PathBuf>,
+    /// Issue 23: `--oom-exit`; the exit report (`--report`, `--report-file`),
+    /// how the program ended and the most processes listed, for the report.
+    oom_exit: bool,
+    report: Option<report::Wanted>,
+    program_end: Option<Ended>,
+    most_seen: usize,
 }
 
 /// How long after start the OOM watch is set up: finding the memory cgroup
@@ -76,6 +83,9 @@ pub struct Settings {
     /// The cgroup root, if the OOM watch can be set up (the waiter can watch
     /// a descriptor).
     pub oom_watch_at: Option<PathBuf>,
+    /// Issue 23: `--oom-exit`, and the exit report if asked for.
+    pub oom_exit: bool,
+    pub report: Option<report::Wanted>,
 }
 
 impl Supervisor {
@@ -102,6 +112,10 @@ impl Supervisor {
             waiter: s.waiter,
             oom: None,
             oom_watch_at: s.oom_watch_at,
+            oom_exit: s.oom_exit,
+            report: s.report,
+            program_end: None,
+            most_seen: 0,
         }
     }
 
@@ -145,6 +159,17 @@ impl Supervisor {
                 }
                 if self.look_now {
                     continue;
+                }
+            }
+            // Issue 23 (--oom-exit): a kill that the OOM watch accounted for
+            // on this turn (before_reap, or on_event/on_timeout/kill_all on
+            // the last) starts the shutdown, before the loop sleeps.
+            if self.oom_exit && self.oom.as_mut().is_some_and(|oom| oom.take_reported() > 0) {
+                warn!("--oom-exit: an OOM kill in the container; shutting down, exit status {}", shutdown::OOM_EXIT_STATUS);
+                actions.clear();
+                self.machine.handle_into(Event::OomKill, self.clock.elapsed(), &mut actions);
+                if let Some(code) = self.apply_all(&actions, Some(libc::SIGTERM)) {
+                    return code;
                 }
             }
             // Asleep until a signal or an OOM notice comes; a timeout only
@@ -207,6 +232,9 @@ impl Supervisor {
             && self.program_code.is_none()
         {
             self.oom = OomWatch::start(&self.proc_root, &root);
+            if self.oom_exit && self.oom.is_none() {
+                warn!("--oom-exit: no OOM kill can be noticed here (no memory cgroup with an oom_kill count, or too few file descriptors; -vvv says which)");
+            }
         }
     }
 
@@ -249,12 +277,20 @@ impl Supervisor {
     }
 
     /// Logs the shutdown summary; returns the exit status to leave with.
-    fn finish(&mut self, code: i32) -> i32 {
+    fn finish(&mut self, mut code: i32) -> i32 {
         if let Some(t) = self.machine.started() {
             self.summary.took = self.clock.elapsed().saturating_sub(t);
         }
+        let mut forced = self.machine.status_forced();
         if let Some(oom) = self.oom.as_mut() {
             oom.finish();
+            // Issue 23: a kill first accounted for now, as rinit exits (the
+            // program ended before the watch had looked at it), counts too.
+            if self.oom_exit && oom.take_reported() > 0 && !forced {
+                warn!("--oom-exit: an OOM kill in the container; exit status {}", shutdown::OOM_EXIT_STATUS);
+                code = shutdown::OOM_EXIT_STATUS;
+                forced = true;
+            }
         }
         // The line that names the processes that had to be SIGKILLed is the
         // one users need: it shows at the default level (warnings).
@@ -262,6 +298,17 @@ impl Supervisor {
             info!("{}", self.summary);
         } else {
             warn!("{}", self.summary);
+        }
+        // Issue 23: the exit report, read now and only now.
+        if let Some(wanted) = &self.report {
+            let exit = report::Exit {
+                ran: self.clock.elapsed(),
+                seen: self.most_seen,
+                ended: self.program_end,
+                status: code,
+                oom_exit: forced,
+            };
+            report::deliver(wanted, &self.proc_root, exit);
         }
         code
     }
@@ -274,6 +321,8 @@ impl Supervisor {
         let Some(dir) = self.proc_dir.as_mut() else { return false };
         match dir.list(&mut self.listing) {
             Ok(()) => {
+                // Issue 23: the exit report's peak where there is no pids.peak.
+                self.most_seen = self.most_seen.max(self.listing.procs.len());
                 if !self.listing.complete {
                     debug!("some of {} could not be read (too few file descriptors?): those processes are signalled by pid, unnamed", self.proc_root.display());
                 }
@@ -601,6 +650,7 @@ impl Supervisor {
                 debug!("program (pid {pid}) {}; exit status {code}", describe_end(ended));
                 program = Some(code);
                 self.program_code = Some(code);
+                self.program_end = Some(ended);
             } else if self.warn_on_reap {
                 warn!("reaped pid {pid}, which {}", describe_end(ended));
             }
