@@ -246,7 +246,7 @@ pub const OPTIONS: [OptionSpec; 16] = [
         value: None,
         env: &["RINIT_REPORT"],
         from_env: FromEnv::Flag,
-        help: "one line at exit: time, CPU, memory, processes",
+        help: "one line at exit: CPU, memory, processes",
         apply: |d, _| {
             d.config.report = true;
             Ok(None)
@@ -678,7 +678,8 @@ period, then SIGKILLs what remains. Options end at -- or at PROGRAM.
 Signals: TERM, SIGTERM, 15, RTMIN+3. Durations: 5s, 500ms, 2m, 2, 0.5.
 Booleans: 1/true/yes/on, 0/false/no/off. {LOG_VAR} takes an env_logger filter.
 Exit status: PROGRAM's, 128+N if a signal N killed it, 127 not found,
-126 not executable, 2 bad usage, 1 set-up failed.
+126 not executable, 2 bad usage, 1 set-up failed, 137 after an OOM kill
+under --oom-exit.
 Full reference: man rinit (doc/rinit.1).
 ",
         version = env!("CARGO_PKG_VERSION")
