@@ -159,12 +159,14 @@ mod tests {
     #[test]
     fn v1_figures_from_each_hierarchy() {
         let f = Fake::new(&[V1_CPUACCT, V1_MEMORY, V1_PIDS], "8:pids:/job\n4:memory:/mem/job\n2:cpuacct:/job\n");
-        f.put("cpuacct/job/cpuacct.usage", "1020500123\n");
-        f.put("cpuacct/job/cpuacct.stat", "user 99\nsystem 3\n");
-        f.put("memory/mem/job/memory.max_usage_in_bytes", "69402624\n");
-        f.put("memory/mem/job/memory.stat", "cache 0\nhierarchical_memory_limit 268435456\n");
-        f.put("memory/mem/job/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
-        f.put("pids/job/pids.peak", "23\n");
+        put_all(&f, &[
+            ("cpuacct/job/cpuacct.usage", "1020500123\n"),
+            ("cpuacct/job/cpuacct.stat", "user 99\nsystem 3\n"),
+            ("memory/mem/job/memory.max_usage_in_bytes", "69402624\n"),
+            ("memory/mem/job/memory.stat", "cache 0\nhierarchical_memory_limit 268435456\n"),
+            ("memory/mem/job/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n"),
+            ("pids/job/pids.peak", "23\n"),
+        ]);
         let u = usage(&f.proc_root(), &f.cgroup_root());
         let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap();
         assert_eq!(
@@ -189,6 +191,13 @@ mod tests {
         assert_eq!(usage(&g.proc_root(), &g.cgroup_root()).memory_limit, Limit::Unknown);
     }
 
+    /// Writes each control file of `files` (path below the cgroup root, text).
+    fn put_all(f: &Fake, files: &[(&str, &str)]) {
+        for (rel, text) in files {
+            f.put(rel, text);
+        }
+    }
+
     fn fs_dir(f: &Fake, rel: &str) {
         std::fs::create_dir_all(f.cg(rel)).unwrap();
     }
@@ -197,15 +206,17 @@ mod tests {
     fn v2_climbs_to_the_cgroups_that_have_the_controllers() {
         // rinit in a leaf made for --pids-max, memory counted by the parent.
         let f = Fake::new(&[V2], "0::/pod/ctr/rinit-1-0\n");
-        f.put("pod/ctr/rinit-1-0/cpu.stat", "usage_usec 1500000\nuser_usec 1400000\nsystem_usec 100000\nnr_periods 0\n");
-        f.put("pod/ctr/rinit-1-0/pids.current", "3\n");
-        f.put("pod/ctr/rinit-1-0/pids.peak", "25\n");
-        f.put("pod/ctr/memory.current", "100\n");
-        f.put("pod/ctr/memory.peak", "70000000\n");
-        f.put("pod/ctr/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
-        f.put("pod/ctr/memory.max", "max\n");
-        f.put("pod/memory.max", "268435456\n");
-        f.put("memory.max", "536870912\n");
+        put_all(&f, &[
+            ("pod/ctr/rinit-1-0/cpu.stat", "usage_usec 1500000\nuser_usec 1400000\nsystem_usec 100000\nnr_periods 0\n"),
+            ("pod/ctr/rinit-1-0/pids.current", "3\n"),
+            ("pod/ctr/rinit-1-0/pids.peak", "25\n"),
+            ("pod/ctr/memory.current", "100\n"),
+            ("pod/ctr/memory.peak", "70000000\n"),
+            ("pod/ctr/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"),
+            ("pod/ctr/memory.max", "max\n"),
+            ("pod/memory.max", "268435456\n"),
+            ("memory.max", "536870912\n"),
+        ]);
         let u = usage(&f.proc_root(), &f.cgroup_root());
         assert_eq!(u.cpu, Some(Cpu { total_usec: 1_500_000, user_usec: Some(1_400_000), system_usec: Some(100_000) }));
         assert_eq!((u.memory_peak, u.oom_kills, u.pids_peak), (Some(70_000_000), Some(1), Some(25)));
@@ -217,9 +228,11 @@ mod tests {
     fn v2_without_memory_peak_or_controllers() {
         // An older kernel (no memory.peak), no pids controller anywhere.
         let f = Fake::new(&[V2], "0::/ctr\n");
-        f.put("ctr/cpu.stat", "usage_usec 42\n");
-        f.put("ctr/memory.current", "100\n");
-        f.put("ctr/memory.max", "max\n");
+        put_all(&f, &[
+            ("ctr/cpu.stat", "usage_usec 42\n"),
+            ("ctr/memory.current", "100\n"),
+            ("ctr/memory.max", "max\n"),
+        ]);
         let u = usage(&f.proc_root(), &f.cgroup_root());
         assert_eq!(u.cpu, Some(Cpu { total_usec: 42, user_usec: None, system_usec: None }));
         assert_eq!((u.memory_peak, u.pids_peak, u.oom_kills), (None, None, None));

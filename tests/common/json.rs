@@ -7,7 +7,10 @@ pub fn json_field<'a>(json: &'a str, key: &str) -> &'a str {
     let pat = format!("\"{key}\":");
     let at = json.find(&pat).unwrap_or_else(|| panic!("no {key} in {json}")) + pat.len();
     let rest = &json[at..];
-    let end = if rest.starts_with('"') { rest[1..].find('"').unwrap() + 2 } else { rest.find([',', '}']).unwrap() };
+    let end = match rest.strip_prefix('"') {
+        Some(inside) => inside.find('"').unwrap() + 2,
+        None => rest.find([',', '}']).unwrap(),
+    };
     &rest[..end]
 }
 
