@@ -23,7 +23,17 @@ use nix::dir::Dir;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use crate::signals;
+use crate::{fd, signals};
+
+// The mount API's constants (linux/mount.h), which libc does not have for
+// every target.
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
+const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
+const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
+const MOUNT_ATTR_NOEXEC: libc::c_uint = 0x8;
 
 /// `PF_KTHREAD` in the flags field of `/proc/PID/stat`: kernel threads show
 /// up in the initial PID namespace (rinit as a VM's PID 1) and take no
@@ -163,6 +173,34 @@ impl ProcDir {
     pub fn open(path: &Path) -> io::Result<ProcDir> {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
         let dir = Dir::open(path, flags, Mode::empty()).map_err(io::Error::from)?;
+        Ok(ProcDir { dir })
+    }
+
+    /// A `/proc` of rinit's own PID namespace that is mounted nowhere: a
+    /// new proc instance made with the mount API (fsopen, fsmount, Linux
+    /// 5.2+) and never attached to any path, so that no other process sees
+    /// it and it keeps no filesystem busy; it goes with its last descriptor.
+    /// For the one setup where `/proc` shows another namespace (`unshare
+    /// -pf` without `--mount-proc`, the host's `/proc` in a sandbox). Needs
+    /// CAP_SYS_ADMIN over the mount namespace: EPERM in an unprivileged
+    /// container, whose `/proc` is its own anyway.
+    pub fn private() -> io::Result<ProcDir> {
+        // SAFETY: fsopen takes a NUL-terminated name and flags.
+        let fs = fd::from_syscall(unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), FSOPEN_CLOEXEC) })?;
+        // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux.
+        let rc = unsafe {
+            libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_CMD_CREATE, std::ptr::null::<u8>(), std::ptr::null::<u8>(), 0)
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        // SAFETY: fsmount takes the fs context, flags and attributes.
+        let mnt = fd::from_syscall(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })?;
+        // The mount's own descriptor is O_PATH, which cannot be listed: a
+        // directory opened below it keeps the mount alive by itself.
+        let dir = Dir::openat(&mnt, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(io::Error::from)?;
         Ok(ProcDir { dir })
     }
 

@@ -41,6 +41,7 @@ fn the_status_is_forced_even_when_the_program_then_exits_0() {
     assert_eq!(m.handle(reaped(Some(143), true), ms(5)), vec![Action::Exit(137)]);
     let mut m = Machine::new(ms(1_000), RewriteMap::default(), false);
     m.handle(Event::OomKill, ms(0));
+    assert!(m.handle(Event::Tick, ms(1_000)).contains(&Action::KillAll));
     assert_eq!(m.handle(Event::Tick, ms(1_000) + GIVE_UP_AFTER), vec![Action::GiveUp(137)]);
 }
 
