@@ -51,6 +51,10 @@ pub struct Config {
     /// `RINIT_LOG`: an env_logger filter that wins over the verbosity.
     pub log_filter: Option<String>,
     pub warn_on_reap: bool,
+    /// Issue 23 (rinit(1) CGROUPS): `--oom-exit`, `--report`, `--report-file`.
+    pub oom_exit: bool,
+    pub report: bool,
+    pub report_file: Option<std::path::PathBuf>,
 }
 
 /// A usage error: exit status 2, nothing started.
@@ -125,6 +129,9 @@ impl Draft {
                 verbosity: DEFAULT_VERBOSITY,
                 log_filter: None,
                 warn_on_reap: false,
+                oom_exit: false,
+                report: false,
+                report_file: None,
             },
             given: Vec::new(),
             verbose: 0,
@@ -134,7 +141,7 @@ impl Draft {
 }
 
 /// Every option, in `--help` order.
-pub const OPTIONS: [OptionSpec; 13] = [
+pub const OPTIONS: [OptionSpec; 16] = [
     OptionSpec {
         short: Some('s'),
         long: "subreaper",
@@ -220,6 +227,46 @@ pub const OPTIONS: [OptionSpec; 13] = [
             Ok(None)
         },
     },
+    // Issue 23: acting on an OOM kill, and the exit report (rinit(1) CGROUPS).
+    OptionSpec {
+        short: None,
+        long: "oom-exit",
+        value: None,
+        env: &["RINIT_OOM_EXIT"],
+        from_env: FromEnv::Flag,
+        help: "shut down and exit 137 after an OOM kill",
+        apply: |d, _| {
+            d.config.oom_exit = true;
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: None,
+        long: "report",
+        value: None,
+        env: &["RINIT_REPORT"],
+        from_env: FromEnv::Flag,
+        help: "one line at exit: CPU, memory, processes",
+        apply: |d, _| {
+            d.config.report = true;
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: None,
+        long: "report-file",
+        value: Some("PATH"),
+        env: &["RINIT_REPORT_FILE"],
+        from_env: FromEnv::Value,
+        help: "the exit report as JSON into PATH",
+        apply: |d, v| {
+            if v.is_empty() {
+                return Err("the path is empty".to_string());
+            }
+            d.config.report_file = Some(std::path::PathBuf::from(v));
+            Ok(None)
+        },
+    },
     OptionSpec {
         short: Some('v'),
         long: "verbose",
@@ -286,13 +333,13 @@ pub const OPTIONS: [OptionSpec; 13] = [
 ];
 
 /// Every environment variable rinit reads: the options' and [`LOG_VAR`].
-pub const ENV_VARS: [&str; 9] = env_vars();
+pub const ENV_VARS: [&str; 12] = env_vars();
 
 /// Flattens the table's variables at compile time; a wrong length is a
 /// build error, not a run-time one.
 #[allow(clippy::indexing_slicing)]
-const fn env_vars() -> [&'static str; 9] {
-    let mut out = [LOG_VAR; 9];
+const fn env_vars() -> [&'static str; 12] {
+    let mut out = [LOG_VAR; 12];
     let mut n = 0;
     let mut i = 0;
     while i < OPTIONS.len() {
@@ -631,7 +678,8 @@ period, then SIGKILLs what remains. Options end at -- or at PROGRAM.
 Signals: TERM, SIGTERM, 15, RTMIN+3. Durations: 5s, 500ms, 2m, 2, 0.5.
 Booleans: 1/true/yes/on, 0/false/no/off. {LOG_VAR} takes an env_logger filter.
 Exit status: PROGRAM's, 128+N if a signal N killed it, 127 not found,
-126 not executable, 2 bad usage, 1 set-up failed.
+126 not executable, 2 bad usage, 1 set-up failed, 137 after an OOM kill
+under --oom-exit.
 Full reference: man rinit (doc/rinit.1).
 ",
         version = env!("CARGO_PKG_VERSION")
@@ -880,6 +928,24 @@ mod tests {
     fn help_gives_the_default_grace() {
         let grace = OPTIONS.iter().find(|o| o.long == "grace").map(|o| o.help).unwrap_or_default();
         assert!(grace.contains(&format!("(default {})", format_duration(DEFAULT_GRACE))), "{grace}");
+    }
+
+    #[test]
+    fn oom_exit_and_the_report_from_options_and_variables() {
+        let c = config(&["x"], &[]);
+        assert!(!c.oom_exit && !c.report && c.report_file.is_none(), "off by default");
+        let c = config(&["--oom-exit", "--report", "--report-file", "/out/r.json", "x"], &[]);
+        assert!(c.oom_exit && c.report);
+        assert_eq!(c.report_file.as_deref(), Some(std::path::Path::new("/out/r.json")));
+        let c = config(&["x"], &[("RINIT_OOM_EXIT", "1"), ("RINIT_REPORT", "yes"), ("RINIT_REPORT_FILE", "r.json")]);
+        assert!(c.oom_exit && c.report);
+        assert_eq!(c.report_file.as_deref(), Some(std::path::Path::new("r.json")));
+        let c = config(&["--report-file=a", "x"], &[("RINIT_REPORT_FILE", "b"), ("RINIT_OOM_EXIT", "off")]);
+        assert_eq!(c.report_file.as_deref(), Some(std::path::Path::new("a")), "the option wins");
+        assert!(!c.oom_exit);
+        assert!(error(&["--report-file=", "x"], &[]).starts_with("--report-file: the path is empty"));
+        assert!(error(&["x"], &[("RINIT_REPORT", "maybe")]).starts_with("RINIT_REPORT:"));
+        assert!(error(&["--report=1", "x"], &[]).contains("takes no value"));
     }
 
     #[test]

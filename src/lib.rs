@@ -12,6 +12,7 @@ pub mod logging;
 pub mod procs;
 pub mod reach;
 pub mod reap;
+pub mod report;
 pub mod supervise;
 pub mod shutdown;
 pub mod signals;

@@ -155,12 +155,24 @@ fn start(config: &Config) -> Result<i32, String> {
         reaper: Reaper::new(program, config.remap_exit.clone(), config.warn_on_reap),
         reach: Reach::new(scope, program, program_name, program_takes_term, proc_root, proc_dir),
         oom_watch_at,
+        oom_exit: config.oom_exit,
+        report: wanted_report(config),
     });
     let code = supervisor.run();
     if let Some(limit) = limit {
         limit.release();
     }
     Ok(code)
+}
+
+/// The exit report (issue 23), if `--report` or `--report-file` asks for it.
+fn wanted_report(config: &Config) -> Option<rinit::report::Wanted> {
+    (config.report || config.report_file.is_some()).then(|| rinit::report::Wanted {
+        line: config.report,
+        file: config.report_file.clone(),
+        cgroup_root: PathBuf::from(CGROUP_ROOT),
+        program: config.program.first().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
+    })
 }
 
 /// PR_SET_PDEATHSIG with any signal number (nix's wrapper takes only the

@@ -67,6 +67,9 @@ pub struct Reach {
 struct Lister {
     dir: ProcDir,
     listing: Listing,
+    /// Issue 23: the most processes a listing found, for the exit report
+    /// where there is no pids.peak.
+    most: usize,
 }
 
 impl Reach {
@@ -79,6 +82,15 @@ impl Reach {
         kept: Option<ProcDir>,
     ) -> Reach {
         Reach { scope, program, program_name, program_takes_term, proc_root, kept, way: None }
+    }
+
+    /// Issue 23: the most processes one listing of /proc found (rinit
+    /// included; 0 if none was made), for the exit report.
+    pub fn most_listed(&self) -> usize {
+        match &self.way {
+            Some(Way::Listing { proc, .. } | Way::Descendants { proc }) => proc.most,
+            _ => 0,
+        }
     }
 
     /// Whether the next SIGTERM to the others goes to every process through
@@ -268,9 +280,9 @@ impl Reach {
         match (dir, self.scope.whole_namespace) {
             (Some(dir), true) => {
                 let kernel_threads = dir.shows_kernel_threads();
-                Way::Listing { proc: Lister { dir, listing: Listing::default() }, kernel_threads }
+                Way::Listing { proc: Lister { dir, listing: Listing::default(), most: 0 }, kernel_threads }
             }
-            (Some(dir), false) => Way::Descendants { proc: Lister { dir, listing: Listing::default() } },
+            (Some(dir), false) => Way::Descendants { proc: Lister { dir, listing: Listing::default(), most: 0 } },
             (None, true) => {
                 let how = if self.program_takes_term {
                     "the program's SIGTERM goes to every process through kill(-1), and the others get it again at half the grace period at the latest"
@@ -305,6 +317,7 @@ impl Lister {
             warn!("cannot list /proc: {e}");
             return None;
         }
+        self.most = self.most.max(self.listing.procs.len());
         if !self.listing.complete {
             debug!("some of /proc could not be read (too few file descriptors?): those processes are signalled by pid, unnamed");
         }

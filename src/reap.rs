@@ -34,6 +34,8 @@ pub struct Reaper {
     remap_exit: Vec<u8>,
     warn_on_reap: bool,
     by: By,
+    /// Issue 23: how the program ended, for the exit report.
+    program_end: Option<Ended>,
 }
 
 enum By {
@@ -47,7 +49,7 @@ enum By {
 
 impl Reaper {
     pub fn new(program: i32, remap_exit: Vec<u8>, warn_on_reap: bool) -> Reaper {
-        Reaper { program, remap_exit, warn_on_reap, by: By::Rinit { more: false } }
+        Reaper { program, remap_exit, warn_on_reap, by: By::Rinit { more: false }, program_end: None }
     }
 
     /// How long until the next step is due, from `now`: None until a
@@ -57,6 +59,11 @@ impl Reaper {
             By::Rinit { more } => more.then_some(Duration::ZERO),
             By::Kernel { next } => Some(next.saturating_sub(now)),
         }
+    }
+
+    /// Issue 23: how the program ended, once reaped (for the exit report).
+    pub fn program_end(&self) -> Option<Ended> {
+        self.program_end
     }
 
     /// Whether a SIGCHLD means work: not once the kernel reaps.
@@ -94,6 +101,7 @@ impl Reaper {
                     let code = status::exit_code(ended, &self.remap_exit);
                     debug!("program (pid {pid}) {}; exit status {code}", describe_end(ended));
                     program = Some(code);
+                    self.program_end = Some(ended);
                 } else if self.warn_on_reap {
                     warn!("reaped pid {pid}, which {}", describe_end(ended));
                 }

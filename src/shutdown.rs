@@ -52,7 +52,19 @@ pub enum Event {
     TermDeferred,
     /// Time passed; nothing else happened.
     Tick,
+    /// The OOM watch reported a kill by the kernel's OOM killer in the
+    /// container, and `--oom-exit` is on (rinit(1) CGROUPS): shutdown starts
+    /// as on SIGTERM, and rinit exits with [`OOM_EXIT_STATUS`] whatever the
+    /// program's status.
+    OomKill,
 }
+
+/// The exit status after an OOM kill under `--oom-exit`: 128+SIGKILL, what
+/// Docker and Kubernetes already show for an OOM-killed container, so that
+/// restart policies and alerts read it as such. Forced because the program,
+/// stopped by rinit's SIGTERM, would otherwise exit 143 or 0 like after any
+/// `docker stop` (rinit(1) EXIT STATUS).
+pub const OOM_EXIT_STATUS: i32 = 128 + libc::SIGKILL;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -94,6 +106,8 @@ pub struct Machine {
     others_wait_for_program: bool,
     last_kill: Option<Duration>,
     exited: bool,
+    /// The status to exit with whatever the program's (`--oom-exit`).
+    forced: Option<i32>,
 }
 
 impl Machine {
@@ -111,6 +125,7 @@ impl Machine {
             others_wait_for_program: false,
             last_kill: None,
             exited: false,
+            forced: None,
         }
     }
 
@@ -163,6 +178,12 @@ impl Machine {
                 self.others_wait_for_program = true;
             }
             Event::Tick => {}
+            Event::OomKill => {
+                self.forced = Some(OOM_EXIT_STATUS);
+                // Exactly what a SIGTERM from the engine does (forwarded
+                // through -r, SIGCONT, T set once).
+                self.on_signal(libc::SIGTERM, now, actions);
+            }
         }
         self.step(now, actions);
     }
@@ -245,7 +266,12 @@ impl Machine {
     /// The status to exit with: the program's, or the one that says it was
     /// lost.
     fn code(&self) -> i32 {
-        self.program.unwrap_or(status::STATUS_LOST)
+        self.forced.unwrap_or_else(|| self.program.unwrap_or(status::STATUS_LOST))
+    }
+
+    /// Whether the exit status is forced by an OOM kill (`--oom-exit`).
+    pub fn status_forced(&self) -> bool {
+        self.forced.is_some()
     }
 }
 
@@ -253,6 +279,9 @@ impl Machine {
 fn is_stop_signal(sig: i32) -> bool {
     matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
 }
+
+#[cfg(test)]
+mod oom_tests;
 
 #[cfg(test)]
 mod tests {

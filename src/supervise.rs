@@ -14,7 +14,8 @@ use log::{debug, error, info, warn};
 use crate::cgroup::OomWatch;
 use crate::reach::Reach;
 use crate::reap::{self, Reaped, Reaper};
-use crate::shutdown::{Action, Event, Machine};
+use crate::report;
+use crate::shutdown::{self, Action, Event, Machine};
 use crate::signals;
 use crate::summary::{Summary, Termed};
 use crate::wait::{Waiter, Woken};
@@ -37,6 +38,9 @@ pub struct Supervisor {
     /// The cgroup root where the OOM watch is to be set up, until it is.
     oom_watch_at: Option<PathBuf>,
     proc_root: PathBuf,
+    /// Issue 23: `--oom-exit`, and the exit report if asked for.
+    oom_exit: bool,
+    report: Option<report::Wanted>,
 }
 
 /// How long after start the OOM watch is set up: finding the memory cgroup
@@ -58,6 +62,9 @@ pub struct Settings {
     /// The cgroup root, if the OOM watch can be set up (the waiter can watch
     /// a descriptor).
     pub oom_watch_at: Option<PathBuf>,
+    /// Issue 23: `--oom-exit`, and the exit report if asked for.
+    pub oom_exit: bool,
+    pub report: Option<report::Wanted>,
 }
 
 impl Supervisor {
@@ -76,6 +83,8 @@ impl Supervisor {
             oom: None,
             oom_watch_at: s.oom_watch_at,
             proc_root: s.proc_root,
+            oom_exit: s.oom_exit,
+            report: s.report,
         }
     }
 
@@ -98,9 +107,23 @@ impl Supervisor {
             }
             event = match told {
                 Some(event) => event,
+                // Issue 23: a kill the OOM watch accounted for on this turn
+                // (before_reap, on_event, on_timeout, before_own_kills).
+                None if self.oom_kill_to_tell() => Event::OomKill,
                 None => self.next_event(),
             };
         }
+    }
+
+    /// Issue 23 (`--oom-exit`): whether the OOM watch has accounted for a
+    /// kill since the last look, said once.
+    fn oom_kill_to_tell(&mut self) -> bool {
+        let reported = self.oom.as_mut().map_or(0, OomWatch::take_reported);
+        if !self.oom_exit || reported == 0 {
+            return false;
+        }
+        warn!("--oom-exit: an OOM kill in the container; shutting down, exit status {}", shutdown::OOM_EXIT_STATUS);
+        true
     }
 
     /// Sleeps until something happens and says what, as one event.
@@ -252,16 +275,27 @@ impl Supervisor {
             && self.program_code.is_none()
         {
             self.oom = OomWatch::start(&self.proc_root, &root);
+            if self.oom_exit && self.oom.is_none() {
+                warn!("--oom-exit: no OOM kill can be noticed here (no memory cgroup with an oom_kill count, or too few file descriptors; -vvv says which)");
+            }
         }
     }
 
     /// Logs the shutdown summary; returns the exit status to leave with.
-    fn finish(&mut self, code: i32) -> i32 {
+    fn finish(&mut self, mut code: i32) -> i32 {
         if let Some(t) = self.machine.started() {
             self.summary.took = self.clock.elapsed().saturating_sub(t);
         }
+        let mut forced = self.machine.status_forced();
         if let Some(oom) = self.oom.as_mut() {
             oom.finish();
+            // Issue 23: a kill first accounted for now, as rinit exits (the
+            // program ended before the watch had looked at it), counts too.
+            if self.oom_exit && oom.take_reported() > 0 && !forced {
+                warn!("--oom-exit: an OOM kill in the container; exit status {}", shutdown::OOM_EXIT_STATUS);
+                code = shutdown::OOM_EXIT_STATUS;
+                forced = true;
+            }
         }
         // The line that names the processes that had to be SIGKILLed is the
         // one users need: it shows at the default level (warnings).
@@ -269,6 +303,17 @@ impl Supervisor {
             info!("{}", self.summary);
         } else {
             warn!("{}", self.summary);
+        }
+        // Issue 23: the exit report, read now and only now.
+        if let Some(wanted) = &self.report {
+            let exit = report::Exit {
+                ran: self.clock.elapsed(),
+                seen: self.reach.most_listed(),
+                ended: self.reaper.program_end(),
+                status: code,
+                oom_exit: forced,
+            };
+            report::deliver(wanted, &self.proc_root, exit);
         }
         code
     }

@@ -363,6 +363,9 @@ fn expected(opts: &[(Opt, u8)], program: &[OsString]) -> Config {
         verbosity: cli::DEFAULT_VERBOSITY,
         log_filter: None,
         warn_on_reap: false,
+        oom_exit: false,
+        report: false,
+        report_file: None,
     };
     let (mut verbose, mut quiet) = (0, false);
     for (o, _) in opts {

@@ -7,6 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 pub mod docker;
+pub mod json;
 
 use std::ffi::OsStr;
 use std::io::Read;
