@@ -12,6 +12,7 @@
 //! program set, not necessarily UTF-8, and a process must never be left out
 //! of the shutdown because of its name.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 use std::fmt;
@@ -21,6 +22,7 @@ use std::path::Path;
 
 use nix::dir::Dir;
 use nix::fcntl::OFlag;
+use log::{debug, warn};
 use nix::sys::stat::Mode;
 
 use crate::{fd, signals};
@@ -166,6 +168,15 @@ pub struct Listing {
 /// `/proc`, opened once and kept open for the shutdown.
 pub struct ProcDir {
     dir: Dir,
+    /// `signal_exact` has said so once already.
+    said_no_pidfd: Cell<bool>,
+    said_unchecked: Cell<bool>,
+}
+
+impl From<Dir> for ProcDir {
+    fn from(dir: Dir) -> ProcDir {
+        ProcDir { dir, said_no_pidfd: Cell::new(false), said_unchecked: Cell::new(false) }
+    }
 }
 
 impl ProcDir {
@@ -173,7 +184,7 @@ impl ProcDir {
     pub fn open(path: &Path) -> io::Result<ProcDir> {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
         let dir = Dir::open(path, flags, Mode::empty()).map_err(io::Error::from)?;
-        Ok(ProcDir { dir })
+        Ok(ProcDir::from(dir))
     }
 
     /// A `/proc` of rinit's own PID namespace that is mounted nowhere: a
@@ -201,7 +212,7 @@ impl ProcDir {
         // directory opened below it keeps the mount alive by itself.
         let dir = Dir::openat(&mnt, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(io::Error::from)?;
-        Ok(ProcDir { dir })
+        Ok(ProcDir::from(dir))
     }
 
     /// Whether this `/proc` shows the PID namespace rinit lives in: there,
@@ -264,20 +275,41 @@ impl ProcDir {
 
     /// Sends `sig` to exactly the process `p` describes, never to a later
     /// one that took over its pid after the listing: through a pidfd, whose
-    /// process is checked against the listing's start time. Without pidfds
-    /// (Linux before 5.3, or no descriptor to spare) it falls back to kill().
+    /// process is checked against the listing's start time; that takes two
+    /// descriptors at once (the pidfd and the `stat` file). Without a pidfd
+    /// (Linux before 5.3, or no descriptor to spare) the start time is
+    /// checked just before a plain kill(), which leaves a window of a few
+    /// microseconds for a reuse: said once, at debug level, since it is the
+    /// best the kernel offers then. A check that cannot be made at all
+    /// (no descriptor even for `stat`) is a warning, once: the process is
+    /// signalled by pid alone.
     pub fn signal_exact(&self, p: &Proc, sig: i32) -> io::Result<()> {
-        match signals::pidfd_open(p.pid) {
-            Ok(pidfd) => {
-                // The pidfd holds whatever has the pid now; if that started
-                // at another time, the listed process has gone.
-                if p.known && self.stat(p.pid).is_some_and(|now| now.start != p.start) {
-                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        let pidfd = match signals::pidfd_open(p.pid) {
+            Ok(pidfd) => Some(pidfd),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(e),
+            Err(e) => {
+                if !self.said_no_pidfd.replace(true) {
+                    debug!("no pidfd ({e}): a reused pid is told by its start time just before kill()");
                 }
-                signals::pidfd_send(&pidfd, sig)
+                None
             }
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(e),
-            Err(_) => signals::send(p.pid, sig),
+        };
+        if p.known {
+            match read_stat(self.fd(), p.pid) {
+                // The pid has another process now: the listed one has gone.
+                Ok(Some((now, _))) if now.start != p.start => return Err(io::Error::from_raw_os_error(libc::ESRCH)),
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(io::Error::from_raw_os_error(libc::ESRCH)),
+                Err(e) => {
+                    if !self.said_unchecked.replace(true) {
+                        warn!("cannot check pid {} before signalling it ({e}): processes are signalled by pid alone", p.pid);
+                    }
+                }
+            }
+        }
+        match pidfd {
+            Some(pidfd) => signals::pidfd_send(&pidfd, sig),
+            None => signals::send(p.pid, sig),
         }
     }
 

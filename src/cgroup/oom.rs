@@ -446,9 +446,10 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
     // is an anonymous page to charge, and in the VM tests rinit itself was
     // killed for one: the stack the OOM path needs is touched now.
     prefault_stack();
-    if !spare_descriptor() {
-        // The shutdown's /proc listing needs one descriptor for a moment:
-        // the watch gives its own back rather than take that one.
+    if !spare_descriptors() {
+        // The shutdown needs two descriptors for a moment (a subreaper's
+        // pidfd and the `stat` file that checks it; the listing one): the
+        // watch gives its own back rather than take those.
         debug!("no OOM report: too few file descriptors left (RLIMIT_NOFILE)");
         return None;
     }
@@ -465,13 +466,13 @@ fn prefault_stack() {
     std::hint::black_box(&mut pages);
 }
 
-/// Whether one more descriptor can be had now.
-fn spare_descriptor() -> bool {
+/// Whether two more descriptors can be had now.
+fn spare_descriptors() -> bool {
     // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor (the raw call: musl's
     // fcntl adds an F_SETFD).
-    let fd = unsafe { libc::syscall(libc::SYS_fcntl, 2, libc::F_DUPFD_CLOEXEC, 0) };
-    // Dropped, and so closed, at once.
-    crate::fd::from_syscall(fd).is_ok()
+    let dup = || crate::fd::from_syscall(unsafe { libc::syscall(libc::SYS_fcntl, 2, libc::F_DUPFD_CLOEXEC, 0) });
+    // Both held at once, then dropped, and so closed.
+    dup().and_then(|first| dup().map(|second| (first, second))).is_ok()
 }
 
 /// A memory limit as users write it: `128 MiB`, `1.5 GiB`.
