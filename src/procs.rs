@@ -290,18 +290,33 @@ fn read_stat_with<T>(
         };
     }
     // A stat line is a few hundred bytes, and at most about 1,100 (52
-    // numbers of up to 20 digits and a 15-byte name): the whole line, whose
-    // last field `parse_stat_ending` reads, fits in one read.
+    // numbers of up to 20 digits and a 15-byte name): it fits the buffer.
+    // The file is one line, so it has been read to its end once the text
+    // ends in a newline (the first read, always, as the kernel makes the
+    // line in one go) or a read returns 0: no second read to find the end.
     let mut buf = [0u8; 2048];
-    // SAFETY: `buf` is valid for its length; `fd` is ours.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    let mut n = 0;
+    let ok = loop {
+        let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) else { break true };
+        // SAFETY: `rest` is valid for its length; `fd` is ours.
+        let got = unsafe { libc::read(fd, rest.as_mut_ptr().cast(), rest.len()) };
+        match usize::try_from(got) {
+            Ok(0) => break true,
+            Ok(got) => n += got,
+            Err(_) if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break false,
+        }
+        if buf.get(..n).is_some_and(|t| t.ends_with(b"\n")) {
+            break true;
+        }
+    };
     // SAFETY: closing the descriptor opened above.
     unsafe { libc::close(fd) };
-    let Ok(n) = usize::try_from(n) else {
+    if !ok {
         // ESRCH: the process went between open and read. Anything else is
         // as good as gone for a listing: there is nothing to read.
         return Ok(None);
-    };
+    }
     Ok(buf.get(..n).and_then(parse).filter(|(p, _)| p.pid == pid))
 }
 

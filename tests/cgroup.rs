@@ -157,6 +157,19 @@ fn writable_mount_over_a_read_only_one_is_used() {
 }
 
 #[test]
+fn the_pids_hierarchy_is_found_past_the_first_page_of_mountinfo() {
+    // A pod with many volumes: 70 more mounts, and the pids hierarchy
+    // mounted again after them, so that its line in /proc/self/mountinfo
+    // (about 8 KB by then) comes after the first page, which is all that
+    // one read of that seq_file gives. On 3d41bee rinit stopped at that
+    // short read and said "no pids controller in /sys/fs/cgroup/unified".
+    let prepare = r#"d="$(dirname "$1")" && umount /sys/fs/cgroup/pids && for i in $(seq 70); do mkdir "$d/m$i" && mount -t tmpfs -o size=4k "volume-$i" "$d/m$i" || exit; done && mount -t cgroup -o pids cgroup /sys/fs/cgroup/pids && [ "$(wc -c < /proc/self/mountinfo)" -gt 6000 ] && [ "$(grep -n ' /sys/fs/cgroup/pids ' /proc/self/mountinfo | cut -d: -f1)" -gt 70 ]"#;
+    let (code, stderr, ran) = pids_max_after("pids-many-mounts", prepare);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert!(ran, "the program ran; stderr: {stderr}");
+}
+
+#[test]
 fn missing_cgroup_fs_exits_1_before_starting_anything() {
     let (code, stderr, ran) = pids_max_after("pids-none", "umount -R /sys/fs/cgroup");
     assert_eq!(code, Some(1), "stderr: {stderr}");

@@ -46,25 +46,39 @@ fn open(path: &Path) -> std::io::Result<fs::File> {
     crate::fd::from_syscall(fd).map(fs::File::from)
 }
 
-/// Reads a whole `/proc` or cgroup file. They report a size of 0 (so
-/// `fs::read` would start with 32-byte reads after an fstat and an lseek)
-/// and are generated per read: a page-sized read on the stack takes them in
-/// one go, and a short read means the end.
+/// Reads a whole `/proc` or cgroup file, to its end: read returns 0 there
+/// and nowhere else. They report a size of 0 (so `fs::read` would start
+/// with 32-byte reads after an fstat and an lseek), and many are seq_files,
+/// which give at most about a page per read (`/proc/self/mountinfo` with
+/// many mounts, `/proc/thread-self/children` with a few hundred children):
+/// a short read is not the end. The text is read straight into its buffer,
+/// which grows by a page only when a read has filled it.
 fn read(path: &Path) -> Result<String, String> {
-    use std::io::Read;
     let why = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
-    let mut file = open(path).map_err(why)?;
-    let mut buf = [0u8; 8192];
+    let file = open(path).map_err(why)?;
     let mut text = Vec::new();
+    read_to_end(&file, &mut text).map_err(why)?;
+    Ok(String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// Appends what is left of `file` to `text` until read returns 0.
+fn read_to_end(mut file: &fs::File, text: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Read;
+    const PAGE: usize = 4096;
     loop {
-        let n = match file.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(why(e)),
-        };
-        text.extend_from_slice(buf.get(..n).unwrap_or_default());
-        if n < buf.len() {
-            return Ok(String::from_utf8_lossy(&text).into_owned());
+        let len = text.len();
+        if text.capacity() - len < PAGE / 2 {
+            text.reserve(PAGE);
+        }
+        // The spare capacity, zeroed for the read to fill.
+        text.resize(text.capacity(), 0);
+        let got = file.read(text.get_mut(len..).unwrap_or_default());
+        text.truncate(len + *got.as_ref().unwrap_or(&0));
+        match got {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }
@@ -97,5 +111,27 @@ mod tests {
         assert_eq!(keyed("low 0\nhigh 0\n", "oom_kill"), None);
         assert!(has_word("cpu pids\n", "pids"));
         assert!(!has_word("cpu pidsx\n", "pids"));
+    }
+
+    #[test]
+    fn reads_a_seq_file_past_its_first_page() {
+        // /proc/thread-self/children gives about a page per read: with 800
+        // children (at least 5 bytes each here) the list is longer than
+        // that. Before issue 19, `read` stopped at the first short read and
+        // missed the children listed after the first page.
+        let mut children: Vec<std::process::Child> = (0..800)
+            .map(|_| std::process::Command::new("sleep").arg("1000").spawn().unwrap())
+            .collect();
+        let listed = read(Path::new("/proc/thread-self/children"));
+        for child in &mut children {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        let listed = listed.unwrap();
+        assert!(listed.len() > 4096, "the list is longer than a page: {} bytes", listed.len());
+        let pids: std::collections::HashSet<u32> = listed.split_whitespace().map(|p| p.parse().unwrap()).collect();
+        for child in &children {
+            assert!(pids.contains(&child.id()), "child {} missing from a list of {}", child.id(), pids.len());
+        }
     }
 }
