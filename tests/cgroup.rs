@@ -427,3 +427,38 @@ fn a_leaf_left_by_a_killed_rinit_is_removed() {
     let _ = std::fs::remove_dir(&stale);
     assert!(gone, "the stale leaf {} was removed; stderr: {}", stale.display(), end.stderr);
 }
+
+#[test]
+fn a_small_stack_limit_does_not_kill_pid_1() {
+    // Issue 19 item 7: under `prlimit --stack=16384` (or 65536) rinit as
+    // PID 1 died of SIGSEGV (exit 139) as it set up the OOM watch, which
+    // touched 64 KiB of stack; tini runs the program and exits 7. The
+    // program waits until the watch is set up, so that its set-up has run.
+    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
+        skip("no cgroup v1 memory hierarchy here: the OOM watch, which touched the stack, is not set up");
+        return;
+    }
+    if common::skip_under_qemu() {
+        return;
+    }
+    // The shipped binary: what a stack limit meets in a container. The
+    // debug build's frames are several times larger (its locate alone went
+    // past 16 KiB on 3d41bee).
+    let rinit = std::env::var_os("RINIT_BIN").map_or_else(common::docker::release_rinit, PathBuf::from);
+    // readlink, not WATCHED's `ls -l`: ls itself dies of SIGSEGV now and
+    // then under a 16 KiB stack.
+    let watched = "until readlink /proc/1/fd/* | grep -q oom_control; do :; done";
+    for limit in [16384, 65536] {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--stack={limit}")).arg("unshare").args(unshare_args()).arg(&rinit);
+        cmd.args(["--", "sh", "-c", &format!("{watched}; echo ran >&3; exit 7")]);
+        // The limit covers the arguments and the environment too: cargo's
+        // environment alone is several KB.
+        cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap());
+        let mut r = Pid1::launch(cmd);
+        r.lines.expect("ran");
+        let end = r.wait();
+        assert_eq!(end.code, Some(7), "--stack={limit}: the program's status; stderr: {}", end.stderr);
+    }
+}
+
