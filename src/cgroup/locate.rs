@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use super::read;
+use super::{lines, read};
 
 /// One line of `/proc/self/cgroup`: `ID:CONTROLLERS:PATH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub(super) struct Membership<'a> {
 }
 
 pub(super) fn parse_memberships(text: &str) -> impl Iterator<Item = Membership<'_>> {
-    text.lines().filter_map(|line| {
+    lines(text).filter_map(|line| {
         let mut fields = line.splitn(3, ':');
         let id = fields.next()?;
         let controllers = fields.next()?;
@@ -60,52 +60,87 @@ impl Mount<'_> {
     }
 }
 
-/// Whether the comma-separated `list` has `item`.
+/// Whether the comma-separated `list` has `item` (a byte loop: no searcher).
 fn has_item(list: &str, item: &str) -> bool {
-    list.split(',').any(|i| i == item)
+    list.as_bytes().split(|&b| b == b',').any(|i| i == item.as_bytes())
 }
 
-/// One line of mountinfo: its mount point, and the mount if it is a cgroup
-/// filesystem (`None`: another filesystem, which still hides what is below
-/// its mount point).
-/// `ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER`.
-fn parse_mount(line: &str) -> Option<(&str, Option<Mount<'_>>)> {
-    // Spaces inside fields are escaped as \040, so " - " only separates.
-    let (left, right) = line.split_once(" - ")?;
-    let mut left = left.split(' ');
-    let root = left.nth(3)?;
-    let point = left.next()?;
-    let read_only = has_item(left.next()?, "ro");
-    let mut right = right.split(' ');
-    let v2 = match right.next()? {
+/// Splits off the text up to the next space or the end of the line (the
+/// newline stays): mountinfo escapes spaces inside fields as \040, so a
+/// space only separates. A byte loop, as the fields are short; "" at the
+/// end of a line.
+fn field<'a>(rest: &mut &'a str) -> &'a str {
+    let end = rest.bytes().position(|b| b == b' ' || b == b'\n').unwrap_or(rest.len());
+    let (field, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
+    // Past the space, if it is one (a byte test: `strip_prefix(' ')` costs
+    // as much as the field).
+    *rest = if after.as_bytes().first() == Some(&b' ') { after.get(1..).unwrap_or_default() } else { after };
+    field
+}
+
+/// Moves `rest` to the start of the next line.
+fn next_line(rest: &mut &str) {
+    let end = rest.bytes().position(|b| b == b'\n').map_or(rest.len(), |n| n + 1);
+    *rest = rest.get(end..).unwrap_or_default();
+}
+
+/// The cgroup filesystem that a mountinfo line describes, from the `rest`
+/// of the line after its root and mount point, or `None` for another
+/// filesystem:
+/// `ID PARENT MAJ:MIN ROOT POINT | OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER`.
+fn cgroup_mount<'a>(root: &'a str, point: &'a str, rest: &mut &'a str) -> Option<Mount<'a>> {
+    let mount_options = field(rest);
+    // The optional fields (`shared:1`, `master:3`) end at `-`.
+    loop {
+        match field(rest) {
+            "-" => break,
+            "" => return None,
+            _ => {}
+        }
+    }
+    let v2 = match field(rest) {
         "cgroup" => false,
         "cgroup2" => true,
-        _ => return Some((point, None)),
+        _ => return None,
     };
-    let options = right.nth(1).unwrap_or("");
+    field(rest);
+    let options = field(rest);
     // Read-only either for this mount or for the whole filesystem.
-    let read_only = read_only || has_item(options, "ro");
-    Some((point, Some(Mount { root, point, v2, read_only, options })))
+    let read_only = has_item(mount_options, "ro") || has_item(options, "ro");
+    Some(Mount { root, point, v2, read_only, options })
 }
 
-/// The cgroup mounts that a path resolves to, of those `wanted` accepts,
-/// in mount order: a later mount at the same point, or at a directory above
-/// it, hides an earlier one (`docker run -v
-/// /sys/fs/cgroup/pids:/sys/fs/cgroup/pids:rw` puts a writable mount on top
-/// of the read-only one). mountinfo lists a namespace's mounts in the order
-/// they were made, so one pass does: each line drops the mounts kept so far
-/// that it hides, then is kept itself if wanted.
-fn visible_mounts<'a>(mountinfo: &'a str, wanted: impl Fn(&Mount<'_>) -> bool) -> Vec<Mount<'a>> {
-    let mut kept: Vec<Mount<'a>> = Vec::new();
-    for (point, mount) in mountinfo.lines().filter_map(parse_mount) {
-        // A mount over `/` itself does not hide anything: path lookup
-        // starts at the process's root, not at what is mounted on it.
-        if point != "/" {
-            kept.retain(|m| !is_within(m.point.as_bytes(), point.as_bytes()));
+/// The cgroup mounts under `root` that a path resolves to, in mount order:
+/// a later mount at the same point, or at a directory above it, hides an
+/// earlier one (`docker run -v /sys/fs/cgroup/pids:/sys/fs/cgroup/pids:rw`
+/// puts a writable mount on top of the read-only one). mountinfo lists a
+/// namespace's mounts in the order they were made, so one pass does: each
+/// line drops the mounts kept so far that it hides, then is kept itself if
+/// it is a cgroup mount under `root`. Only a mount at `root`, above it or
+/// below it can hide one under it: any other line is read only up to its
+/// mount point. Every byte is looked at once.
+fn visible_mounts<'a>(mountinfo: &'a str, root: &[u8]) -> Vec<Mount<'a>> {
+    let mut kept: Vec<Mount<'a>> = Vec::with_capacity(16);
+    let mut rest = mountinfo;
+    while !rest.is_empty() {
+        let (_id, _parent, _dev) = (field(&mut rest), field(&mut rest), field(&mut rest));
+        let (mount_root, point) = (field(&mut rest), field(&mut rest));
+        if !point.is_empty() {
+            let path = unescape(point);
+            let under_root = is_within(path.as_bytes(), root);
+            if under_root || is_within(root, path.as_bytes()) {
+                // A mount over `/` itself does not hide anything: path
+                // lookup starts at the process's root, not at what is
+                // mounted on it.
+                if point != "/" {
+                    kept.retain(|m| !is_within(m.point.as_bytes(), point.as_bytes()));
+                }
+                if under_root && let Some(mount) = cgroup_mount(mount_root, point, &mut rest) {
+                    kept.push(mount);
+                }
+            }
         }
-        if let Some(mount) = mount.filter(|m| wanted(m)) {
-            kept.push(mount);
-        }
+        next_line(&mut rest);
     }
     kept
 }
@@ -113,7 +148,7 @@ fn visible_mounts<'a>(mountinfo: &'a str, wanted: impl Fn(&Mount<'_>) -> bool) -
 /// Every visible cgroup mount.
 #[cfg(test)]
 pub(super) fn visible_cgroup_mounts(mountinfo: &str) -> Vec<Mount<'_>> {
-    visible_mounts(mountinfo, |_| true)
+    visible_mounts(mountinfo, b"/")
 }
 
 /// Whether `path` is `dir` or below it, component by component (`/a/bc` is
@@ -121,13 +156,15 @@ pub(super) fn visible_cgroup_mounts(mountinfo: &str) -> Vec<Mount<'_>> {
 /// trailing slashes, as in mountinfo.
 fn is_within(path: &[u8], dir: &[u8]) -> bool {
     let dir = dir.strip_suffix(b"/").unwrap_or(dir);
-    path.strip_prefix(dir).is_some_and(|rest| rest.is_empty() || rest.first() == Some(&b'/'))
+    // The byte after `dir` first: it tells most siblings apart without
+    // comparing the rest.
+    matches!(path.get(dir.len()), None | Some(b'/')) && path.len() >= dir.len() && path.starts_with(dir)
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space, `\134` for `\`);
 /// borrowed when there are none, as nearly always.
 fn unescape(field: &str) -> Cow<'_, str> {
-    if !field.contains('\\') {
+    if !field.bytes().any(|b| b == b'\\') {
         return Cow::Borrowed(field);
     }
     let mut out = Vec::with_capacity(field.len());
@@ -192,8 +229,7 @@ pub(super) struct Place {
 /// one, whose controllers the caller checks in `cgroup.controllers`.
 /// Only mounts under `cgroup_root` count.
 pub(super) fn find_place(mountinfo: &str, own: &str, cgroup_root: &Path, controller: &str) -> Result<Place, String> {
-    let root = cgroup_root.as_os_str().as_encoded_bytes();
-    let mounts = visible_mounts(mountinfo, |m| is_within(unescape(m.point).as_bytes(), root));
+    let mounts = visible_mounts(mountinfo, cgroup_root.as_os_str().as_encoded_bytes());
     if mounts.is_empty() {
         return Err(format!("no cgroup filesystem is mounted at {}", cgroup_root.display()));
     }

@@ -61,24 +61,30 @@ fn read(path: &Path) -> Result<String, String> {
     Ok(String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
-/// Appends what is left of `file` to `text` until read returns 0.
-fn read_to_end(mut file: &fs::File, text: &mut Vec<u8>) -> std::io::Result<()> {
-    use std::io::Read;
+/// Appends what is left of `file` to `text` until read returns 0, each
+/// read straight into the spare capacity (nothing zeroed, nothing copied).
+fn read_to_end(file: &fs::File, text: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
     const PAGE: usize = 4096;
     loop {
-        let len = text.len();
-        if text.capacity() - len < PAGE / 2 {
+        if text.capacity() - text.len() < PAGE / 2 {
             text.reserve(PAGE);
         }
-        // The spare capacity, zeroed for the read to fill.
-        text.resize(text.capacity(), 0);
-        let got = file.read(text.get_mut(len..).unwrap_or_default());
-        text.truncate(len + *got.as_ref().unwrap_or(&0));
-        match got {
+        let spare = text.spare_capacity_mut();
+        // SAFETY: read writes at most `spare.len()` bytes into the spare
+        // capacity, and says how many.
+        let got = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        match usize::try_from(got) {
             Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            // SAFETY: the first `n` bytes of the spare capacity were just
+            // written by read (n <= spare.len()).
+            Ok(n) => unsafe { text.set_len(text.len() + n) },
+            Err(_) => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
         }
     }
 }
@@ -92,11 +98,28 @@ fn has_word(text: &str, word: &str) -> bool {
     text.split_whitespace().any(|w| w == word)
 }
 
-/// The value of `key` in a flat keyed file (`oom_kill 3`).
+/// The value of `key` in a flat keyed file (`oom_kill 3`). Read on every
+/// look at the OOM count: a comparison of the key per line, no searcher.
 fn keyed(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let (k, v) = line.split_once(' ')?;
-        (k == key).then(|| v.trim().parse().ok()).flatten()
+    lines(text).find_map(|line| {
+        let value = line.strip_prefix(key)?;
+        // A byte test: `strip_prefix(' ')` would cost as much as the line.
+        (value.as_bytes().first() == Some(&b' ')).then(|| value.trim().parse().ok()).flatten()
+    })
+}
+
+/// The lines of `text`, found with a byte loop: these files have short
+/// lines, for which `str::lines` and its searcher cost more than the bytes.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.bytes().position(|b| b == b'\n').unwrap_or(rest.len());
+        let (line, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
+        rest = after.get(1..).unwrap_or_default();
+        Some(line)
     })
 }
 
@@ -109,19 +132,28 @@ mod tests {
     fn reads_keyed_files() {
         assert_eq!(keyed("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n", "oom_kill"), Some(3));
         assert_eq!(keyed("low 0\nhigh 0\n", "oom_kill"), None);
+        assert_eq!(keyed("oom_kill_disable 0\noom 2\n", "oom"), Some(2), "a key that starts another is not it");
+        assert_eq!(keyed("oom_kill x\noom_kill 4\r\n", "oom_kill"), Some(4), "the first line with a number");
         assert!(has_word("cpu pids\n", "pids"));
+        assert_eq!(lines("a\n\nb c\nd").collect::<Vec<_>>(), ["a", "", "b c", "d"]);
+        assert_eq!(lines("a\n").collect::<Vec<_>>(), ["a"]);
+        assert_eq!(lines("").count(), 0);
         assert!(!has_word("cpu pidsx\n", "pids"));
     }
 
     #[test]
     fn reads_a_seq_file_past_its_first_page() {
-        // /proc/thread-self/children gives about a page per read: with 800
-        // children (at least 5 bytes each here) the list is longer than
-        // that. Before issue 19, `read` stopped at the first short read and
-        // missed the children listed after the first page.
-        let mut children: Vec<std::process::Child> = (0..800)
-            .map(|_| std::process::Command::new("sleep").arg("1000").spawn().unwrap())
-            .collect();
+        // /proc/thread-self/children gives about a page per read: children
+        // are started until their list is 6,000 bytes long. Before issue 19,
+        // `read` stopped at the first short read and missed the children
+        // listed after the first page.
+        let mut children = Vec::new();
+        let mut length = 0;
+        while length < 6000 {
+            let child = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+            length += child.id().to_string().len() + 1;
+            children.push(child);
+        }
         let listed = read(Path::new("/proc/thread-self/children"));
         for child in &mut children {
             child.kill().unwrap();
