@@ -272,9 +272,11 @@ pub(super) fn find_place(mountinfo: &str, own: &str, cgroup_root: &Path, control
 
 /// rinit's cgroup for `controller`, from the two files under `proc_root`.
 pub(super) fn locate(proc_root: &Path, cgroup_root: &Path, controller: &str) -> Result<Place, String> {
-    let self_dir = proc_root.join("self");
-    let mountinfo = read(&self_dir.join("mountinfo"))?;
-    let own = read(&self_dir.join("cgroup"))?;
+    // One path, its last part changed: each join would be an allocation.
+    let mut path = proc_root.join("self/mountinfo");
+    let mountinfo = read(&path)?;
+    path.set_file_name("cgroup");
+    let own = read(&path)?;
     find_place(&mountinfo, &own, cgroup_root, controller)
 }
 

@@ -37,11 +37,37 @@ impl std::fmt::Display for Error {
 /// open for kernels older than O_CLOEXEC, and these opens are on rinit's
 /// start-up path.
 fn open(path: &Path) -> std::io::Result<fs::File> {
-    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    open_with(path, libc::O_RDONLY)
+}
+
+/// `open`, for writing, as `fs::write` opens (a control file: the
+/// cgroup's OOM registration; the unit tests' fake cgroups make it).
+fn open_for_writing(path: &Path) -> std::io::Result<fs::File> {
+    open_with(path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC)
+}
+
+fn open_with(path: &Path, flags: libc::c_int) -> std::io::Result<fs::File> {
+    // The C string is made on the stack when the path fits, as it always
+    // does here: an allocation costs more than the system call's set-up.
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let mut buf = [0u8; 256];
+    let heap;
+    let c_path: &std::ffi::CStr = match buf.get_mut(..bytes.len()) {
+        Some(dst) if bytes.len() < 256 => {
+            dst.copy_from_slice(bytes);
+            std::ffi::CStr::from_bytes_until_nul(&buf)
+                .ok()
+                .filter(|c| c.count_bytes() == bytes.len())
+                .ok_or(std::io::ErrorKind::InvalidInput)?
+        }
+        _ => {
+            heap = std::ffi::CString::new(bytes).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+            &heap
+        }
+    };
     // SAFETY: a valid C string; openat returns a new descriptor or -1.
     let fd = unsafe {
-        libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+        libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_path.as_ptr(), flags | libc::O_CLOEXEC, 0o666 as libc::c_uint)
     };
     crate::fd::from_syscall(fd).map(fs::File::from)
 }
