@@ -462,3 +462,58 @@ fn a_small_stack_limit_does_not_kill_pid_1() {
     }
 }
 
+/// The user-space instructions of rinit's start-up as PID 1 with the OOM
+/// watch set up (issue 20), counted by callgrind: the same count on every
+/// run whatever the machine is doing, so a bound with headroom is a test.
+/// The count grows with /proc/self/mountinfo (about 18 instructions a byte
+/// in one pass), so the bound does too. On 3d41bee: 649,562 here (1,750
+/// bytes of mountinfo), in a `locate` that parsed every mount into a
+/// `PathBuf` and `String`s and compared each with every later one.
+#[test]
+fn start_up_instructions_with_the_oom_watch_stay_under_their_bound() {
+    if !cfg!(target_arch = "x86_64") || std::env::var_os("RINIT_BIN").is_some() {
+        skip("the bound is for the x86_64 binary (instruction counts differ by architecture)");
+        return;
+    }
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        skip("valgrind is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
+        skip("no cgroup v1 memory hierarchy here: no OOM watch to set up");
+        return;
+    }
+    let rinit = common::docker::release_rinit();
+    let dir = temp_dir("callgrind");
+    // The program waits until the watch is set up, so that the count is
+    // of the same path every time; the environment is the same too.
+    let watched = "until readlink /proc/1/fd/* | grep -q oom_control; do :; done";
+    let out = Command::new("unshare")
+        .args(unshare_args())
+        .args(["valgrind", "--tool=callgrind"])
+        .arg(format!("--callgrind-out-file={}/callgrind.%p", dir.display()))
+        .arg(&rinit)
+        .args(["--", "sh", "-c", watched])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // valgrind's summary of PID 1 (rinit; the program is not traced).
+    let count: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("==1== Collected : "))
+        .unwrap_or_else(|| panic!("no callgrind count for PID 1 in: {stderr}"))
+        .trim()
+        .parse()
+        .unwrap();
+    let mountinfo = std::fs::read("/proc/self/mountinfo").unwrap().len() as u64;
+    // 97,362 measured here (1,750 bytes): the fixed part is about 66,000.
+    let bound = 80_000 + 22 * mountinfo;
+    eprintln!("start-up: {count} instructions, bound {bound} ({mountinfo} bytes of mountinfo)");
+    assert!(count <= bound, "{count} instructions at start-up, more than {bound} ({mountinfo} bytes of mountinfo)");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
