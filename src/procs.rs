@@ -190,9 +190,15 @@ pub struct ProcDir {
 
 impl ProcDir {
     /// Opens `path` (close-on-exec: the program must not inherit it).
+    /// The directory stream is made now, not at the first shutdown: it is
+    /// an allocation, and the shutdown may come when memory is short.
     pub fn open(path: &Path) -> io::Result<ProcDir> {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        let dir = Dir::open(path, flags, Mode::empty()).map_err(io::Error::from)?;
+        // nix's openat, not Dir::open: musl's open (under Dir::open) adds
+        // an fcntl(F_SETFD) for kernels older than O_CLOEXEC, and this is
+        // on rinit's start-up path.
+        let fd = nix::fcntl::openat(nix::fcntl::AT_FDCWD, path, flags, Mode::empty()).map_err(io::Error::from)?;
+        let dir = Dir::from_fd(fd).map_err(io::Error::from)?;
         Ok(ProcDir { dir })
     }
 
