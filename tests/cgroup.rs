@@ -182,6 +182,10 @@ fn missing_cgroup_fs_exits_1_before_starting_anything() {
 /// counter open: the watch is set up a few milliseconds after start.
 const WATCHED: &str = "until ls -l /proc/1/fd | grep -q oom_control; do :; done";
 
+/// WATCHED with readlink: `ls -l` itself dies of SIGSEGV now and then
+/// under a 16 KiB stack.
+const WATCHED_BY_READLINK: &str = "until readlink /proc/1/fd/* | grep -q oom_control; do :; done";
+
 /// Shell code that makes itself the OOM killer's first choice, then doubles
 /// a string until the kernel kills it (256 MiB at most, should no limit hold).
 ///
@@ -445,13 +449,10 @@ fn a_small_stack_limit_does_not_kill_pid_1() {
     // debug build's frames are several times larger (its locate alone went
     // past 16 KiB on 3d41bee).
     let rinit = std::env::var_os("RINIT_BIN").map_or_else(common::docker::release_rinit, PathBuf::from);
-    // readlink, not WATCHED's `ls -l`: ls itself dies of SIGSEGV now and
-    // then under a 16 KiB stack.
-    let watched = "until readlink /proc/1/fd/* | grep -q oom_control; do :; done";
     for limit in [16384, 65536] {
         let mut cmd = Command::new("prlimit");
         cmd.arg(format!("--stack={limit}")).arg("unshare").args(unshare_args()).arg(&rinit);
-        cmd.args(["--", "sh", "-c", &format!("{watched}; echo ran >&3; exit 7")]);
+        cmd.args(["--", "sh", "-c", &format!("{WATCHED_BY_READLINK}; echo ran >&3; exit 7")]);
         // The limit covers the arguments and the environment too: cargo's
         // environment alone is several KB.
         cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap());
@@ -487,13 +488,12 @@ fn start_up_instructions_with_the_oom_watch_stay_under_their_bound() {
     let dir = temp_dir("callgrind");
     // The program waits until the watch is set up, so that the count is
     // of the same path every time; the environment is the same too.
-    let watched = "until readlink /proc/1/fd/* | grep -q oom_control; do :; done";
     let out = Command::new("unshare")
         .args(unshare_args())
         .args(["valgrind", "--tool=callgrind"])
         .arg(format!("--callgrind-out-file={}/callgrind.%p", dir.display()))
         .arg(&rinit)
-        .args(["--", "sh", "-c", watched])
+        .args(["--", "sh", "-c", WATCHED_BY_READLINK])
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap())
         .stdin(Stdio::null())
