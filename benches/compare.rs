@@ -430,6 +430,9 @@ struct Figures {
     is_static: Option<bool>,
     startup_us: f64,
     overhead_us: f64,
+    /// User-space instructions of `INIT -- /bin/sleep 0.2` as PID 1, counted
+    /// by callgrind (None: valgrind missing or the count not found).
+    instructions: Option<u64>,
     rss_kib: Option<u64>,
     hwm_kib: Option<u64>,
     wakeups_per_s: f64,
@@ -489,6 +492,37 @@ fn bench_startup(inits: &[Init], figs: &mut [Figures], null: c_int, runs: usize)
         f.overhead_us = f.startup_us - baseline;
     }
     baseline
+}
+
+/// The start-up's user-space instructions (issue 20), exact, so one run
+/// each: `unshare -pf --mount-proc valgrind --tool=callgrind INIT --
+/// /bin/sleep 0.2` (0.2 s: rinit sets up its OOM watch 3 ms after start, which
+/// takes longer under valgrind), callgrind's count for PID 1 (the program is
+/// not traced). In this process's environment: every init scans it, so the
+/// count grows with it.
+fn bench_instructions(inits: &[Init], figs: &mut [Figures]) {
+    let dir = std::env::temp_dir().join(format!("rinit-bench-callgrind-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    for (init, f) in inits.iter().zip(figs.iter_mut()) {
+        let out = std::process::Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "valgrind", "--tool=callgrind"])
+            .arg(format!("--callgrind-out-file={}/callgrind.%p", dir.display()))
+            .arg(&init.path)
+            .args(init.opts)
+            .args(["--", "/bin/sleep", "0.2"])
+            .stdin(std::process::Stdio::null())
+            .output();
+        let Ok(out) = out else {
+            f.failures.push("instructions: cannot run unshare/valgrind".to_string());
+            continue;
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        f.instructions = stderr.lines().find_map(|l| l.strip_prefix("==1== Collected : ")?.trim().parse().ok());
+        if f.instructions.is_none() {
+            f.failures.push("instructions: no callgrind count (is valgrind installed?)".to_string());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A running `INIT -- helper MODE`, with the pipe the helper reports on.
@@ -811,9 +845,9 @@ fn report(inits: &[Init], figs: &[Figures], baseline_us: f64, machine: &str, set
     let _ = writeln!(s, "{machine}\n\n{settings}\n");
     let ns: Vec<usize> = figs.first().map(|f| f.reap.iter().map(|r| r.0).collect()).unwrap_or_default();
     let mut header = String::from(
-        "| init | binary (bytes) | static | start-up (µs) | start-up overhead (µs) | VmRSS (KiB) | VmHWM (KiB) | idle wake-ups/s | idle CPU ticks/s | forwarding (µs) | shutdown (µs) |",
+        "| init | binary (bytes) | static | start-up (µs) | start-up overhead (µs) | start-up instructions | VmRSS (KiB) | VmHWM (KiB) | idle wake-ups/s | idle CPU ticks/s | forwarding (µs) | shutdown (µs) |",
     );
-    let mut sep = String::from("|---|--:|:-:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let mut sep = String::from("|---|--:|:-:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for n in &ns {
         let _ = write!(header, " reap {n} (ms) |");
         sep.push_str("--:|");
@@ -829,7 +863,7 @@ fn report(inits: &[Init], figs: &[Figures], baseline_us: f64, machine: &str, set
     let _ = writeln!(s, "{header}\n{sep}");
     let _ = writeln!(
         s,
-        "| (/bin/true alone) | | | {baseline_us:.0} | 0 | | | | | | |{}",
+        "| (/bin/true alone) | | | {baseline_us:.0} | 0 | | | | | | | |{}",
         " |".repeat(2 * ns.len() + usize::from(ns.len() >= 2))
     );
     for (init, f) in inits.iter().zip(figs) {
@@ -839,11 +873,12 @@ fn report(inits: &[Init], figs: &[Figures], baseline_us: f64, machine: &str, set
             None => "?",
         };
         let mut row = format!(
-            "| {} | {} | {stat} | {:.0} | {:.0} | {} | {} | {:.2} | {:.2} | {:.1} | {:.0} |",
+            "| {} | {} | {stat} | {:.0} | {:.0} | {} | {} | {} | {:.2} | {:.2} | {:.1} | {:.0} |",
             init.name,
             f.size,
             f.startup_us,
             f.overhead_us,
+            fmt_opt(f.instructions),
             fmt_opt(f.rss_kib),
             fmt_opt(f.hwm_kib),
             f.wakeups_per_s,
@@ -865,6 +900,7 @@ fn report(inits: &[Init], figs: &[Figures], baseline_us: f64, machine: &str, set
     let _ = writeln!(
         s,
         "\nMedians, except reaping: best of the rounds. Start-up: clone to waitpid of `INIT -- /bin/true`; overhead = that minus `/bin/true` alone. \
+         Start-up instructions: callgrind's exact count for PID 1 of `unshare -pf --mount-proc valgrind --tool=callgrind INIT -- /bin/sleep 0.2`, in the bench's environment. \
          Forwarding: kill(PID 1, SIGUSR1) to the program's handler writing to a pipe. \
          Shutdown: kill(PID 1, SIGTERM) to waitpid, the program dying of SIGTERM at once. \
          Reaping: release of N orphans blocked on one pipe to the moment all N are reaped \
@@ -905,6 +941,15 @@ fn report(inits: &[Init], figs: &[Figures], baseline_us: f64, machine: &str, set
             tini.wakeups_per_s,
             tini.ticks_per_s,
             yes(r.wakeups_per_s == 0.0 && r.ticks_per_s == 0.0)
+        );
+        let ins = |f: &Figures| f.instructions.map_or(f64::NAN, |n| n as f64);
+        let _ = writeln!(
+            s,
+            "| start-up instructions (callgrind, OOM watch set up) ≤ 1.0× | {} | {} | {:.2} | {} |",
+            fmt_opt(r.instructions),
+            fmt_opt(tini.instructions),
+            ratio(ins(r), ins(tini)),
+            yes(ins(r) <= ins(tini))
         );
         for (what, a, b) in [
             ("start-up overhead ≤ 1.0×", r.overhead_us, tini.overhead_us),
@@ -1008,6 +1053,8 @@ fn main() {
     if run_main {
         eprintln!("compare: {} — start-up ({startup_runs} rounds)…", names.join(", "));
         baseline = bench_startup(&inits, &mut figs, null, startup_runs);
+        eprintln!("compare: start-up instructions (callgrind, one run each)…");
+        bench_instructions(&inits, &mut figs);
         eprintln!("compare: memory and idle cost ({idle_secs} s)…");
         bench_idle(&inits, &mut figs, null, Duration::from_secs(idle_secs as u64));
         eprintln!("compare: signal forwarding ({signal_runs} rounds)…");

@@ -2,13 +2,14 @@
 # Installs what building and testing rinit needs on a fresh Debian machine:
 # the musl target (the static binary), util-linux's unshare (PID namespaces
 # for the tests), busybox-static (the FROM-scratch Docker test image), and the
-# peers the tests and benchmarks compare against, and mandoc (the man-page
-# lint). Idempotent and quick when
+# peers the tests and benchmarks compare against, mandoc (the man-page
+# lint) and valgrind (callgrind's exact start-up instruction count, a test
+# in tests/cgroup.rs and a row of benches/compare.rs). Idempotent and quick when
 # everything is already there.
 set -euo pipefail
 
 need_apt=()
-for pkg in util-linux busybox-static tini dumb-init catatonit musl-tools procps file strace mandoc; do
+for pkg in util-linux busybox-static tini dumb-init catatonit musl-tools procps file strace mandoc valgrind; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 # mmdebstrap: the root filesystem of the real-server image (scripts/server-rootfs.sh).

@@ -70,10 +70,40 @@ impl Name {
     }
 }
 
-/// Shown lossily: a byte that is not UTF-8 becomes U+FFFD in log lines.
+/// Shown escaped (rinit(1) DIAGNOSTICS): a process chooses its own name,
+/// and one with a newline in it must not start a log line of its own.
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
+        Escaped(self.as_bytes()).fmt(f)
+    }
+}
+
+/// Bytes that came from a process (its name), shown so that they cannot
+/// pass for anything rinit says itself: printable ASCII as it is, `\\` for
+/// a backslash, `\n` and `\t`, and every other byte (control characters,
+/// DEL, anything not ASCII) as `\xNN`. Nothing is lost: the escaping can be
+/// undone, and two names never show the same.
+#[derive(Clone, Copy)]
+pub struct Escaped<'a>(pub &'a [u8]);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rest = self.0;
+        while !rest.is_empty() {
+            // The printable run up to the next byte to escape, in one write.
+            let plain = rest.iter().position(|&b| !(b' '..=b'~').contains(&b) || b == b'\\').unwrap_or(rest.len());
+            let (run, after) = rest.split_at_checked(plain).unwrap_or((rest, &[]));
+            f.write_str(std::str::from_utf8(run).unwrap_or_default())?;
+            let Some((&b, after)) = after.split_first() else { break };
+            match b {
+                b'\\' => f.write_str("\\\\")?,
+                b'\n' => f.write_str("\\n")?,
+                b'\t' => f.write_str("\\t")?,
+                _ => write!(f, "\\x{b:02x}")?,
+            }
+            rest = after;
+        }
+        Ok(())
     }
 }
 
@@ -181,9 +211,15 @@ impl From<Dir> for ProcDir {
 
 impl ProcDir {
     /// Opens `path` (close-on-exec: the program must not inherit it).
+    /// The directory stream is made now, not at the first shutdown: it is
+    /// an allocation, and the shutdown may come when memory is short.
     pub fn open(path: &Path) -> io::Result<ProcDir> {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        let dir = Dir::open(path, flags, Mode::empty()).map_err(io::Error::from)?;
+        // nix's openat, not Dir::open: musl's open (under Dir::open) adds
+        // an fcntl(F_SETFD) for kernels older than O_CLOEXEC, and this is
+        // on rinit's start-up path.
+        let fd = nix::fcntl::openat(nix::fcntl::AT_FDCWD, path, flags, Mode::empty()).map_err(io::Error::from)?;
+        let dir = Dir::from_fd(fd).map_err(io::Error::from)?;
         Ok(ProcDir::from(dir))
     }
 
@@ -360,18 +396,33 @@ fn read_stat_with<T>(
         };
     }
     // A stat line is a few hundred bytes, and at most about 1,100 (52
-    // numbers of up to 20 digits and a 15-byte name): the whole line, whose
-    // last field `parse_stat_ending` reads, fits in one read.
+    // numbers of up to 20 digits and a 15-byte name): it fits the buffer.
+    // The file is one line, so it has been read to its end once the text
+    // ends in a newline (the first read, always, as the kernel makes the
+    // line in one go) or a read returns 0: no second read to find the end.
     let mut buf = [0u8; 2048];
-    // SAFETY: `buf` is valid for its length; `fd` is ours.
-    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    let mut n = 0;
+    let ok = loop {
+        let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) else { break true };
+        // SAFETY: `rest` is valid for its length; `fd` is ours.
+        let got = unsafe { libc::read(fd, rest.as_mut_ptr().cast(), rest.len()) };
+        match usize::try_from(got) {
+            Ok(0) => break true,
+            Ok(got) => n += got,
+            Err(_) if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break false,
+        }
+        if buf.get(..n).is_some_and(|t| t.ends_with(b"\n")) {
+            break true;
+        }
+    };
     // SAFETY: closing the descriptor opened above.
     unsafe { libc::close(fd) };
-    let Ok(n) = usize::try_from(n) else {
+    if !ok {
         // ESRCH: the process went between open and read. Anything else is
         // as good as gone for a listing: there is nothing to read.
         return Ok(None);
-    };
+    }
     Ok(buf.get(..n).and_then(parse).filter(|(p, _)| p.pid == pid))
 }
 
@@ -461,10 +512,31 @@ mod tests {
     }
 
     #[test]
-    fn names_that_are_not_utf8_parse_and_print_lossily() {
+    fn names_that_are_not_utf8_parse_and_print_escaped() {
         let (got, _) = parse_stat(&stat_line(9, b"\xffsl\xfep", 'S', 1, 0)).unwrap();
         assert_eq!(got.name.as_bytes(), b"\xffsl\xfep");
-        assert_eq!(got.name.to_string(), "\u{fffd}sl\u{fffd}p");
+        assert_eq!(got.name.to_string(), "\\xffsl\\xfep");
+    }
+
+    #[test]
+    fn names_cannot_forge_log_lines() {
+        // Issue 19 item 6: a process wrote "x\n[rinit] all ok" to its comm,
+        // which the kernel keeps as its first 15 bytes.
+        let name = Name::new(b"x\n[rinit] all o");
+        assert_eq!(name.to_string(), "x\\n[rinit] all o");
+        let shown = |b: &[u8]| Escaped(b).to_string();
+        assert_eq!(shown(b""), "");
+        assert_eq!(shown(b"nginx: worker"), "nginx: worker");
+        assert_eq!(shown(b"a\tb\\c\rd\x1b[2Je\x7f\x00"), "a\\tb\\\\c\\x0dd\\x1b[2Je\\x7f\\x00");
+        // UTF-8 too is shown byte by byte: no character can pass for
+        // another, nor reorder the line (U+202E).
+        assert_eq!(shown("caf\u{e9}\u{202e}".as_bytes()), "caf\\xc3\\xa9\\xe2\\x80\\xae");
+        // Every byte shown is printable ASCII, and no two names look alike.
+        let all: Vec<u8> = (0..=255).collect();
+        let s = shown(&all);
+        assert!(s.bytes().all(|b| (b' '..=b'~').contains(&b)), "{s}");
+        assert_ne!(shown(b"\\n"), shown(b"\n"));
+        assert_ne!(shown(b"\\x41"), shown(b"A"));
     }
 
     #[test]

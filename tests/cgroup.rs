@@ -158,6 +158,19 @@ fn writable_mount_over_a_read_only_one_is_used() {
 }
 
 #[test]
+fn the_pids_hierarchy_is_found_past_the_first_page_of_mountinfo() {
+    // A pod with many volumes: 70 more mounts, and the pids hierarchy
+    // mounted again after them, so that its line in /proc/self/mountinfo
+    // (about 8 KB by then) comes after the first page, which is all that
+    // one read of that seq_file gives. On 3d41bee rinit stopped at that
+    // short read and said "no pids controller in /sys/fs/cgroup/unified".
+    let prepare = r#"d="$(dirname "$1")" && umount /sys/fs/cgroup/pids && for i in $(seq 70); do mkdir "$d/m$i" && mount -t tmpfs -o size=4k "volume-$i" "$d/m$i" || exit; done && mount -t cgroup -o pids cgroup /sys/fs/cgroup/pids && [ "$(wc -c < /proc/self/mountinfo)" -gt 6000 ] && [ "$(grep -n ' /sys/fs/cgroup/pids ' /proc/self/mountinfo | cut -d: -f1)" -gt 70 ]"#;
+    let (code, stderr, ran) = pids_max_after("pids-many-mounts", prepare);
+    assert_eq!(code, Some(0), "stderr: {stderr}");
+    assert!(ran, "the program ran; stderr: {stderr}");
+}
+
+#[test]
 fn missing_cgroup_fs_exits_1_before_starting_anything() {
     let (code, stderr, ran) = pids_max_after("pids-none", "umount -R /sys/fs/cgroup");
     assert_eq!(code, Some(1), "stderr: {stderr}");
@@ -169,6 +182,10 @@ fn missing_cgroup_fs_exits_1_before_starting_anything() {
 /// Shell code that waits until rinit (PID 1 of the namespace) holds the OOM
 /// counter open: the watch is set up a few milliseconds after start.
 const WATCHED: &str = "until ls -l /proc/1/fd | grep -q oom_control; do :; done";
+
+/// WATCHED with readlink: `ls -l` itself dies of SIGSEGV now and then
+/// under a 16 KiB stack.
+const WATCHED_BY_READLINK: &str = "until readlink /proc/1/fd/* | grep -q oom_control; do :; done";
 
 /// Shell code that makes itself the OOM killer's first choice, then doubles
 /// a string until the kernel kills it (256 MiB at most, should no limit hold).
@@ -632,3 +649,89 @@ fn without_oom_exit_a_workers_oom_kill_changes_nothing() {
     assert!(!stderr.contains("--oom-exit"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_small_stack_limit_does_not_kill_pid_1() {
+    // Issue 19 item 7: under `prlimit --stack=16384` (or 65536) rinit as
+    // PID 1 died of SIGSEGV (exit 139) as it set up the OOM watch, which
+    // touched 64 KiB of stack; tini runs the program and exits 7. The
+    // program waits until the watch is set up, so that its set-up has run.
+    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
+        skip("no cgroup v1 memory hierarchy here: the OOM watch, which touched the stack, is not set up");
+        return;
+    }
+    if common::skip_under_qemu() {
+        return;
+    }
+    // The shipped binary: what a stack limit meets in a container. The
+    // debug build's frames are several times larger (its locate alone went
+    // past 16 KiB on 3d41bee).
+    let rinit = std::env::var_os("RINIT_BIN").map_or_else(common::docker::release_rinit, PathBuf::from);
+    for limit in [16384, 65536] {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--stack={limit}")).arg("unshare").args(unshare_args()).arg(&rinit);
+        cmd.args(["--", "sh", "-c", &format!("{WATCHED_BY_READLINK}; echo ran >&3; exit 7")]);
+        // The limit covers the arguments and the environment too: cargo's
+        // environment alone is several KB.
+        cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap());
+        let mut r = Pid1::launch(cmd);
+        r.lines.expect("ran");
+        let end = r.wait();
+        assert_eq!(end.code, Some(7), "--stack={limit}: the program's status; stderr: {}", end.stderr);
+    }
+}
+
+/// The user-space instructions of rinit's start-up as PID 1 with the OOM
+/// watch set up (issue 20), counted by callgrind: the same count on every
+/// run whatever the machine is doing, so a bound with headroom is a test.
+/// The count grows with /proc/self/mountinfo (about 18 instructions a byte
+/// in one pass), so the bound does too. On 3d41bee: 649,562 here (1,750
+/// bytes of mountinfo), in a `locate` that parsed every mount into a
+/// `PathBuf` and `String`s and compared each with every later one.
+#[test]
+fn start_up_instructions_with_the_oom_watch_stay_under_their_bound() {
+    if !cfg!(target_arch = "x86_64") || std::env::var_os("RINIT_BIN").is_some() {
+        skip("the bound is for the x86_64 binary (instruction counts differ by architecture)");
+        return;
+    }
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        skip("valgrind is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
+        skip("no cgroup v1 memory hierarchy here: no OOM watch to set up");
+        return;
+    }
+    let rinit = common::docker::release_rinit();
+    let dir = temp_dir("callgrind");
+    // The program waits until the watch is set up, so that the count is
+    // of the same path every time; the environment is the same too.
+    let out = Command::new("unshare")
+        .args(unshare_args())
+        .args(["valgrind", "--tool=callgrind"])
+        .arg(format!("--callgrind-out-file={}/callgrind.%p", dir.display()))
+        .arg(&rinit)
+        .args(["--", "sh", "-c", WATCHED_BY_READLINK])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // valgrind's summary of PID 1 (rinit; the program is not traced).
+    let count: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("==1== Collected : "))
+        .unwrap_or_else(|| panic!("no callgrind count for PID 1 in: {stderr}"))
+        .trim()
+        .parse()
+        .unwrap();
+    let mountinfo = std::fs::read("/proc/self/mountinfo").unwrap().len() as u64;
+    // 97,362 measured here (1,750 bytes): the fixed part is about 66,000.
+    let bound = 80_000 + 22 * mountinfo;
+    eprintln!("start-up: {count} instructions, bound {bound} ({mountinfo} bytes of mountinfo)");
+    assert!(count <= bound, "{count} instructions at start-up, more than {bound} ({mountinfo} bytes of mountinfo)");
+    let _ = std::fs::remove_dir_all(dir);
+}
+

@@ -41,34 +41,80 @@ impl std::fmt::Display for Error {
 /// open for kernels older than O_CLOEXEC, and these opens are on rinit's
 /// start-up path.
 fn open(path: &Path) -> std::io::Result<fs::File> {
-    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    open_with(path, libc::O_RDONLY)
+}
+
+/// `open`, for writing, as `fs::write` opens (a control file: the
+/// cgroup's OOM registration; the unit tests' fake cgroups make it).
+fn open_for_writing(path: &Path) -> std::io::Result<fs::File> {
+    open_with(path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC)
+}
+
+fn open_with(path: &Path, flags: libc::c_int) -> std::io::Result<fs::File> {
+    // The C string is made on the stack when the path fits, as it always
+    // does here: an allocation costs more than the system call's set-up.
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let mut buf = [0u8; 256];
+    let heap;
+    let c_path: &std::ffi::CStr = match buf.get_mut(..bytes.len()) {
+        Some(dst) if bytes.len() < 256 => {
+            dst.copy_from_slice(bytes);
+            std::ffi::CStr::from_bytes_until_nul(&buf)
+                .ok()
+                .filter(|c| c.count_bytes() == bytes.len())
+                .ok_or(std::io::ErrorKind::InvalidInput)?
+        }
+        _ => {
+            heap = std::ffi::CString::new(bytes).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+            &heap
+        }
+    };
     // SAFETY: a valid C string; openat returns a new descriptor or -1.
     let fd = unsafe {
-        libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC)
+        libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_path.as_ptr(), flags | libc::O_CLOEXEC, 0o666 as libc::c_uint)
     };
     crate::fd::from_syscall(fd).map(fs::File::from)
 }
 
-/// Reads a whole `/proc` or cgroup file. They report a size of 0 (so
-/// `fs::read` would start with 32-byte reads after an fstat and an lseek)
-/// and are generated per read: a page-sized read on the stack takes them in
-/// one go, and a short read means the end.
+/// Reads a whole `/proc` or cgroup file, to its end: read returns 0 there
+/// and nowhere else. They report a size of 0 (so `fs::read` would start
+/// with 32-byte reads after an fstat and an lseek), and many are seq_files,
+/// which give at most about a page per read (`/proc/self/mountinfo` with
+/// many mounts, `/proc/thread-self/children` with a few hundred children):
+/// a short read is not the end. The text is read straight into its buffer,
+/// which grows by a page only when a read has filled it.
 fn read(path: &Path) -> Result<String, String> {
-    use std::io::Read;
     let why = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
-    let mut file = open(path).map_err(why)?;
-    let mut buf = [0u8; 8192];
+    let file = open(path).map_err(why)?;
     let mut text = Vec::new();
+    read_to_end(&file, &mut text).map_err(why)?;
+    Ok(String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// Appends what is left of `file` to `text` until read returns 0, each
+/// read straight into the spare capacity (nothing zeroed, nothing copied).
+fn read_to_end(file: &fs::File, text: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const PAGE: usize = 4096;
     loop {
-        let n = match file.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(why(e)),
-        };
-        text.extend_from_slice(buf.get(..n).unwrap_or_default());
-        if n < buf.len() {
-            return Ok(String::from_utf8_lossy(&text).into_owned());
+        if text.capacity() - text.len() < PAGE / 2 {
+            text.reserve(PAGE);
+        }
+        let spare = text.spare_capacity_mut();
+        // SAFETY: read writes at most `spare.len()` bytes into the spare
+        // capacity, and says how many.
+        let got = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()) };
+        match usize::try_from(got) {
+            Ok(0) => return Ok(()),
+            // SAFETY: the first `n` bytes of the spare capacity were just
+            // written by read (n <= spare.len()).
+            Ok(n) => unsafe { text.set_len(text.len() + n) },
+            Err(_) => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
         }
     }
 }
@@ -82,11 +128,28 @@ fn has_word(text: &str, word: &str) -> bool {
     text.split_whitespace().any(|w| w == word)
 }
 
-/// The value of `key` in a flat keyed file (`oom_kill 3`).
+/// The value of `key` in a flat keyed file (`oom_kill 3`). Read on every
+/// look at the OOM count: a comparison of the key per line, no searcher.
 fn keyed(text: &str, key: &str) -> Option<u64> {
-    text.lines().find_map(|line| {
-        let (k, v) = line.split_once(' ')?;
-        (k == key).then(|| v.trim().parse().ok()).flatten()
+    lines(text).find_map(|line| {
+        let value = line.strip_prefix(key)?;
+        // A byte test: `strip_prefix(' ')` would cost as much as the line.
+        (value.as_bytes().first() == Some(&b' ')).then(|| value.trim().parse().ok()).flatten()
+    })
+}
+
+/// The lines of `text`, found with a byte loop: these files have short
+/// lines, for which `str::lines` and its searcher cost more than the bytes.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest.bytes().position(|b| b == b'\n').unwrap_or(rest.len());
+        let (line, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
+        rest = after.get(1..).unwrap_or_default();
+        Some(line)
     })
 }
 
@@ -99,7 +162,38 @@ mod tests {
     fn reads_keyed_files() {
         assert_eq!(keyed("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n", "oom_kill"), Some(3));
         assert_eq!(keyed("low 0\nhigh 0\n", "oom_kill"), None);
+        assert_eq!(keyed("oom_kill_disable 0\noom 2\n", "oom"), Some(2), "a key that starts another is not it");
+        assert_eq!(keyed("oom_kill x\noom_kill 4\r\n", "oom_kill"), Some(4), "the first line with a number");
         assert!(has_word("cpu pids\n", "pids"));
+        assert_eq!(lines("a\n\nb c\nd").collect::<Vec<_>>(), ["a", "", "b c", "d"]);
+        assert_eq!(lines("a\n").collect::<Vec<_>>(), ["a"]);
+        assert_eq!(lines("").count(), 0);
         assert!(!has_word("cpu pidsx\n", "pids"));
+    }
+
+    #[test]
+    fn reads_a_seq_file_past_its_first_page() {
+        // /proc/thread-self/children gives about a page per read: children
+        // are started until their list is 6,000 bytes long. Before issue 19,
+        // `read` stopped at the first short read and missed the children
+        // listed after the first page.
+        let mut children = Vec::new();
+        let mut length = 0;
+        while length < 6000 {
+            let child = std::process::Command::new("sleep").arg("1000").spawn().unwrap();
+            length += child.id().to_string().len() + 1;
+            children.push(child);
+        }
+        let listed = read(Path::new("/proc/thread-self/children"));
+        for child in &mut children {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        let listed = listed.unwrap();
+        assert!(listed.len() > 4096, "the list is longer than a page: {} bytes", listed.len());
+        let pids: std::collections::HashSet<u32> = listed.split_whitespace().map(|p| p.parse().unwrap()).collect();
+        for child in &children {
+            assert!(pids.contains(&child.id()), "child {} missing from a list of {}", child.id(), pids.len());
+        }
     }
 }

@@ -8,6 +8,7 @@
 //!   count is read again shortly after (see `OomWatch::recheck_in`).
 
 use std::fs;
+use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
@@ -39,10 +40,16 @@ impl Notify {
         let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         let fd = owned(raw).map_err(|e| format!("eventfd: {e}"))?;
         let control = dir.join("cgroup.event_control");
-        // "<event fd> <fd of memory.oom_control>": the kernel keeps what it
+        let why = |e: std::io::Error| format!("cannot register for OOM events in {}: {e}", control.display());
+        // "<event fd> <fd of memory.oom_control>", in one write as the
+        // kernel wants it, made on the stack; the kernel keeps what it
         // needs, so the control file is closed again at once.
-        fs::write(&control, format!("{} {}", fd.as_raw_fd(), oom_control.as_raw_fd()))
-            .map_err(|e| format!("cannot register for OOM events in {}: {e}", control.display()))?;
+        let mut line = [0u8; 32];
+        let mut w = &mut line[..];
+        write!(w, "{} {}", fd.as_raw_fd(), oom_control.as_raw_fd()).map_err(why)?;
+        let len = 32 - w.len();
+        let mut file = super::open_for_writing(&control).map_err(why)?;
+        file.write_all(line.get(..len).unwrap_or_default()).map_err(why)?;
         Ok(Notify { fd })
     }
 

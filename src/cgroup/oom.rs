@@ -440,8 +440,12 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
     // The first read of each kept-open file makes the kernel allocate its
     // buffer (two pages for memory.stat), which must not happen in the
     // middle of an OOM kill: that set off a second kill, of unshare, in
-    // tests/cgroup.rs. Later reads reuse the buffers.
-    watch.memory_back();
+    // tests/cgroup.rs. Later reads reuse the buffers. The kernel makes the
+    // whole text whatever the size of the read, so a few bytes do, and
+    // nothing is parsed (that was 25,000 instructions at every start).
+    for file in [&watch.usage, &watch.cap].into_iter().flatten() {
+        first_read(file);
+    }
     // Likewise a stack page touched for the first time during an OOM kill
     // is an anonymous page to charge, and in the VM tests rinit itself was
     // killed for one: the stack the OOM path needs is touched now.
@@ -457,13 +461,80 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
     Some(watch)
 }
 
-/// Touches 64 KiB of stack below this frame, far more than the OOM path
-/// (`on_event`, `on_timeout`, `before_reap` up to the look at /proc) needs,
-/// so that its stack pages are already there when the memory is not.
+/// Reads the start of `file`, for the kernel to make its buffer now.
+fn first_read(file: &fs::File) {
+    use std::os::unix::fs::FileExt;
+    let mut some = [0u8; 64];
+    // What is read does not matter, nor whether it could be: `memory_back`
+    // reads it again when it matters.
+    let _ = file.read_at(&mut some, 0);
+}
+
+/// The stack the OOM path (`on_event`, `on_timeout`, `before_reap` up to
+/// the look at /proc) may need below the set-up's frame, and far more than
+/// it does need.
+const OOM_STACK: usize = 64 << 10;
+
+/// Stack left untouched below the limit: the kernel checks the limit per
+/// page, and the top of the stack is known only to a page.
+const STACK_MARGIN: usize = 8 << 10;
+
+/// Touches up to `OOM_STACK` of stack below this frame, so that the OOM
+/// path's stack pages are already there when the memory is not; never past
+/// what RLIMIT_STACK allows (a page beyond the limit is a SIGSEGV, which as
+/// PID 1 ends the container: issue 19 item 7, `prlimit --stack=16384`).
+/// Under a small limit less is touched, and a page of it may then be
+/// faulted in during an OOM kill (rinit(1) CGROUPS).
 fn prefault_stack() {
-    let mut pages = [0u8; 64 << 10];
-    // Not optimised away: the array must really be written, page by page.
-    std::hint::black_box(&mut pages);
+    let here = 0u8;
+    let sp = std::ptr::addr_of!(here) as usize;
+    let room = stack_room(sp).saturating_sub(STACK_MARGIN).min(OOM_STACK);
+    touch_stack(room / TOUCH_FRAME);
+}
+
+/// How far the stack may grow below `sp`: RLIMIT_STACK, less what is in
+/// use above `sp` (up to the top of the stack, where the kernel put the
+/// executable's file name, `AT_EXECFN`). 0 when that is not known.
+fn stack_room(sp: usize) -> usize {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) } != 0 {
+        return 0;
+    }
+    if limit.rlim_cur == libc::RLIM_INFINITY {
+        return usize::MAX;
+    }
+    // SAFETY: getauxval reads the auxiliary vector; 0 if the entry is absent.
+    let name = unsafe { libc::getauxval(libc::AT_EXECFN) } as usize;
+    if name == 0 || name < sp {
+        return 0;
+    }
+    // SAFETY: AT_EXECFN points at the NUL-terminated name the kernel copied.
+    let len = unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) }.count_bytes();
+    // The name ends a pointer's width below the top of the stack.
+    let top = name.saturating_add(len + 1 + size_of::<usize>());
+    let used = top - sp;
+    usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX).saturating_sub(used)
+}
+
+/// The stack frame of one step of `touch_stack`: under a page, so that one
+/// write a frame touches every page.
+const TOUCH_FRAME: usize = 2048;
+
+/// Touches `frames` frames of `TOUCH_FRAME` bytes below the caller's: one
+/// byte of each is written (writing them whole would cost an instruction a
+/// few bytes, at every start).
+#[inline(never)]
+fn touch_stack(frames: usize) {
+    if frames == 0 {
+        return;
+    }
+    let mut frame = std::mem::MaybeUninit::<[u8; TOUCH_FRAME - 64]>::uninit();
+    // SAFETY: one byte written inside this frame's own array.
+    unsafe { std::ptr::write_volatile(frame.as_mut_ptr().cast::<u8>(), 0) };
+    touch_stack(frames - 1);
+    // Keeps the frame alive across the call: no tail call, no reuse.
+    std::hint::black_box(&mut frame);
 }
 
 /// Whether two more descriptors can be had now.

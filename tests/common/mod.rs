@@ -59,6 +59,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("rinit_started_with_stdin_stdout_stderr_closed", NO_SUBREAPER),
     ("program_runs_as_pid_2_in_its_own_group_and_directory_with_rinit_in_root", OWN_THREAD),
     ("a_program_ignoring_sigterm_is_killed_at_the_grace", OWN_THREAD),
+    ("a_small_stack_limit_does_not_kill_pid_1", HOST_STACK),
     ("oom_killed_program_is_reported_with_the_limit", OWN_THREAD),
     ("pids_max_from_environment_covers_orphans_and_leaf_goes_after_sigterm", OWN_THREAD),
     ("fork_failure_exits_1_with_the_call_and_a_hint", OWN_THREAD),
@@ -81,6 +82,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
 const NO_SUBREAPER: &str = "qemu-user refuses prctl(PR_SET_CHILD_SUBREAPER) with EINVAL, so `-s` cannot work";
 const OWN_THREAD: &str = "qemu-user starts a thread of its own in rinit's process: it takes a pid \
      (the program is not pid 2) and counts in pids.current and RLIMIT_NPROC";
+const HOST_STACK: &str = "qemu-user itself runs on the stack that RLIMIT_STACK limits, and needs more than 16 KiB of it";
 const RT_SIGNALS: &str = "qemu-user keeps the first host real-time signals for itself and renumbers \
      the rest (a death by signal 34 reaches rinit as 32)";
 const RT_IGNORED: &str = "qemu-user does not hand on a real-time signal that rinit's parent ignored";
