@@ -80,7 +80,10 @@ fn a_zombie_flood_holds_off_neither_a_signal_nor_the_grace() {
     let took = sent.elapsed();
     // The program ignores SIGTERM: SIGKILL at the 3 s grace, exit 137.
     assert_eq!(end.code, Some(137), "{}", end.stderr);
-    assert!(took < Duration::from_secs(7), "rinit exited {took:?} after SIGTERM with a grace of 3 s");
+    // The grace (3 s) and give-up (1 s) bound it; reaping 4,000 zombies one
+    // wait4 at a time on a shared CPU adds seconds (4.7 s seen beside two
+    // busy loops on that CPU). On 3d41bee it did not end within 20 s.
+    assert!(took < Duration::from_secs(12), "rinit exited {took:?} after SIGTERM with a grace of 3 s");
     assert!(summary(&end.stderr).contains("needed SIGKILL"), "{}", end.stderr);
 }
 
