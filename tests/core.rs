@@ -268,32 +268,38 @@ fn subreaper_adopts_and_reaps_orphans_outside_a_namespace() {
         (sh -c 'echo started > "$1"; while :; do set -- "$1" $(sed "s/.*) //" /proc/$$/stat); [ "$3" != "$PPID" ] && break; done; echo "orphan $$ parent $3" >&3' x "$f" & read x < "$f")
         rm "$f"
         read x; exit 0"#;
-    let mut r = Pid1::launch_with_stdin(direct(&["-s"], &["sh", "-c", script]));
+    // rinit(1) OPTIONS -s: with -s, and by default when not PID 1.
+    for args in [&["-s"][..], &[][..]] {
+    let mut r = Pid1::launch_with_stdin(direct(args, &["sh", "-c", script]));
     let rinit_line = r.lines.next();
     assert_eq!(rinit_line, format!("rinit {}", r.child.id()));
     let report = r.lines.next();
     let words: Vec<&str> = report.split_whitespace().collect();
     assert_eq!(words.len(), 4, "{report}");
-    assert_eq!(words[3], r.child.id().to_string(), "orphan adopted by rinit: {report}");
+    assert_eq!(words[3], r.child.id().to_string(), "orphan adopted by rinit ({args:?}): {report}");
     let orphan: u32 = words[1].parse().unwrap();
     assert!(wait_until(PATIENCE, || is_gone(orphan)), "orphan {orphan} not reaped: state {:?}", state_of(orphan));
     r.close_stdin();
     let end = r.wait();
     assert_eq!(end.code, Some(0));
     assert!(!end.stderr.contains("not running as PID 1"), "{}", end.stderr);
+    }
 }
 
 #[test]
 fn warns_when_neither_pid_1_nor_subreaper() {
-    let (code, _, err) = run_plain(["true"]);
+    let out = Command::new(rinit()).arg("true").env("RINIT_SUBREAPER", "0").output().unwrap();
+    let (code, err) = (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned());
     assert_eq!(code, Some(0));
     let warning: Vec<&str> = err.lines().filter(|l| l.contains("not running as PID 1")).collect();
     assert_eq!(warning.len(), 1, "{err}");
     assert!(warning[0].starts_with("[rinit] ") && warning[0].contains("-s"), "{err}");
     let (_, _, err) = run_plain(["-s", "true"]);
     assert!(!err.contains("not running as PID 1"), "{err}");
-    let (_, _, err) = run_plain(["-q", "true"]);
-    assert_eq!(err, "", "-q: errors only");
+    let (_, _, err) = run_plain(["true"]);
+    assert!(!err.contains("not running as PID 1"), "a subreaper by default: {err}");
+    let out = Command::new(rinit()).args(["-q", "true"]).env("RINIT_SUBREAPER", "0").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "-q: errors only");
 }
 
 #[test]
@@ -651,4 +657,41 @@ fn a_subreaper_without_its_own_proc_still_exits_after_the_grace() {
     assert!(end.stderr.contains("does not show this PID namespace"), "{}", end.stderr);
     assert!(end.stderr.contains("leaving its remaining descendants"), "{}", end.stderr);
     assert!(end.stderr.contains("[rinit] shutdown: "), "the summary line: {}", end.stderr);
+}
+
+#[test]
+fn socket_activation_gives_the_program_its_listen_pid_and_rinit_closes_its_copy() {
+    // rinit(1) SOCKET ACTIVATION: a listening socket on fd 3, LISTEN_FDS=1
+    // and LISTEN_PID set to rinit's pid, as systemd would. The program finds
+    // LISTEN_PID = its own pid, closes the socket, and then looks whether
+    // PID 1 (rinit) still holds it: none of rinit's descriptors may be it.
+    let dir = temp_dir("listen");
+    let listener = std::os::unix::net::UnixListener::bind(dir.join("sock")).unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    let script = r#"s=$(readlink /proc/$$/fd/3); echo "socket ${s%%:*}"
+        echo "listen_pid $LISTEN_PID pid $$"
+        exec 3>&-
+        for f in /proc/1/fd/*; do [ "$(readlink "$f")" = "$s" ] && echo "rinit holds $s"; done
+        echo done"#;
+    let mut cmd = namespaced(&[], &["sh", "-c", script]);
+    cmd.env("LISTEN_FDS", "1").env("LISTEN_PID", "1").env_remove("RINIT_SUBREAPER");
+    // SAFETY: dup2 and fcntl are async-signal-safe; fd 3 ends up without
+    // CLOEXEC, so unshare and rinit inherit it.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The listener may be fd 3 already: then only its CLOEXEC goes.
+            let rc = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines, ["socket socket", "listen_pid 2 pid 2", "done"], "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    drop(listener);
+    let _ = std::fs::remove_dir_all(dir);
 }
