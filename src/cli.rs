@@ -57,8 +57,26 @@ pub struct Config {
     /// `RINIT_LOG`: an env_logger filter that wins over the verbosity.
     pub log_filter: Option<String>,
     pub warn_on_reap: bool,
-    /// `LISTEN_FDS`: descriptors 3.. passed on for socket activation.
-    pub listen_fds: Option<u32>,
+    /// Socket activation: `LISTEN_FDS`, with `LISTEN_PID`.
+    pub listen: Option<Listen>,
+}
+
+/// Socket activation's variables (rinit(1) SOCKET ACTIVATION).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listen {
+    /// `LISTEN_FDS`: how many descriptors from 3 on are passed.
+    pub fds: u32,
+    /// `LISTEN_PID`: the process they are meant for; None when unset.
+    pub pid: Option<i32>,
+}
+
+impl Listen {
+    /// Whether the descriptors were passed to the process `pid`: as in
+    /// sd_listen_fds(3), those meant for another process (a variable that
+    /// leaked through a shell, say) are none of rinit's business.
+    pub fn meant_for(&self, pid: i32) -> bool {
+        self.pid.is_none_or(|p| p == pid)
+    }
 }
 
 /// A usage error: exit status 2, nothing started.
@@ -140,7 +158,7 @@ impl Draft {
                 verbosity: DEFAULT_VERBOSITY,
                 log_filter: None,
                 warn_on_reap: false,
-                listen_fds: None,
+                listen: None,
             },
             given: Vec::new(),
             verbose: 0,
@@ -333,17 +351,20 @@ pub const OPTIONS: [OptionSpec; 15] = [
 /// descriptors from 3 on are passed to the program.
 pub const LISTEN_FDS_VAR: &str = "LISTEN_FDS";
 
+/// The pid socket activation meant the descriptors for.
+pub const LISTEN_PID_VAR: &str = "LISTEN_PID";
+
 /// The variables that belong to no option.
-const OTHER_VARS: [&str; 2] = [LOG_VAR, LISTEN_FDS_VAR];
+const OTHER_VARS: [&str; 3] = [LOG_VAR, LISTEN_FDS_VAR, LISTEN_PID_VAR];
 
 /// Every environment variable rinit reads: the options' and [`OTHER_VARS`].
-pub const ENV_VARS: [&str; 16] = env_vars();
+pub const ENV_VARS: [&str; 17] = env_vars();
 
 /// Flattens the table's variables at compile time; a wrong length is a
 /// build error, not a run-time one.
 #[allow(clippy::indexing_slicing)]
-const fn env_vars() -> [&'static str; 16] {
-    let mut out = [LOG_VAR; 16];
+const fn env_vars() -> [&'static str; 17] {
+    let mut out = [LOG_VAR; 17];
     let mut n = 0;
     while n < OTHER_VARS.len() {
         out[n] = OTHER_VARS[n];
@@ -554,8 +575,18 @@ fn merge_env(mut draft: Draft, env: &dyn Fn(&str) -> Option<OsString>) -> Result
     }
     let mut config = draft.config;
     config.log_filter = env_str(env, LOG_VAR)?.filter(|f| !f.trim().is_empty());
-    config.listen_fds = match env_str(env, LISTEN_FDS_VAR)? {
-        Some(v) => Some(parse_listen_fds(&v).map_err(|e| UsageError(format!("{LISTEN_FDS_VAR}: {e}")))?),
+    // Read whether or not LISTEN_FDS is set; checked only when it is.
+    let listen_pid = env_str(env, LISTEN_PID_VAR)?;
+    config.listen = match env_str(env, LISTEN_FDS_VAR)? {
+        Some(v) => Some(Listen {
+            fds: parse_listen_fds(&v).map_err(|e| UsageError(format!("{LISTEN_FDS_VAR}: {e}")))?,
+            pid: match listen_pid {
+                Some(p) => Some(p.trim().parse::<i32>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    UsageError(format!("{LISTEN_PID_VAR}: '{p}' is not a process id (socket activation sets it, with LISTEN_FDS)"))
+                })?),
+                None => None,
+            },
+        }),
         None => None,
     };
     // rinit(1) SHUTDOWN: the delay is part of the grace, so at least the
@@ -776,7 +807,7 @@ mod tests {
         assert!(c.subreaper.is_none() && !c.process_group && !c.warn_on_reap);
         assert!(c.stop_signals.is_empty());
         assert_eq!(c.term_delay, Duration::ZERO);
-        assert_eq!(c.listen_fds, None);
+        assert_eq!(c.listen, None);
         assert_eq!(c.pdeathsig, None);
         assert!(c.remap_exit.is_empty());
         assert_eq!(c.rewrite, RewriteMap::default());
@@ -944,6 +975,7 @@ mod tests {
                 ("RINIT_STOP_SIGNALS", "QUIT,SIGINT"),
                 ("RINIT_TERM_DELAY", "2s"),
                 ("LISTEN_FDS", "2"),
+                ("LISTEN_PID", "1"),
             ],
         );
         assert_eq!(c.rewrite.apply(libc::SIGTERM), Some(libc::SIGQUIT));
@@ -954,7 +986,12 @@ mod tests {
         assert!(c.warn_on_reap);
         assert_eq!(c.stop_signals, vec![libc::SIGQUIT, libc::SIGINT]);
         assert_eq!(c.term_delay, Duration::from_secs(2));
-        assert_eq!(c.listen_fds, Some(2));
+        assert_eq!(c.listen, Some(Listen { fds: 2, pid: Some(1) }));
+        assert!(c.listen.is_some_and(|l| l.meant_for(1) && !l.meant_for(7)));
+        let unset = config(&["x"], &[("LISTEN_FDS", "1")]).listen;
+        assert!(unset.is_some_and(|l| l.pid.is_none() && l.meant_for(7)));
+        // LISTEN_PID alone means nothing, and is not checked.
+        assert_eq!(config(&["x"], &[("LISTEN_PID", "junk")]).listen, None);
         // An empty list is no list.
         assert!(config(&["x"], &[("RINIT_REMAP_EXIT", "")]).remap_exit.is_empty());
         assert!(!config(&["x"], &[("RINIT_WARN_ON_REAP", "0")]).warn_on_reap);
@@ -1016,6 +1053,9 @@ mod tests {
         assert!(error(&["x"], &[("RINIT_TERM_DELAY", "-1")]).starts_with("RINIT_TERM_DELAY:"));
         for bad in ["", "x", "-1", "1048577"] {
             assert!(error(&["x"], &[("LISTEN_FDS", bad)]).starts_with("LISTEN_FDS:"), "{bad:?}");
+        }
+        for bad in ["", "x", "0", "-3"] {
+            assert!(error(&["x"], &[("LISTEN_FDS", "1"), ("LISTEN_PID", bad)]).starts_with("LISTEN_PID:"), "{bad:?}");
         }
     }
 

@@ -78,16 +78,17 @@ fn say(msg: &str) {
 }
 
 fn start(config: &Config) -> Result<i32, String> {
-    // Found before rinit opens a descriptor of its own, which could take
-    // one of those numbers (rinit(1) SOCKET ACTIVATION).
-    let passed = config.listen_fds.map(spawn::passed_fds).unwrap_or_default();
+    let own_pid = nix::unistd::getpid().as_raw();
+    // rinit(1) SOCKET ACTIVATION: found before rinit opens a descriptor of
+    // its own, which could take one of those numbers.
+    let listen = config.listen.filter(|l| l.meant_for(own_pid));
+    let passed = listen.map(|l| spawn::passed_fds(l.fds)).unwrap_or_default();
     // Blocked before anything else, so that no signal can kill rinit between
     // here and the loop that receives them.
     let inherited = signals::take_over().map_err(|e| format!("cannot block signals: {e}"))?;
     if let Some(sig) = config.pdeathsig {
         set_pdeathsig(sig)?;
     }
-    let own_pid = nix::unistd::getpid().as_raw();
     // rinit(1) START: not PID 1 (a pod's shared PID namespace, `docker run
     // --pid container:...`), orphans would go to whoever is PID 1 there and
     // miss the shutdown: rinit adopts them unless told not to.
@@ -118,7 +119,7 @@ fn start(config: &Config) -> Result<i32, String> {
         None => None,
     };
 
-    let start = spawn::Start { inherited, watch_exec: orphans_unreaped, listen_pid: config.listen_fds.is_some() };
+    let start = spawn::Start { inherited, watch_exec: orphans_unreaped, listen_pid: listen.is_some() };
     let (program, exec) = match spawn::spawn(&config.program, start) {
         Ok(spawned) => (spawned.pid.as_raw(), spawned.exec),
         Err(e) => {

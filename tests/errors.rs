@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 
 /// Variables rinit reads; cleared so that the test's own environment cannot
 /// change the outcome.
-const RINIT_VARS: [&str; 16] = rinit::cli::ENV_VARS;
+const RINIT_VARS: [&str; 17] = rinit::cli::ENV_VARS;
 
 struct Out {
     code: Option<i32>,
@@ -168,6 +168,11 @@ fn bad_environment_values_exit_2_and_start_nothing() {
             "LISTEN_FDS: 'two' is not a number of descriptors (socket activation sets it, with LISTEN_PID)",
         ),
     ];
+    assert_usage_error(
+        &[],
+        &[("LISTEN_FDS", "1"), ("LISTEN_PID", "me")],
+        "LISTEN_PID: 'me' is not a process id (socket activation sets it, with LISTEN_FDS)",
+    );
     for (name, value, problem) in cases {
         assert_usage_error(&[], &[(name, value)], problem);
         // Checked even when an option would override the variable.

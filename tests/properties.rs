@@ -365,7 +365,7 @@ fn expected(opts: &[(Opt, u8)], program: &[OsString]) -> Config {
         verbosity: cli::DEFAULT_VERBOSITY,
         log_filter: None,
         warn_on_reap: false,
-        listen_fds: None,
+        listen: None,
     };
     let (mut verbose, mut quiet) = (0, false);
     for (o, _) in opts {
