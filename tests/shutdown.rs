@@ -390,3 +390,22 @@ fn the_term_delay_holds_sigterm_while_other_signals_pass() {
     let (line, _) = summary(&end.stderr);
     assert!(line.contains("0 needed SIGKILL"), "{line}");
 }
+
+#[test]
+fn a_stop_signal_starts_the_shutdown_as_sigterm_does() {
+    // rinit(1) OPTIONS --stop-signal: QUIT is forwarded as received (the
+    // program only notes it), and it starts the shutdown: the job gets
+    // SIGTERM by half the grace, the program SIGKILL at its end. Without
+    // the option a QUIT starts nothing, and the job would never be told.
+    let script = format!("{} &\n read x < \"$FIFO\"; trap 'echo quit >&3' QUIT; echo ready >&3; while :; do sleep 1000 & wait $!; done", cleaner("job"));
+    let (cmd, dir) = with_fifo(namespaced(&["-v", "--stop-signal", "QUIT", "-t", "2s"], &["sh", "-c", &script]));
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("job ready");
+    r.lines.expect("ready");
+    r.signal(libc::SIGQUIT);
+    r.lines.expect("quit");
+    r.lines.expect("job cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(137), "the program took QUIT and lived on until the grace: {}", end.stderr);
+    std::fs::remove_dir_all(dir).unwrap();
+}
