@@ -606,17 +606,17 @@ impl Checker {
                     }
                 }
             }
-            Event::Signal(_) => {}
-            Event::Reaped { .. } | Event::Tick => {
-                if !running {
-                    self.held = None;
-                } else if let (Some(held), Some(t)) = (self.held, self.t)
-                    && now >= t + self.delay
-                {
-                    self.held = None;
-                    pass(held, true, &mut expect);
-                }
-            }
+            Event::Signal(_) | Event::Reaped { .. } | Event::Tick => {}
+        }
+        // After any event (a signal's own forward first): the held stop
+        // signal goes at T+D, and is dropped when the program has gone.
+        if !running {
+            self.held = None;
+        } else if let (Some(held), Some(t)) = (self.held, self.t)
+            && now >= t + self.delay
+        {
+            self.held = None;
+            pass(held, true, &mut expect);
         }
         let actions = m.handle(event, now);
         self.log.push(format!("{now:?} {event:?} -> {actions:?}"));
