@@ -615,6 +615,9 @@ impl Checker {
         } else if let (Some(held), Some(t)) = (self.held, self.t)
             && now >= t + self.delay
         {
+            // rinit wakes for it (the deadline includes T+D): late by at
+            // most a step's lateness, below 50 ms.
+            prop_assert!(now <= t + self.delay + Duration::from_millis(50), "the held stop signal forwarded late, at {:?}\n{}", now, self.log.join("\n"));
             self.held = None;
             pass(held, true, &mut expect);
         }
