@@ -27,6 +27,9 @@ pub const DEFAULT_VERBOSITY: u32 = 1;
 /// The one variable that belongs to no option: an env_logger filter.
 pub const LOG_VAR: &str = "RINIT_LOG";
 
+// Built once, at start-up, and moved out at once: boxing the Config would
+// buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Run(Config),
@@ -57,6 +60,10 @@ pub struct Config {
     /// `RINIT_LOG`: an env_logger filter that wins over the verbosity.
     pub log_filter: Option<String>,
     pub warn_on_reap: bool,
+    /// Issue 23 (rinit(1) CGROUPS): `--oom-exit`, `--report`, `--report-file`.
+    pub oom_exit: bool,
+    pub report: bool,
+    pub report_file: Option<std::path::PathBuf>,
     /// Socket activation: `LISTEN_FDS`, with `LISTEN_PID`.
     pub listen: Option<Listen>,
 }
@@ -159,6 +166,9 @@ impl Draft {
                 log_filter: None,
                 warn_on_reap: false,
                 listen: None,
+                oom_exit: false,
+                report: false,
+                report_file: None,
             },
             given: Vec::new(),
             verbose: 0,
@@ -172,7 +182,7 @@ impl Draft {
 pub const OFF: &str = "off";
 
 /// Every option, in `--help` order.
-pub const OPTIONS: [OptionSpec; 15] = [
+pub const OPTIONS: [OptionSpec; 18] = [
     OptionSpec {
         short: Some('s'),
         long: "subreaper",
@@ -282,6 +292,46 @@ pub const OPTIONS: [OptionSpec; 15] = [
             Ok(None)
         },
     },
+    // Issue 23: acting on an OOM kill, and the exit report (rinit(1) CGROUPS).
+    OptionSpec {
+        short: None,
+        long: "oom-exit",
+        value: None,
+        env: &["RINIT_OOM_EXIT"],
+        from_env: FromEnv::Flag,
+        help: "shut down and exit 137 after an OOM kill",
+        apply: |d, v| {
+            d.config.oom_exit = v != OFF;
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: None,
+        long: "report",
+        value: None,
+        env: &["RINIT_REPORT"],
+        from_env: FromEnv::Flag,
+        help: "one line at exit: CPU, memory, processes",
+        apply: |d, v| {
+            d.config.report = v != OFF;
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: None,
+        long: "report-file",
+        value: Some("PATH"),
+        env: &["RINIT_REPORT_FILE"],
+        from_env: FromEnv::Value,
+        help: "the exit report as JSON into PATH",
+        apply: |d, v| {
+            if v.is_empty() {
+                return Err("the path is empty".to_string());
+            }
+            d.config.report_file = Some(std::path::PathBuf::from(v));
+            Ok(None)
+        },
+    },
     OptionSpec {
         short: Some('v'),
         long: "verbose",
@@ -358,13 +408,13 @@ pub const LISTEN_PID_VAR: &str = "LISTEN_PID";
 const OTHER_VARS: [&str; 3] = [LOG_VAR, LISTEN_FDS_VAR, LISTEN_PID_VAR];
 
 /// Every environment variable rinit reads: the options' and [`OTHER_VARS`].
-pub const ENV_VARS: [&str; 17] = env_vars();
+pub const ENV_VARS: [&str; 20] = env_vars();
 
 /// Flattens the table's variables at compile time; a wrong length is a
 /// build error, not a run-time one.
 #[allow(clippy::indexing_slicing)]
-const fn env_vars() -> [&'static str; 17] {
-    let mut out = [LOG_VAR; 17];
+const fn env_vars() -> [&'static str; 20] {
+    let mut out = [LOG_VAR; 20];
     let mut n = 0;
     while n < OTHER_VARS.len() {
         out[n] = OTHER_VARS[n];
@@ -762,7 +812,8 @@ in one is separated by commas; RINIT_SUBREAPER=0 turns the subreaper off.
 Signals: TERM, SIGTERM, 15, RTMIN+3. Durations: 5s, 500ms, 2m, 2, 0.5.
 Booleans: 1/true/yes/on, 0/false/no/off. {LOG_VAR} takes an env_logger filter.
 Exit status: PROGRAM's, 128+N if a signal N killed it, 127 not found,
-126 not executable, 2 bad usage, 1 set-up failed.
+126 not executable, 2 bad usage, 1 set-up failed, 137 after an OOM kill
+under --oom-exit.
 Full reference: man rinit (doc/rinit.1).
 ",
         version = env!("CARGO_PKG_VERSION")
@@ -1092,6 +1143,39 @@ mod tests {
     fn help_gives_the_default_grace() {
         let grace = OPTIONS.iter().find(|o| o.long == "grace").map(|o| o.help).unwrap_or_default();
         assert!(grace.contains(&format!("(default {})", format_duration(DEFAULT_GRACE))), "{grace}");
+    }
+
+    #[test]
+    fn oom_exit_and_the_report_from_options_and_variables() {
+        let c = config(&["x"], &[]);
+        assert!(!c.oom_exit && !c.report && c.report_file.is_none(), "off by default");
+        let c = config(&["--oom-exit", "--report", "--report-file", "/out/r.json", "x"], &[]);
+        assert!(c.oom_exit && c.report);
+        assert_eq!(c.report_file.as_deref(), Some(std::path::Path::new("/out/r.json")));
+        let c = config(&["x"], &[("RINIT_OOM_EXIT", "1"), ("RINIT_REPORT", "yes"), ("RINIT_REPORT_FILE", "r.json")]);
+        assert!(c.oom_exit && c.report);
+        assert_eq!(c.report_file.as_deref(), Some(std::path::Path::new("r.json")));
+        let c = config(&["--report-file=a", "x"], &[("RINIT_REPORT_FILE", "b"), ("RINIT_OOM_EXIT", "off")]);
+        assert_eq!(c.report_file.as_deref(), Some(std::path::Path::new("a")), "the option wins");
+        assert!(!c.oom_exit);
+        assert!(error(&["--report-file=", "x"], &[]).starts_with("--report-file: the path is empty"));
+        assert!(error(&["x"], &[("RINIT_REPORT", "maybe")]).starts_with("RINIT_REPORT:"));
+        assert!(error(&["--report=1", "x"], &[]).contains("takes no value"));
+    }
+
+    #[test]
+    fn a_flag_variable_set_false_is_the_default_but_for_the_subreaper() {
+        // A flag's apply gets OFF from a false RINIT_* variable: every flag
+        // must read it, or `RINIT_X=0` would turn X on.
+        let default = config(&["x"], &[]);
+        for o in OPTIONS.iter().filter(|o| o.from_env == FromEnv::Flag) {
+            let mut c = config(&["x"], &[(o.env[0], "0")]);
+            if o.long == "subreaper" {
+                assert_eq!(c.subreaper, Some(false), "explicit off");
+                c.subreaper = None;
+            }
+            assert_eq!(c, default, "{}=0", o.env[0]);
+        }
     }
 
     #[test]

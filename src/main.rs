@@ -8,12 +8,14 @@
 
 use std::ffi::{CStr, OsString, c_char, c_int};
 use std::io::Write;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use log::warn;
 use rinit::cli::{self, Command, Config};
 use rinit::shutdown::Machine;
+use rinit::reach::Reach;
+use rinit::reap::Reaper;
 use rinit::supervise::{Settings, Supervisor};
 use rinit::wait::Waiter;
 use rinit::{cgroup, logging, procs, signals, spawn, status};
@@ -150,25 +152,48 @@ fn start(config: &Config) -> Result<i32, String> {
         );
     }
 
+    let scope = procs::Scope { own_pid, whole_namespace: own_pid == 1 };
+    // As the kernel names it (`comm`): the last part of argv[0], cut to 15
+    // bytes; for the summary where no listing can name it.
+    let program_name = config.program.first().map_or_else(String::new, |arg0| {
+        let bytes = arg0.as_bytes();
+        procs::Name::new(bytes.rsplit(|&b| b == b'/').next().unwrap_or(bytes)).to_string()
+    });
+    // Whether the program may take a second SIGTERM through kill(-1): only
+    // if its first was a plain SIGTERM (no -r rule for it).
+    // Not with --stop-signal: a program stopped by QUIT, say, never asked
+    // for a SIGTERM.
+    let program_takes_term = config.rewrite.apply(libc::SIGTERM) == Some(libc::SIGTERM) && config.stop_signals.is_empty();
     let supervisor = Supervisor::new(Settings {
         program,
-        own_pid,
         process_group: config.process_group,
-        remap_exit: config.remap_exit.clone(),
-        warn_on_reap: config.warn_on_reap,
-        proc_root,
-        proc_dir,
+        whole_namespace: scope.whole_namespace,
+        proc_root: proc_root.clone(),
         machine: Machine::new(config.grace, config.rewrite.clone(), config.process_group)
             .with_stop_signals(&config.stop_signals)
             .with_term_delay(config.term_delay),
         waiter,
+        reaper: Reaper::new(program, config.remap_exit.clone(), config.warn_on_reap),
+        reach: Reach::new(scope, program, program_name, program_takes_term, proc_root, proc_dir),
         oom_watch_at,
+        oom_exit: config.oom_exit,
+        report: wanted_report(config),
     });
     let code = supervisor.run();
     if let Some(limit) = limit {
         limit.release();
     }
     Ok(code)
+}
+
+/// The exit report (issue 23), if `--report` or `--report-file` asks for it.
+fn wanted_report(config: &Config) -> Option<rinit::report::Wanted> {
+    (config.report || config.report_file.is_some()).then(|| rinit::report::Wanted {
+        line: config.report,
+        file: config.report_file.clone(),
+        cgroup_root: PathBuf::from(CGROUP_ROOT),
+        program: config.program.first().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
+    })
 }
 
 /// PR_SET_PDEATHSIG with any signal number (nix's wrapper takes only the

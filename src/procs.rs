@@ -12,6 +12,7 @@
 //! program set, not necessarily UTF-8, and a process must never be left out
 //! of the shutdown because of its name.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::ffi::CStr;
 use std::fmt;
@@ -21,9 +22,20 @@ use std::path::Path;
 
 use nix::dir::Dir;
 use nix::fcntl::OFlag;
+use log::{debug, warn};
 use nix::sys::stat::Mode;
 
-use crate::signals;
+use crate::{fd, signals};
+
+// The mount API's constants (linux/mount.h), which libc does not have for
+// every target.
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const MOUNT_ATTR_RDONLY: libc::c_uint = 0x1;
+const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
+const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
+const MOUNT_ATTR_NOEXEC: libc::c_uint = 0x8;
 
 /// `PF_KTHREAD` in the flags field of `/proc/PID/stat`: kernel threads show
 /// up in the initial PID namespace (rinit as a VM's PID 1) and take no
@@ -156,6 +168,15 @@ pub struct Listing {
 /// `/proc`, opened once and kept open for the shutdown.
 pub struct ProcDir {
     dir: Dir,
+    /// `signal_exact` has said so once already.
+    said_no_pidfd: Cell<bool>,
+    said_unchecked: Cell<bool>,
+}
+
+impl From<Dir> for ProcDir {
+    fn from(dir: Dir) -> ProcDir {
+        ProcDir { dir, said_no_pidfd: Cell::new(false), said_unchecked: Cell::new(false) }
+    }
 }
 
 impl ProcDir {
@@ -163,7 +184,35 @@ impl ProcDir {
     pub fn open(path: &Path) -> io::Result<ProcDir> {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
         let dir = Dir::open(path, flags, Mode::empty()).map_err(io::Error::from)?;
-        Ok(ProcDir { dir })
+        Ok(ProcDir::from(dir))
+    }
+
+    /// A `/proc` of rinit's own PID namespace that is mounted nowhere: a
+    /// new proc instance made with the mount API (fsopen, fsmount, Linux
+    /// 5.2+) and never attached to any path, so that no other process sees
+    /// it and it keeps no filesystem busy; it goes with its last descriptor.
+    /// For the one setup where `/proc` shows another namespace (`unshare
+    /// -pf` without `--mount-proc`, the host's `/proc` in a sandbox). Needs
+    /// CAP_SYS_ADMIN over the mount namespace: EPERM in an unprivileged
+    /// container, whose `/proc` is its own anyway.
+    pub fn private() -> io::Result<ProcDir> {
+        // SAFETY: fsopen takes a NUL-terminated name and flags.
+        let fs = fd::from_syscall(unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), FSOPEN_CLOEXEC) })?;
+        // SAFETY: FSCONFIG_CMD_CREATE takes no key, value or aux.
+        let rc = unsafe {
+            libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), FSCONFIG_CMD_CREATE, std::ptr::null::<u8>(), std::ptr::null::<u8>(), 0)
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        // SAFETY: fsmount takes the fs context, flags and attributes.
+        let mnt = fd::from_syscall(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })?;
+        // The mount's own descriptor is O_PATH, which cannot be listed: a
+        // directory opened below it keeps the mount alive by itself.
+        let dir = Dir::openat(&mnt, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(io::Error::from)?;
+        Ok(ProcDir::from(dir))
     }
 
     /// Whether this `/proc` shows the PID namespace rinit lives in: there,
@@ -226,20 +275,41 @@ impl ProcDir {
 
     /// Sends `sig` to exactly the process `p` describes, never to a later
     /// one that took over its pid after the listing: through a pidfd, whose
-    /// process is checked against the listing's start time. Without pidfds
-    /// (Linux before 5.3, or no descriptor to spare) it falls back to kill().
+    /// process is checked against the listing's start time; that takes two
+    /// descriptors at once (the pidfd and the `stat` file). Without a pidfd
+    /// (Linux before 5.3, or no descriptor to spare) the start time is
+    /// checked just before a plain kill(), which leaves a window of a few
+    /// microseconds for a reuse: said once, at debug level, since it is the
+    /// best the kernel offers then. A check that cannot be made at all
+    /// (no descriptor even for `stat`) is a warning, once: the process is
+    /// signalled by pid alone.
     pub fn signal_exact(&self, p: &Proc, sig: i32) -> io::Result<()> {
-        match signals::pidfd_open(p.pid) {
-            Ok(pidfd) => {
-                // The pidfd holds whatever has the pid now; if that started
-                // at another time, the listed process has gone.
-                if p.known && self.stat(p.pid).is_some_and(|now| now.start != p.start) {
-                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        let pidfd = match signals::pidfd_open(p.pid) {
+            Ok(pidfd) => Some(pidfd),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Err(e),
+            Err(e) => {
+                if !self.said_no_pidfd.replace(true) {
+                    debug!("no pidfd ({e}): a reused pid is told by its start time just before kill()");
                 }
-                signals::pidfd_send(&pidfd, sig)
+                None
             }
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(e),
-            Err(_) => signals::send(p.pid, sig),
+        };
+        if p.known {
+            match read_stat(self.fd(), p.pid) {
+                // The pid has another process now: the listed one has gone.
+                Ok(Some((now, _))) if now.start != p.start => return Err(io::Error::from_raw_os_error(libc::ESRCH)),
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(io::Error::from_raw_os_error(libc::ESRCH)),
+                Err(e) => {
+                    if !self.said_unchecked.replace(true) {
+                        warn!("cannot check pid {} before signalling it ({e}): processes are signalled by pid alone", p.pid);
+                    }
+                }
+            }
+        }
+        match pidfd {
+            Some(pidfd) => signals::pidfd_send(&pidfd, sig),
+            None => signals::send(p.pid, sig),
         }
     }
 
@@ -331,10 +401,20 @@ pub fn targets(all: &[Proc], scope: Scope, exclude: &[i32], exclude_groups: &[i3
 }
 
 /// Every pid below `root` in the parent links.
+///
+/// A listing is not atomic: a process read with parent P, whose P then
+/// exits and whose pid a new descendant takes, would look like that
+/// descendant's child. A child never starts before its parent (an orphan is
+/// adopted by an ancestor, which started earlier still), so a link to a
+/// parent that started later is such a stale one, and is not followed.
 pub fn descendants(all: &[Proc], root: i32) -> HashSet<i32> {
+    let known = || all.iter().filter(|p| p.known);
+    let started: HashMap<i32, u64> = known().map(|p| (p.pid, p.start)).collect();
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for p in all.iter().filter(|p| p.known) {
-        children.entry(p.ppid).or_default().push(p.pid);
+    for p in known() {
+        if started.get(&p.ppid).is_none_or(|&parent| parent <= p.start) {
+            children.entry(p.ppid).or_default().push(p.pid);
+        }
     }
     let mut found = HashSet::new();
     let mut todo = vec![root];
@@ -425,6 +505,17 @@ mod tests {
         assert_eq!(pids(targets(&all, scope, &[], &[])), vec![2, 3, 4]);
         assert_eq!(pids(targets(&all, scope, &[2], &[])), vec![3, 4]);
         assert_eq!(pids(targets(&all, scope, &[2], &[2])), vec![4]);
+    }
+
+    #[test]
+    fn a_stranger_whose_parents_pid_a_descendant_took_is_not_a_descendant() {
+        // The stranger (300) was listed with parent 250; 250 exited and a
+        // new child of the program took its pid, later in the same listing.
+        let at = |pid, ppid, start| Proc { start, ..p(pid, ppid, pid, "x") };
+        let all = vec![at(100, 1, 5), at(101, 100, 6), at(300, 250, 10), at(250, 101, 20), at(251, 250, 21)];
+        let mut got: Vec<i32> = descendants(&all, 100).into_iter().collect();
+        got.sort_unstable();
+        assert_eq!(got, vec![101, 250, 251], "the stranger 300 started before its 'parent'");
     }
 
     #[test]

@@ -17,7 +17,6 @@
 //! [`GIVE_UP_AFTER`] past T+G. A second stop signal during the delay ends
 //! it: the held one is passed on at once, then the second as usual.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::signals::RewriteMap;
@@ -40,28 +39,6 @@ pub const OTHERS_POLL: Duration = Duration::from_millis(10);
 /// the default 8 s grace).
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(1);
 
-/// How many times as long as its last look for children rinit sleeps
-/// before the next one while they reap themselves (see [`reap_pause`]).
-pub const REAP_PAUSE_FACTOR: u32 = 8;
-
-/// The shortest and longest pause between two looks for children.
-pub const REAP_PAUSE_MIN: Duration = Duration::from_micros(100);
-pub const REAP_PAUSE_MAX: Duration = OTHERS_POLL;
-
-/// How long rinit sleeps, once its children reap themselves (the shutdown's
-/// kill(-1) path), before it looks again whether any is left. The look is a
-/// `wait4` that walks the kernel's list of rinit's children: with 20,000 of
-/// them, each look costs about a millisecond, and taking one for every
-/// SIGCHLD made rinit the busiest process of the shutdown (BENCHMARKS.md,
-/// shutdown at scale). Pausing `REAP_PAUSE_FACTOR` times as long as the last
-/// look took keeps rinit's share of a CPU under an eighth while the others
-/// exit, and the delay after the last exit short: the last looks, over a
-/// short list, are quick. Never past the machine's next deadline.
-pub fn reap_pause(last_look: Duration, until_deadline: Option<Duration>) -> Duration {
-    let pause = last_look.saturating_mul(REAP_PAUSE_FACTOR).clamp(REAP_PAUSE_MIN, REAP_PAUSE_MAX);
-    until_deadline.map_or(pause, |d| d.min(pause))
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// rinit received this signal (before rewriting).
@@ -72,9 +49,26 @@ pub enum Event {
     /// still live in its PID namespace (as PID 1: processes that came in
     /// from outside; always false when not PID 1).
     Reaped { program: Option<i32>, all_gone: bool, others_left: bool },
+    /// The others' SIGTERM ([`Action::TermOthers`]) could not be sent
+    /// without hitting the living program with a signal it was not to get
+    /// (PID 1 with only kill(-1), and `-r` changed SIGTERM): ask again once
+    /// the program has gone.
+    TermDeferred,
     /// Time passed; nothing else happened.
     Tick,
+    /// The OOM watch reported a kill by the kernel's OOM killer in the
+    /// container, and `--oom-exit` is on (rinit(1) CGROUPS): shutdown starts
+    /// as on SIGTERM, and rinit exits with [`OOM_EXIT_STATUS`] whatever the
+    /// program's status.
+    OomKill,
 }
+
+/// The exit status after an OOM kill under `--oom-exit`: 128+SIGKILL, what
+/// Docker and Kubernetes already show for an OOM-killed container, so that
+/// restart policies and alerts read it as such. Forced because the program,
+/// stopped by rinit's SIGTERM, would otherwise exit 143 or 0 like after any
+/// `docker stop` (rinit(1) EXIT STATUS).
+pub const OOM_EXIT_STATUS: i32 = 128 + libc::SIGKILL;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -118,8 +112,12 @@ pub struct Machine {
     /// SIGTERM (or what it is rewritten to) reached the program's group.
     group_signalled: bool,
     others_termed: bool,
+    /// The others' SIGTERM waits for the program's end (`Event::TermDeferred`).
+    others_wait_for_program: bool,
     last_kill: Option<Duration>,
     exited: bool,
+    /// The status to exit with whatever the program's (`--oom-exit`).
+    forced: Option<i32>,
 }
 
 impl Machine {
@@ -137,8 +135,10 @@ impl Machine {
             poll_at: None,
             group_signalled: false,
             others_termed: false,
+            others_wait_for_program: false,
             last_kill: None,
             exited: false,
+            forced: None,
         }
     }
 
@@ -199,7 +199,17 @@ impl Machine {
                     self.poll_at = Some(now + OTHERS_POLL);
                 }
             }
+            Event::TermDeferred => {
+                self.others_termed = false;
+                self.others_wait_for_program = true;
+            }
             Event::Tick => {}
+            Event::OomKill => {
+                self.forced = Some(OOM_EXIT_STATUS);
+                // Exactly what a SIGTERM from the engine does (forwarded
+                // through -r, SIGCONT, T set once).
+                self.on_signal(libc::SIGTERM, now, actions);
+            }
         }
         self.step(now, actions);
     }
@@ -259,7 +269,9 @@ impl Machine {
 
     fn step(&mut self, now: Duration, actions: &mut Vec<Action>) {
         let Some(t) = self.started else { return };
-        if now >= t + self.grace + GIVE_UP_AFTER {
+        // Never before the first SIGKILL round, however late the loop came
+        // round to it (a turn held up by a long listing).
+        if self.last_kill.is_some() && now >= t + self.grace + GIVE_UP_AFTER {
             self.exited = true;
             actions.push(Action::GiveUp(self.code()));
             return;
@@ -273,9 +285,12 @@ impl Machine {
         {
             self.pass_on(held, true, actions);
         }
+        // Not once SIGKILL has gone out: a SIGTERM after it would only
+        // reach corpses.
         if !self.grace.is_zero()
             && !self.others_termed
-            && (self.program_gone || now >= self.others_due(t))
+            && self.last_kill.is_none()
+            && (self.program_gone || !self.others_wait_for_program && now >= self.others_due(t))
         {
             self.others_termed = true;
             actions.push(Action::TermOthers {
@@ -303,7 +318,7 @@ impl Machine {
             None => t + self.grace,
             Some(last) => last + REKILL_INTERVAL,
         };
-        let term = (!self.others_termed && !self.grace.is_zero()).then(|| self.others_due(t));
+        let term = (!self.others_termed && !self.others_wait_for_program && !self.grace.is_zero()).then(|| self.others_due(t));
         let held = self.held.map(|_| t + self.term_delay);
         let give_up = t + self.grace + GIVE_UP_AFTER;
         Some([term, held, self.poll_at].into_iter().flatten().fold(kill.min(give_up), Duration::min))
@@ -312,7 +327,12 @@ impl Machine {
     /// The status to exit with: the program's, or the one that says it was
     /// lost.
     fn code(&self) -> i32 {
-        self.program.unwrap_or(status::STATUS_LOST)
+        self.forced.unwrap_or_else(|| self.program.unwrap_or(status::STATUS_LOST))
+    }
+
+    /// Whether the exit status is forced by an OOM kill (`--oom-exit`).
+    pub fn status_forced(&self) -> bool {
+        self.forced.is_some()
     }
 }
 
@@ -321,101 +341,12 @@ fn is_stop_signal(sig: i32) -> bool {
     matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
 }
 
-/// The one line that sums up a shutdown: at info level when everyone left
-/// in time, as a warning when anything needed SIGKILL or was left behind
-/// (the case the line exists for, so it must show at the default level).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Processes that got SIGTERM from rinit, the program included.
-    pub termed: usize,
-    /// How SIGTERM reached the processes other than the program.
-    pub termed_via: TermedVia,
-    /// Processes that needed SIGKILL: pid and name.
-    pub killed: Vec<(i32, String)>,
-    /// Whether SIGKILL went out through kill(-1) without a list.
-    pub killed_unlisted: bool,
-    /// Processes still there when rinit gave up waiting: pid and name.
-    pub left: Vec<(i32, String)>,
-    /// Descendants that rinit could not find were left behind.
-    pub unreached: bool,
-    pub took: Duration,
-}
-
-/// How the shutdown's SIGTERM reached the other processes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TermedVia {
-    /// One by one, as listed (and counted in `termed`).
-    #[default]
-    Listing,
-    /// Also through kill(-1), to processes rinit could not list or count.
-    ListingAndKillAll,
-    /// To every process through kill(-1), uncounted (a count would cost a
-    /// look at /proc: see `Supervisor::term_everyone`).
-    KillAll,
-}
-
-impl Summary {
-    /// Everyone left in time: nothing needed SIGKILL, nothing was left.
-    pub fn is_clean(&self) -> bool {
-        self.killed.is_empty() && !self.killed_unlisted && self.left.is_empty() && !self.unreached
-    }
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plural = |n: usize| if n == 1 { "" } else { "es" };
-        // At most ten names: a fork storm must not make one line of 20,000.
-        let list = |v: &[(i32, String)]| {
-            let mut s = v.iter().take(10).map(|(pid, name)| format!("pid {pid} '{name}'")).collect::<Vec<_>>().join(", ");
-            if v.len() > 10 {
-                s.push_str(&format!(" and {} more", v.len() - 10));
-            }
-            s
-        };
-        f.write_str("shutdown: ")?;
-        match self.termed_via {
-            TermedVia::KillAll => f.write_str("every process got SIGTERM through kill(-1), ")?,
-            TermedVia::ListingAndKillAll => {
-                write!(f, "{} process{} and every other process (kill(-1)) got SIGTERM, ", self.termed, plural(self.termed))?;
-            }
-            TermedVia::Listing => write!(f, "{} process{} got SIGTERM, ", self.termed, plural(self.termed))?,
-        }
-        if self.killed.is_empty() && self.killed_unlisted {
-            f.write_str("the rest got SIGKILL through kill(-1)")?;
-        } else {
-            write!(f, "{} needed SIGKILL", self.killed.len())?;
-            if !self.killed.is_empty() {
-                write!(f, " ({})", list(&self.killed))?;
-            }
-        }
-        if !self.left.is_empty() {
-            write!(f, ", {} still running when rinit gave up ({})", self.left.len(), list(&self.left))?;
-        }
-        if self.unreached {
-            f.write_str(", descendants that rinit could not find were left running")?;
-        }
-        // Integer arithmetic: float formatting would add ~15 KB to the binary.
-        let ms = self.took.as_millis();
-        write!(f, ", took {}.{:03}s", ms / 1000, ms % 1000)
-    }
-}
+#[cfg(test)]
+mod oom_tests;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reap_pause_is_a_multiple_of_the_last_look_within_bounds() {
-        let us = Duration::from_micros;
-        assert_eq!(reap_pause(us(500), None), us(4_000));
-        assert_eq!(reap_pause(us(1), None), REAP_PAUSE_MIN);
-        assert_eq!(reap_pause(Duration::ZERO, None), REAP_PAUSE_MIN);
-        assert_eq!(reap_pause(ms(5), None), REAP_PAUSE_MAX);
-        assert_eq!(reap_pause(Duration::MAX, None), REAP_PAUSE_MAX);
-        // Never past the machine's deadline (the SIGKILL at the grace).
-        assert_eq!(reap_pause(us(500), Some(us(300))), us(300));
-        assert_eq!(reap_pause(us(500), Some(Duration::ZERO)), Duration::ZERO);
-    }
 
     const TERM: i32 = libc::SIGTERM;
 
@@ -742,46 +673,27 @@ mod tests {
     }
 
     #[test]
-    fn summary_line() {
-        let s = Summary {
-            termed: 3,
-            killed: vec![(12, "sleep".into()), (13, "trap".into())],
-            took: ms(1_234),
-            ..Summary::default()
-        };
-        assert_eq!(
-            s.to_string(),
-            "shutdown: 3 processes got SIGTERM, 2 needed SIGKILL (pid 12 'sleep', pid 13 'trap'), took 1.234s"
-        );
-        let s = Summary { termed: 1, took: ms(2), ..Summary::default() };
-        assert_eq!(s.to_string(), "shutdown: 1 process got SIGTERM, 0 needed SIGKILL, took 0.002s");
-        assert!(s.is_clean());
-        let s = Summary {
-            termed: 2,
-            termed_via: TermedVia::ListingAndKillAll,
-            killed_unlisted: true,
-            left: vec![(40, "\u{fffd}x".into())],
-            unreached: true,
-            took: ms(9_000),
-        ..Summary::default()
-        };
-        assert_eq!(
-            s.to_string(),
-            "shutdown: 2 processes and every other process (kill(-1)) got SIGTERM, the rest got SIGKILL through kill(-1), 1 still running when rinit gave up (pid 40 '\u{fffd}x'), descendants that rinit could not find were left running, took 9.000s"
-        );
-        assert!(!s.is_clean());
-        assert!(!Summary { killed: vec![(3, "a".into())], ..Summary::default() }.is_clean());
-        assert!(!Summary { killed_unlisted: true, ..Summary::default() }.is_clean());
-        let s = Summary {
-            termed: 1,
-            termed_via: TermedVia::KillAll,
-            killed: (1..=12).map(|p| (p, "sleep".to_string())).collect(),
-            took: ms(8_001),
-            ..Summary::default()
-        };
-        assert_eq!(
-            s.to_string(),
-            "shutdown: every process got SIGTERM through kill(-1), 12 needed SIGKILL (pid 1 'sleep', pid 2 'sleep', pid 3 'sleep', pid 4 'sleep', pid 5 'sleep', pid 6 'sleep', pid 7 'sleep', pid 8 'sleep', pid 9 'sleep', pid 10 'sleep' and 2 more), took 8.001s"
-        );
+    fn a_deferred_term_for_the_others_waits_for_the_program_not_the_half_grace() {
+        let mut m = machine(1_000);
+        m.handle(Event::Signal(TERM), ms(0));
+        assert_eq!(m.handle(Event::Tick, ms(500)), vec![TERM_OTHERS], "due at G/2");
+        // The shell could not send it without hitting the program.
+        assert_eq!(m.handle(Event::TermDeferred, ms(500)), vec![]);
+        assert_eq!(m.deadline(), Some(ms(1_000)), "no G/2 deadline again: the SIGKILL's");
+        assert_eq!(m.handle(Event::Tick, ms(600)), vec![]);
+        // The program goes: the others get their SIGTERM at once.
+        assert_eq!(m.handle(reaped(Some(0), false), ms(700)), vec![TERM_OTHERS]);
+        assert_eq!(m.handle(Event::Tick, ms(1_000)), vec![Action::KillAll]);
+    }
+
+    #[test]
+    fn a_late_turn_sends_sigkill_before_it_gives_up() {
+        // A turn held up past T+G+GIVE_UP_AFTER (a long listing) must still
+        // SIGKILL first: giving up at once would leave everything running.
+        let mut m = machine(1_000);
+        m.handle(Event::Signal(TERM), ms(0));
+        let late = ms(1_000) + GIVE_UP_AFTER + ms(600);
+        assert_eq!(m.handle(Event::Tick, late), vec![TERM_OTHERS, Action::KillAll]);
+        assert_eq!(m.handle(Event::Tick, late + ms(1)), vec![Action::GiveUp(status::STATUS_LOST)]);
     }
 }

@@ -174,6 +174,11 @@ impl Mask {
         Mask(bits)
     }
 
+    /// This set less `sig`.
+    pub fn without(self, sig: i32) -> Mask {
+        if (1..=MAX_SIGNAL).contains(&sig) { Mask(self.0 & !bit(sig)) } else { self }
+    }
+
     pub fn contains(self, sig: i32) -> bool {
         (1..=MAX_SIGNAL).contains(&sig) && self.0 & bit(sig) != 0
     }
@@ -262,8 +267,8 @@ pub fn set_mask(mask: Mask) -> io::Result<()> {
 /// Waits for one of the blocked signals. `None` timeout sleeps until a signal
 /// comes (idle rinit never wakes up by itself); `Ok(None)` means the timeout
 /// passed or the wait was interrupted, and the caller simply loops.
-pub fn wait(timeout: Option<Duration>) -> io::Result<Option<i32>> {
-    let set = Mask::blockable().as_sigset();
+pub fn wait(listen: Mask, timeout: Option<Duration>) -> io::Result<Option<i32>> {
+    let set = listen.as_sigset();
     let ts = timeout.map(|t| libc::timespec {
         // Both fields are 64-bit on x86_64 Linux; durations here are at
         // most a year (the grace limit), far inside the range.

@@ -1,59 +1,46 @@
-//! The running loop (rinit(1) SIGNALS and SHUTDOWN): reap, feed the shutdown machine, carry out
-//! what it asks, sleep until the next signal or deadline. This is the shell
-//! around `shutdown::Machine`: every system call of the loop is here.
+//! The running loop (rinit(1) SIGNALS and SHUTDOWN): wait, turn
+//! what woke rinit into one event, feed it to the shutdown machine, carry
+//! out what the machine asks. This is the shell around `shutdown::Machine`;
+//! the system calls are in the parts it holds: `Waiter` (the one place to
+//! sleep), `Reaper` (wait4, bounded), `Reach` (who the shutdown's signals
+//! reach, and how) and `OomWatch`. docs/design.md states what holds at the
+//! top of every turn.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 
 use crate::cgroup::OomWatch;
-use crate::procs::{self, Listing, ProcDir, Proc, Scope};
-use crate::shutdown::{self, Action, Event, Machine, Summary, TermedVia};
+use crate::reach::Reach;
+use crate::reap::{self, Reaped, Reaper};
+use crate::report;
+use crate::shutdown::{self, Action, Event, Machine};
 use crate::signals;
+use crate::summary::{Summary, Termed};
 use crate::wait::{Waiter, Woken};
-use crate::status::{self, Ended};
-
-/// How many listings the SIGTERM to everyone else may take: each one after
-/// the first catches processes forked while the previous one was signalled.
-const TERM_PASSES: usize = 3;
 
 pub struct Supervisor {
     program: i32,
     /// The program's exit status once reaped (`None` while it runs).
     program_code: Option<i32>,
     process_group: bool,
-    remap_exit: Vec<u8>,
-    warn_on_reap: bool,
-    scope: Scope,
-    /// `/proc`, for messages.
-    proc_root: PathBuf,
-    /// `/proc`, opened at start-up (None if it could not be).
-    proc_dir: Option<ProcDir>,
-    /// The last listing of `/proc`, its memory reused.
-    listing: Listing,
-    /// `/proc` shows rinit's own namespace and can be used to find processes;
-    /// checked the first time shutdown needs it, not on the start-up path.
-    proc_usable: Option<bool>,
-    /// `/proc` lists kernel threads (the initial PID namespace): checked
-    /// once, when shutdown first needs it.
-    kernel_threads: Option<bool>,
-    /// SIGTERM for everyone waits for the program's end (kill(-1) without
-    /// a listing would hit the program too).
-    term_deferred: bool,
-    /// The kernel reaps rinit's children (`signals::reap_automatically`),
-    /// and rinit only looks, paced, whether any is left.
-    self_reaping: bool,
-    /// Look for children on the next turn without waiting for a SIGCHLD.
-    look_now: bool,
+    /// rinit is PID 1 of its namespace: an empty namespace, not just no
+    /// child left, ends the shutdown.
+    whole_namespace: bool,
     machine: Machine,
     clock: Instant,
-    summary: Summary,
     waiter: Waiter,
+    reaper: Reaper,
+    reach: Reach,
+    summary: Summary,
     oom: Option<OomWatch>,
     /// The cgroup root where the OOM watch is to be set up, until it is.
     oom_watch_at: Option<PathBuf>,
+    proc_root: PathBuf,
+    /// Issue 23: `--oom-exit`, and the exit report if asked for.
+    oom_exit: bool,
+    report: Option<report::Wanted>,
 }
 
 /// How long after start the OOM watch is set up: finding the memory cgroup
@@ -65,43 +52,39 @@ const OOM_WATCH_AFTER: Duration = Duration::from_millis(3);
 
 pub struct Settings {
     pub program: i32,
-    pub own_pid: i32,
     pub process_group: bool,
-    pub remap_exit: Vec<u8>,
-    pub warn_on_reap: bool,
+    pub whole_namespace: bool,
     pub proc_root: PathBuf,
-    pub proc_dir: Option<ProcDir>,
     pub machine: Machine,
     pub waiter: Waiter,
+    pub reaper: Reaper,
+    pub reach: Reach,
     /// The cgroup root, if the OOM watch can be set up (the waiter can watch
     /// a descriptor).
     pub oom_watch_at: Option<PathBuf>,
+    /// Issue 23: `--oom-exit`, and the exit report if asked for.
+    pub oom_exit: bool,
+    pub report: Option<report::Wanted>,
 }
 
 impl Supervisor {
     pub fn new(s: Settings) -> Supervisor {
-        let whole_namespace = s.own_pid == 1;
         Supervisor {
             program: s.program,
             program_code: None,
             process_group: s.process_group,
-            remap_exit: s.remap_exit,
-            warn_on_reap: s.warn_on_reap,
-            scope: Scope { own_pid: s.own_pid, whole_namespace },
-            proc_root: s.proc_root,
-            proc_dir: s.proc_dir,
-            listing: Listing::default(),
-            proc_usable: None,
-            kernel_threads: None,
-            term_deferred: false,
-            self_reaping: false,
-            look_now: false,
+            whole_namespace: s.whole_namespace,
             machine: s.machine,
             clock: Instant::now(),
-            summary: Summary::default(),
             waiter: s.waiter,
+            reaper: s.reaper,
+            reach: s.reach,
+            summary: Summary::default(),
             oom: None,
             oom_watch_at: s.oom_watch_at,
+            proc_root: s.proc_root,
+            oom_exit: s.oom_exit,
+            report: s.report,
         }
     }
 
@@ -109,90 +92,175 @@ impl Supervisor {
     pub fn run(mut self) -> i32 {
         // One buffer for the machine's actions, reused on every turn.
         let mut actions = Vec::with_capacity(4);
-        // Whether this turn may have a child to reap: the first turn, a
-        // SIGCHLD, a timeout, an OOM notice, or a look asked for
-        // (`look_now`). A turn woken by a signal to forward does not look:
-        // a SIGCHLD queued with it stays pending and gets a turn of its own
-        // (the signalfd hands out one signal per read), which keeps a wait4
-        // off the path of every forwarded signal.
-        let mut maybe_child = true;
+        // The first turn looks for children: the program may be gone already.
+        let mut event = self.reap();
         loop {
-            self.start_oom_watch_when_due();
-            maybe_child |= std::mem::take(&mut self.look_now);
-            // Whether the last look found no child at all, and how long it took.
-            let mut all_gone = false;
-            let mut look = Duration::ZERO;
-            if maybe_child {
+            actions.clear();
+            self.machine.handle_into(event, self.clock.elapsed(), &mut actions);
+            let mut told = None;
+            for &action in &actions {
+                match self.carry_out(action) {
+                    After::Exit(code) => return self.finish(code),
+                    After::Tell(event) => told = Some(event),
+                    After::Go => {}
+                }
+            }
+            event = match told {
+                Some(event) => event,
+                // Issue 23: a kill the OOM watch accounted for on this turn
+                // (before_reap, on_event, on_timeout, before_own_kills).
+                None if self.oom_kill_to_tell() => Event::OomKill,
+                None => self.next_event(),
+            };
+        }
+    }
+
+    /// Issue 23 (`--oom-exit`): whether the OOM watch has accounted for a
+    /// kill since the last look, said once.
+    fn oom_kill_to_tell(&mut self) -> bool {
+        let reported = self.oom.as_mut().map_or(0, OomWatch::take_reported);
+        if !self.oom_exit || reported == 0 {
+            return false;
+        }
+        warn!("--oom-exit: an OOM kill in the container; shutting down, exit status {}", shutdown::OOM_EXIT_STATUS);
+        true
+    }
+
+    /// Sleeps until something happens and says what, as one event.
+    fn next_event(&mut self) -> Event {
+        self.start_oom_watch_when_due();
+        let woken = self.waiter.wait(self.timeout(), self.oom.as_ref().and_then(OomWatch::fd));
+        match woken {
+            // A turn woken by a signal to forward does not look for
+            // children: a SIGCHLD queued with it stays pending and gets a
+            // turn of its own (the signalfd hands out one signal per read,
+            // lowest number first), which keeps a wait4 off the path of
+            // every forwarded signal.
+            Ok(Woken::Signal(libc::SIGCHLD)) => self.reap(),
+            Ok(Woken::Signal(sig)) => Event::Signal(sig),
+            Ok(Woken::Descriptor) => {
                 if let Some(oom) = self.oom.as_mut() {
-                    oom.before_reap();
+                    oom.on_event();
                 }
-                let started = self.clock.elapsed();
-                let (program, gone) = self.reap();
-                let now = self.clock.elapsed();
-                look = now.saturating_sub(started);
-                all_gone = gone;
-                if program.is_some() && self.term_deferred {
-                    self.term_deferred = false;
-                    self.term_by_kill_all();
+                // A notice looks for children too: the descriptor wins the
+                // poll over a pending SIGCHLD, and a stream of notices must
+                // not keep rinit from reaping.
+                self.reap()
+            }
+            Ok(Woken::Nothing) => {
+                if let Some(oom) = self.oom.as_mut() {
+                    oom.on_timeout();
                 }
-                // As PID 1, no child left is not yet an empty namespace:
-                // processes that came in from outside are no children of rinit.
-                let others_left = all_gone && self.scope.whole_namespace && self.others_left();
-                actions.clear();
-                self.machine.handle_into(Event::Reaped { program, all_gone, others_left }, now, &mut actions);
-                if let Some(code) = self.apply_all(&actions, None) {
-                    return code;
+                if self.reaper.due_in(self.clock.elapsed()) == Some(Duration::ZERO) { self.reap() } else { Event::Tick }
+            }
+            Err(e) => {
+                // The wait fails only on bad arguments; say so, and avoid
+                // spinning on it.
+                error!("waiting for signals failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                Event::Tick
+            }
+        }
+    }
+
+    /// How long the next wait may sleep: until the machine's deadline, the
+    /// OOM watch's recheck or set-up, or the reaper's next step, whichever
+    /// is first; None (idle: no timer at all) when none is pending.
+    fn timeout(&self) -> Option<Duration> {
+        let now = self.clock.elapsed();
+        let deadline = self.machine.deadline().map(|d| d.saturating_sub(now));
+        let recheck = self.oom.as_ref().and_then(OomWatch::timeout);
+        let watch_due = self.oom_watch_at.as_ref().map(|_| OOM_WATCH_AFTER.saturating_sub(now));
+        [deadline, recheck, watch_due, self.reaper.due_in(now)].into_iter().flatten().min()
+    }
+
+    /// One bounded step of reaping, as the machine's event.
+    fn reap(&mut self) -> Event {
+        if let Some(oom) = self.oom.as_mut() {
+            oom.before_reap();
+        }
+        let oom = &mut self.oom;
+        let Reaped { program, all_gone } = self.reaper.step(self.clock, |pid| {
+            if let Some(oom) = oom.as_mut() {
+                oom.reaped(pid);
+            }
+        });
+        if program.is_some() {
+            self.program_code = program;
+        }
+        // As PID 1, no child left is not yet an empty namespace: processes
+        // that came in from outside are no children of rinit.
+        let others_left = all_gone && self.whole_namespace && self.reach.others_left();
+        Event::Reaped { program, all_gone, others_left }
+    }
+
+    /// Carries out one action.
+    fn carry_out(&mut self, action: Action) -> After {
+        let program_alive = self.program_code.is_none();
+        match action {
+            Action::Forward(sig) => self.forward(sig),
+            Action::Continue => self.continue_program(),
+            Action::TermOthers { skip_program_group } => {
+                if self.reach.terms_everyone(program_alive, skip_program_group) {
+                    self.leave_reaping_to_the_kernel();
                 }
-                if self.look_now {
-                    continue;
+                let termed = self.reach.term_others(program_alive, skip_program_group);
+                if termed == Termed::Deferred {
+                    return After::Tell(Event::TermDeferred);
+                }
+                self.summary.termed(termed);
+            }
+            Action::KillAll => {
+                // rinit's own SIGKILLs must not be taken for OOM kills.
+                if let Some(oom) = self.oom.as_mut() {
+                    oom.before_own_kills();
+                }
+                let killed = self.reach.kill_all(program_alive);
+                let unreachable = killed.unreachable;
+                self.summary.killed(killed);
+                // Not PID 1 and no usable /proc: rinit's other children
+                // cannot be found, so waiting for them would never end. They
+                // stay with rinit's parent or the next subreaper.
+                if let (true, false, Some(code)) = (unreachable, self.whole_namespace, self.program_code) {
+                    warn!("the program has exited; leaving its remaining descendants, which rinit cannot find without a /proc of this namespace");
+                    return After::Exit(code);
                 }
             }
-            // Asleep until a signal or an OOM notice comes; a timeout only
-            // while a shutdown deadline is pending or an OOM kill under way.
-            let until_deadline = || self.machine.deadline().map(|d| d.saturating_sub(self.clock.elapsed()));
-            if self.self_reaping && maybe_child && !all_gone {
-                // Every child that exits meanwhile still queues a SIGCHLD:
-                // the wait below returns at once, and the next turn looks.
-                // Signals to forward have nobody left to go to.
-                std::thread::sleep(shutdown::reap_pause(look, until_deadline()));
+            Action::GiveUp(code) => {
+                match self.reach.left() {
+                    Some(left) => self.summary.left = left,
+                    None => self.summary.unreached = true,
+                }
+                return After::Exit(code);
             }
-            // Taken after the pause, so that the pause does not make a
-            // deadline late.
-            let deadline = until_deadline();
-            let recheck = self.oom.as_ref().and_then(OomWatch::timeout);
-            let watch_due = self.oom_watch_at.as_ref().map(|_| OOM_WATCH_AFTER.saturating_sub(self.clock.elapsed()));
-            let timeout = [deadline, recheck, watch_due].into_iter().flatten().min();
-            let woken = self.waiter.wait(timeout, self.oom.as_ref().and_then(OomWatch::fd));
-            // An OOM notice looks too: the descriptor wins the poll over a
-            // pending SIGCHLD, and a stream of notices must not keep rinit
-            // from reaping.
-            maybe_child =
-                matches!(woken, Ok(Woken::Signal(libc::SIGCHLD) | Woken::Nothing | Woken::Descriptor) | Err(_));
-            match woken {
-                Ok(Woken::Signal(sig)) => {
-                    let now = self.clock.elapsed();
-                    actions.clear();
-                    self.machine.handle_into(Event::Signal(sig), now, &mut actions);
-                    if let Some(code) = self.apply_all(&actions, Some(sig)) {
-                        return code;
-                    }
+            Action::Exit(code) => {
+                if self.program_code.is_none() {
+                    error!(
+                        "the program's exit status was lost (something else reaped pid {}); exiting with {code}",
+                        self.program
+                    );
                 }
-                Ok(Woken::Descriptor) => {
-                    if let Some(oom) = self.oom.as_mut() {
-                        oom.on_event();
-                    }
-                }
-                Ok(Woken::Nothing) => {
-                    if let Some(oom) = self.oom.as_mut() {
-                        oom.on_timeout();
-                    }
-                }
-                Err(e) => {
-                    // The wait fails only on bad arguments; say so, and
-                    // avoid spinning on it.
-                    error!("waiting for signals failed: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
+                return After::Exit(code);
+            }
+        }
+        After::Go
+    }
+
+    /// From the kill(-1) that SIGTERMs everyone on, rinit only waits for
+    /// the namespace to empty: its children may reap themselves, in
+    /// parallel, instead of queueing for rinit's wait4 — unless an OOM kill
+    /// is under way whose victim rinit must reap to name it (a kill from
+    /// now on is reported unnamed), or `-w` wants each reap logged.
+    fn leave_reaping_to_the_kernel(&mut self) {
+        if !self.oom.as_mut().is_none_or(OomWatch::may_leave_reaps_to_the_kernel) {
+            return;
+        }
+        if self.reaper.leave_to_kernel(self.clock.elapsed()) {
+            // Each exit still queues a SIGCHLD; the reaper's pace decides
+            // when to look instead.
+            self.waiter.stop_waking_on(libc::SIGCHLD);
+            if let Some(oom) = self.oom.as_mut() {
+                oom.reaps_left_to_the_kernel();
             }
         }
     }
@@ -207,54 +275,27 @@ impl Supervisor {
             && self.program_code.is_none()
         {
             self.oom = OomWatch::start(&self.proc_root, &root);
-        }
-    }
-
-    fn apply_all(&mut self, actions: &[Action], received: Option<i32>) -> Option<i32> {
-        for &action in actions {
-            match action {
-                Action::Forward(sig) => self.forward(sig, received),
-                Action::Continue => self.continue_program(),
-                Action::TermOthers { skip_program_group } => self.term_others(skip_program_group),
-                Action::KillAll => {
-                    self.kill_all();
-                    // Not PID 1 and no usable /proc: rinit's other children
-                    // cannot be found, so they cannot be killed, and waiting
-                    // for them would never end. They stay with rinit's parent
-                    // or the next subreaper.
-                    if let (Some(false), false, Some(code)) =
-                        (self.proc_usable, self.scope.whole_namespace, self.program_code)
-                    {
-                        warn!("the program has exited; leaving its remaining descendants, which rinit cannot find without a /proc of this namespace");
-                        self.summary.unreached = true;
-                        return Some(self.finish(code));
-                    }
-                }
-                Action::GiveUp(code) => {
-                    self.note_left();
-                    return Some(self.finish(code));
-                }
-                Action::Exit(code) => {
-                    if self.program_code.is_none() {
-                        error!(
-                            "the program's exit status was lost (something else reaped pid {}); exiting with {code}",
-                            self.program
-                        );
-                    }
-                    return Some(self.finish(code));
-                }
+            if self.oom_exit && self.oom.is_none() {
+                warn!("--oom-exit: no OOM kill can be noticed here (no memory cgroup with an oom_kill count, or too few file descriptors; -vvv says which)");
             }
         }
-        None
     }
 
     /// Logs the shutdown summary; returns the exit status to leave with.
-    fn finish(&mut self, code: i32) -> i32 {
+    fn finish(&mut self, mut code: i32) -> i32 {
         if let Some(t) = self.machine.started() {
             self.summary.took = self.clock.elapsed().saturating_sub(t);
         }
+        let mut forced = self.machine.status_forced();
         if let Some(oom) = self.oom.as_mut() {
             oom.finish();
+            // Issue 23: a kill first accounted for now, as rinit exits (the
+            // program ended before the watch had looked at it), counts too.
+            if self.oom_exit && oom.take_reported() > 0 && !forced {
+                warn!("--oom-exit: an OOM kill in the container; exit status {}", shutdown::OOM_EXIT_STATUS);
+                code = shutdown::OOM_EXIT_STATUS;
+                forced = true;
+            }
         }
         // The line that names the processes that had to be SIGKILLed is the
         // one users need: it shows at the default level (warnings).
@@ -263,142 +304,32 @@ impl Supervisor {
         } else {
             warn!("{}", self.summary);
         }
+        // Issue 23: the exit report, read now and only now.
+        if let Some(wanted) = &self.report {
+            let exit = report::Exit {
+                ran: self.clock.elapsed(),
+                seen: self.reach.most_listed(),
+                ended: self.reaper.program_end(),
+                status: code,
+                oom_exit: forced,
+            };
+            report::deliver(wanted, &self.proc_root, exit);
+        }
         code
-    }
-
-    /// Lists `/proc` into `self.listing`; false when it cannot be read.
-    fn list(&mut self) -> bool {
-        if !self.proc_usable() {
-            return false;
-        }
-        let Some(dir) = self.proc_dir.as_mut() else { return false };
-        match dir.list(&mut self.listing) {
-            Ok(()) => {
-                if !self.listing.complete {
-                    debug!("some of {} could not be read (too few file descriptors?): those processes are signalled by pid, unnamed", self.proc_root.display());
-                }
-                true
-            }
-            Err(e) => {
-                warn!("cannot list {}: {e}", self.proc_root.display());
-                false
-            }
-        }
-    }
-
-    /// The processes in scope now, from a fresh listing (None: `/proc`
-    /// cannot be read).
-    fn targets(&mut self, exclude: &[i32], exclude_groups: &[i32]) -> Option<Vec<Proc>> {
-        if !self.list() {
-            return None;
-        }
-        if !self.scope.whole_namespace && !self.listing.complete {
-            // A descendant is found through its parent links, which an
-            // unreadable stat hides.
-            self.summary.unreached = true;
-        }
-        Some(procs::targets(&self.listing.procs, self.scope, exclude, exclude_groups))
-    }
-
-    /// As PID 1 with no child left: does anything else still live in the
-    /// namespace (processes from `docker exec`, `nsenter`)?
-    fn others_left(&mut self) -> bool {
-        // kill(-1, 0) from PID 1 reaches every process of the namespace but
-        // rinit; ESRCH means there is none, with no descriptor needed.
-        if let Err(e) = signals::send(-1, 0)
-            && e.raw_os_error() == Some(libc::ESRCH)
-        {
-            return false;
-        }
-        // Something is there. A kernel thread (rinit as a VM's PID 1 sees
-        // them) is nobody to wait for: there, the listing decides. Elsewhere
-        // this is all it takes, which matters since it runs every
-        // OTHERS_POLL while such processes clean up. (A zombie of theirs
-        // counts until its parent outside reaps it, promptly.)
-        if !self.sees_kernel_threads() {
-            return true;
-        }
-        match self.targets(&[], &[]) {
-            Some(left) => !left.is_empty(),
-            None => true,
-        }
-    }
-
-    /// Whether `/proc` lists kernel threads (checked once).
-    fn sees_kernel_threads(&mut self) -> bool {
-        let dir = self.proc_dir.as_ref();
-        *self.kernel_threads.get_or_insert_with(|| dir.is_some_and(ProcDir::shows_kernel_threads))
-    }
-
-    /// Names, in the summary, what is still running when rinit gives up.
-    fn note_left(&mut self) {
-        match self.targets(&[], &[]) {
-            Some(left) => {
-                self.summary.left = left.iter().map(|p| (p.pid, p.name.to_string())).collect();
-            }
-            None => self.summary.unreached = true,
-        }
-    }
-
-    /// Sends a shutdown signal to one listed process. As PID 1 a plain
-    /// kill(): every process of the namespace is a target, so a pid reused
-    /// since the listing still belongs to one. Outside a namespace through a
-    /// pidfd, so that a pid reused by a stranger is never hit.
-    fn send(&self, p: &Proc, sig: i32) -> std::io::Result<()> {
-        match (&self.proc_dir, self.scope.whole_namespace) {
-            (Some(dir), false) => dir.signal_exact(p, sig),
-            _ => signals::send(p.pid, sig),
-        }
-    }
-
-    /// Whether `/proc` can be trusted to list this namespace's processes
-    /// (checked once, with a warning when it cannot).
-    fn proc_usable(&mut self) -> bool {
-        if let Some(usable) = self.proc_usable {
-            return usable;
-        }
-        let own = self.scope.own_pid;
-        let mut usable = self.proc_dir.as_ref().is_some_and(|dir| dir.shows_own_namespace(own));
-        if !usable {
-            // A /proc of this namespace mounted after rinit started (by the
-            // program, in a VM or a sandbox) hides the directory kept open
-            // at start-up: look at the path once more.
-            if let Ok(dir) = ProcDir::open(&self.proc_root)
-                && dir.shows_own_namespace(own)
-            {
-                self.proc_dir = Some(dir);
-                usable = true;
-            }
-        }
-        if !usable {
-            if self.scope.whole_namespace {
-                warn!(
-                    "{} does not show this PID namespace: every process gets its shutdown signals through kill(-1)",
-                    self.proc_root.display()
-                );
-            } else {
-                warn!(
-                    "{} does not show this PID namespace: only the program can be signalled at shutdown; mount a /proc of this namespace to reach its descendants",
-                    self.proc_root.display()
-                );
-            }
-        }
-        self.proc_usable = Some(usable);
-        usable
     }
 
     fn program_target(&self) -> i32 {
         if self.process_group { -self.program } else { self.program }
     }
 
-    fn forward(&mut self, sig: i32, received: Option<i32>) {
+    fn forward(&mut self, sig: i32) {
         let target = self.program_target();
         match signals::send(target, sig) {
             Ok(()) => {
                 debug!("forwarded {} to {}", signals::name(sig), describe_target(target));
-                if received == Some(libc::SIGTERM) && sig == libc::SIGTERM && self.summary.termed == 0 {
-                    self.summary.termed = 1;
-                }
+                // The program counts as having had the shutdown's SIGTERM
+                // once the machine has started the shutdown.
+                self.summary.program_termed |= sig == libc::SIGTERM && self.machine.started().is_some();
             }
             // Already gone: its exit is about to be reaped.
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
@@ -411,230 +342,21 @@ impl Supervisor {
     /// program (tini never sends one) may have a SIGCONT handler. Under -g,
     /// where a forwarded SIGTSTP stops the whole group, to the group.
     fn continue_program(&mut self) {
-        let stopped = self.process_group || program_is_stopped(self.program);
-        if stopped {
+        if reap::program_is_stopped(self.program) {
             let _ = signals::send(self.program_target(), libc::SIGCONT);
             debug!("sent SIGCONT to {}", describe_target(self.program_target()));
         }
     }
-
-    fn term_others(&mut self, skip_program_group: bool) {
-        if self.term_everyone(skip_program_group) {
-            return;
-        }
-        let groups = [self.program];
-        let groups: &[i32] = if skip_program_group { &groups } else { &[] };
-        let Some(targets) = self.targets(&[self.program], groups) else {
-            if self.scope.whole_namespace {
-                if self.program_code.is_none() {
-                    // kill(-1) would give the program a second SIGTERM (or
-                    // one that -r turned into something else): wait until it
-                    // has gone (see `reap`).
-                    self.term_deferred = true;
-                    return;
-                }
-                self.term_by_kill_all();
-            }
-            return;
-        };
-        // Processes forked between the listing and their parent's SIGTERM
-        // would be missed: list again until a pass finds nobody new (a few
-        // passes at most; stragglers still get SIGKILL at the grace).
-        let mut seen: HashSet<(i32, u64)> = HashSet::new();
-        let mut targets = targets;
-        for _ in 0..TERM_PASSES {
-            let mut new = 0;
-            for p in &targets {
-                if !seen.insert((p.pid, p.start)) {
-                    continue;
-                }
-                new += 1;
-                // SIGCONT after SIGTERM: a stopped process must run to handle it.
-                if self.send(p, libc::SIGTERM).is_ok() {
-                    let _ = self.send(p, libc::SIGCONT);
-                    self.summary.termed += 1;
-                    debug!("sent SIGTERM to pid {} '{}'", p.pid, p.name);
-                }
-            }
-            if new == 0 {
-                break;
-            }
-            match self.targets(&[self.program], groups) {
-                Some(next) => targets = next,
-                None => break,
-            }
-        }
-    }
-
-    /// kill(-1) from PID 1 reaches every process of the namespace: the way
-    /// when /proc cannot be read.
-    fn term_by_kill_all(&mut self) {
-        let _ = signals::send(-1, libc::SIGTERM);
-        let _ = signals::send(-1, libc::SIGCONT);
-        self.summary.termed_via = TermedVia::ListingAndKillAll;
-        info!("sent SIGTERM to every process through kill(-1)");
-    }
-
-    /// The quick way to SIGTERM everyone as PID 1: once the program has
-    /// gone (and, under -g, its group has not had its SIGTERM already),
-    /// nobody in the namespace must be spared, so two kill(-1) calls reach
-    /// every process — thousands of them — without one look at `/proc`.
-    /// Not even its directory is read for a count: every `/proc/PID` entry
-    /// looked up leaves a dentry that the kernel must drop when that
-    /// process is reaped, which made those reaps several times dearer
-    /// (BENCHMARKS.md, shutdown at scale). Returns false where this does not
-    /// apply, and the caller goes through the listing.
-    fn term_everyone(&mut self, skip_program_group: bool) -> bool {
-        if !self.scope.whole_namespace || skip_program_group || self.program_code.is_none() || !self.proc_usable() {
-            return false;
-        }
-        // Kernel threads (rinit as a VM's PID 1) would be counted: list.
-        if self.sees_kernel_threads() {
-            return false;
-        }
-        // From here on rinit only waits for the namespace to empty: its
-        // children may reap themselves, in parallel, instead of queueing for
-        // rinit's wait4 — unless -w wants each reap logged, or an OOM kill
-        // is under way whose victim rinit must reap to name it (a kill from
-        // now on is reported unnamed). Set before the kill(-1) calls, so
-        // that every exit they cause is a self-reaping one; the kernel drops
-        // a SIGCHLD that was pending when the flag was set (SIGCHLD at
-        // SIG_DFL is "ignored"), so the loop looks for children at once
-        // instead of waiting for one (`look_now`).
-        if !self.warn_on_reap && self.oom.as_mut().is_none_or(OomWatch::may_leave_reaps_to_the_kernel) {
-            match signals::reap_automatically() {
-                Ok(()) => {
-                    self.self_reaping = true;
-                    self.look_now = true;
-                    if let Some(oom) = self.oom.as_mut() {
-                        oom.reaps_left_to_the_kernel();
-                    }
-                }
-                Err(e) => debug!("children cannot reap themselves ({e}): rinit reaps them"),
-            }
-        }
-        // SIGCONT after SIGTERM: a stopped process must run to handle it.
-        let _ = signals::send(-1, libc::SIGTERM);
-        let _ = signals::send(-1, libc::SIGCONT);
-        self.summary.termed_via = TermedVia::KillAll;
-        debug!("sent SIGTERM to every process through kill(-1)");
-        true
-    }
-
-    fn kill_all(&mut self) {
-        // rinit's own SIGKILLs must not be taken for OOM kills.
-        if let Some(oom) = self.oom.as_mut() {
-            oom.before_own_kills();
-        }
-        let listed = self.targets(&[], &[]);
-        if let Some(targets) = &listed {
-            // Named once, however many rounds a fork storm takes.
-            let mut named: HashSet<i32> = self.summary.killed.iter().map(|(pid, _)| *pid).collect();
-            for p in targets {
-                if named.insert(p.pid) {
-                    self.summary.killed.push((p.pid, p.name.to_string()));
-                }
-                if !self.scope.whole_namespace {
-                    let _ = self.send(p, libc::SIGKILL);
-                }
-            }
-        }
-        if self.scope.whole_namespace {
-            // From PID 1, kill(-1) reaches every process of the namespace at
-            // once, including any forked since the listing.
-            // A zombie of rinit's, which the listing leaves out, takes
-            // kill(-1) too: asked for just before it, and only when the
-            // listing found nobody (the one case where it matters).
-            let listed_nobody = listed.as_ref().is_some_and(Vec::is_empty);
-            let zombie = listed_nobody && has_zombie_child();
-            let reached = signals::send(-1, libc::SIGKILL).is_ok();
-            // kill(-1) fails with ESRCH when it finds nobody. Success after
-            // a listing that found nobody, with no zombie of rinit's to
-            // account for it, means processes escaped the listing (a fork
-            // storm's children, forked behind getdents' cursor once pids
-            // wrap): they got SIGKILL, and the summary must not say that
-            // nobody needed it. Kernel threads, seen by rinit as a VM's
-            // PID 1, take kill(-1) too: there the listing alone counts.
-            let escaped = reached && listed_nobody && !zombie && !self.sees_kernel_threads();
-            if listed.is_none() || escaped {
-                self.summary.killed_unlisted = true;
-            }
-        } else if listed.is_none() && self.program_code.is_none() {
-            let _ = signals::send(self.program_target(), libc::SIGKILL);
-        }
-    }
-
-    /// Reaps every child that has ended. Returns the program's exit status if
-    /// it was among them, and whether rinit has no child left at all.
-    fn reap(&mut self) -> (Option<i32>, bool) {
-        let mut program = None;
-        loop {
-            let mut raw = 0;
-            // __WALL: also children that exit with a signal other than SIGCHLD.
-            // SAFETY: `raw` is a valid out pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG | libc::__WALL) };
-            if pid == 0 {
-                return (program, false);
-            }
-            if pid < 0 {
-                match std::io::Error::last_os_error().raw_os_error() {
-                    Some(libc::ECHILD) => return (program, true),
-                    Some(libc::EINTR) => continue,
-                    _ => {
-                        error!("waitpid failed: {}", std::io::Error::last_os_error());
-                        return (program, false);
-                    }
-                }
-            }
-            let ended = if libc::WIFEXITED(raw) {
-                Ended::Exited(libc::WEXITSTATUS(raw))
-            } else if libc::WIFSIGNALED(raw) {
-                Ended::Signaled(libc::WTERMSIG(raw))
-            } else {
-                continue; // stopped or continued: not an end
-            };
-            if let Some(oom) = self.oom.as_mut() {
-                oom.reaped(pid);
-            }
-            if pid == self.program {
-                let code = status::exit_code(ended, &self.remap_exit);
-                debug!("program (pid {pid}) {}; exit status {code}", describe_end(ended));
-                program = Some(code);
-                self.program_code = Some(code);
-            } else if self.warn_on_reap {
-                warn!("reaped pid {pid}, which {}", describe_end(ended));
-            }
-        }
-    }
 }
 
-/// Whether a child of rinit's has ended and waits to be reaped, asked
-/// without reaping it.
-fn has_zombie_child() -> bool {
-    peek_child(libc::P_ALL, 0, libc::WEXITED | libc::__WALL).is_ok_and(|pid| pid != 0)
-}
-
-/// Whether the program is stopped, asked without reading `/proc`: a stop
-/// that nobody has collected with WUNTRACED (rinit never does) stays
-/// visible to waitid(WSTOPPED | WNOWAIT) until the program runs again. In
-/// doubt (waitid failed), yes: a SIGCONT too many does no harm.
-fn program_is_stopped(pid: i32) -> bool {
-    let Ok(id) = libc::id_t::try_from(pid) else { return true };
-    peek_child(libc::P_PID, id, libc::WSTOPPED).map_or(true, |found| found == pid)
-}
-
-/// waitid(`which`, `id`, `flags` | WNOHANG | WNOWAIT): the pid of a child in
-/// the state `flags` asks for, or 0 if none is, leaving it as it is.
-fn peek_child(which: libc::idtype_t, id: libc::id_t, flags: libc::c_int) -> std::io::Result<i32> {
-    // SAFETY: siginfo_t is plain data; zeroed means "no child" to waitid.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is a valid out pointer; WNOWAIT leaves the child's state.
-    let rc = unsafe { libc::waitid(which, id, &mut info, flags | libc::WNOHANG | libc::WNOWAIT) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: waitid filled the SIGCHLD fields (or left them zero).
-    Ok(unsafe { info.si_pid() })
+/// What the loop does once an action is carried out.
+enum After {
+    /// The next action, or the next wait.
+    Go,
+    /// Exit with this status.
+    Exit(i32),
+    /// Tell the machine this before the next wait.
+    Tell(Event),
 }
 
 fn describe_target(target: i32) -> String {
@@ -642,12 +364,5 @@ fn describe_target(target: i32) -> String {
         format!("process group {}", -target)
     } else {
         format!("pid {target}")
-    }
-}
-
-fn describe_end(ended: Ended) -> String {
-    match ended {
-        Ended::Exited(c) => format!("exited with {c}"),
-        Ended::Signaled(s) => format!("was killed by {}", signals::name(s)),
     }
 }

@@ -31,20 +31,37 @@ pub enum Woken {
 pub struct Waiter {
     /// The blocked signals as a descriptor; None: `sigtimedwait`.
     signalfd: Option<OwnedFd>,
+    /// The signals that end a wait (the others stay pending).
+    listen: Mask,
 }
 
 impl Waiter {
     /// Call with every signal already blocked (`signals::take_over`).
     pub fn open() -> Waiter {
-        let set = Mask::blockable().as_sigset();
+        let listen = Mask::blockable();
+        let set = listen.as_sigset();
         // SAFETY: `set` is a valid sigset; -1 asks for a new descriptor.
         let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
         if fd < 0 {
             debug!("no signalfd ({}): waiting with sigtimedwait, without the OOM watch", io::Error::last_os_error());
-            return Waiter { signalfd: None };
+            return Waiter { signalfd: None, listen };
         }
         // SAFETY: a fresh descriptor that nothing else owns.
-        Waiter { signalfd: Some(unsafe { OwnedFd::from_raw_fd(fd) }) }
+        Waiter { signalfd: Some(unsafe { OwnedFd::from_raw_fd(fd) }), listen }
+    }
+
+    /// From now on `sig` no longer ends a wait: it stays pending, unread.
+    /// For SIGCHLD once the kernel reaps rinit's children, when each of
+    /// thousands of exits would otherwise wake rinit for nothing.
+    pub fn stop_waking_on(&mut self, sig: i32) {
+        self.listen = self.listen.without(sig);
+        if let Some(sfd) = &self.signalfd {
+            let set = self.listen.as_sigset();
+            // SAFETY: an existing signalfd takes a new mask in place.
+            if unsafe { libc::signalfd(sfd.as_raw_fd(), &set, 0) } < 0 {
+                debug!("cannot change the signalfd's mask: {}", io::Error::last_os_error());
+            }
+        }
     }
 
     /// Whether `wait` can watch a descriptor besides the signals.
@@ -58,7 +75,7 @@ impl Waiter {
     /// is accounted for before its victim's SIGCHLD is handled.
     pub fn wait(&self, timeout: Option<Duration>, watch: Option<RawFd>) -> io::Result<Woken> {
         let Some(sfd) = &self.signalfd else {
-            return Ok(signals::wait(timeout)?.map_or(Woken::Nothing, Woken::Signal));
+            return Ok(signals::wait(self.listen, timeout)?.map_or(Woken::Nothing, Woken::Signal));
         };
         let mut fds = [
             libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::print_stderr)]
 
 mod common;
+use common::json::{json_field, json_number, just_below};
 use common::*;
 
 use std::path::{Path, PathBuf};
@@ -224,25 +225,31 @@ impl TestCgroup {
     /// As `start`, with `arg0` as the script's `$0`, and rinit's stderr
     /// into the file `log` (the program finds it as `$LOG`) if given.
     fn start_with(&self, rinit_args: &[&str], script: &str, arg0: &str, log: Option<&Path>) -> Pid1 {
-        let mut cmd = Command::new("sh");
-        let wrapper = if log.is_some() {
-            r#"echo $$ > "$0/cgroup.procs" && exec "$@" 2>>"$LOG""#
-        } else {
-            r#"echo $$ > "$0/cgroup.procs" && exec "$@""#
-        };
-        if let Some(log) = log {
-            cmd.env("LOG", log);
-        }
-        cmd.args(["-c", wrapper])
-            .arg(&self.dir)
-            .arg("unshare")
-            .args(unshare_args())
-            .arg(rinit())
-            .args(rinit_args)
-            .args(["--", "sh", "-c", script, arg0]);
-        let (cmd, lines) = attach_pipe(&mut cmd);
-        Pid1::spawn(cmd, lines)
+        start_in(&[self], rinit_args, script, arg0, log)
     }
+}
+
+/// rinit as PID 1 with the program `sh -c SCRIPT` (`$0` is `arg0`), all
+/// inside every one of `cgroups` (one per hierarchy): a shell joins them and
+/// then execs `unshare ... rinit`; rinit's stderr goes into `log` (the
+/// program finds it as `$LOG`) if given.
+fn start_in(cgroups: &[&TestCgroup], rinit_args: &[&str], script: &str, arg0: &str, log: Option<&Path>) -> Pid1 {
+    let mut cmd = Command::new("sh");
+    let join = r#"for d in $CGROUPS; do echo $$ > "$d/cgroup.procs" || exit 1; done && exec "$@""#;
+    let wrapper = if log.is_some() { format!(r#"{join} 2>>"$LOG""#) } else { join.to_string() };
+    if let Some(log) = log {
+        cmd.env("LOG", log);
+    }
+    let dirs: Vec<String> = cgroups.iter().map(|c| p(&c.dir)).collect();
+    cmd.env("CGROUPS", dirs.join(" "))
+        .args(["-c", &wrapper, "sh"])
+        .arg("unshare")
+        .args(unshare_args())
+        .arg(rinit())
+        .args(rinit_args)
+        .args(["--", "sh", "-c", script, arg0]);
+    let (cmd, lines) = attach_pipe(&mut cmd);
+    Pid1::spawn(cmd, lines)
 }
 
 impl Drop for TestCgroup {
@@ -413,4 +420,215 @@ fn a_leaf_left_by_a_killed_rinit_is_removed() {
     let gone = !stale.exists();
     let _ = std::fs::remove_dir(&stale);
     assert!(gone, "the stale leaf {} was removed; stderr: {}", stale.display(), end.stderr);
+}
+
+// ------------------------------------------------- issue 23: the exit report
+
+fn keyed_file(path: &Path, key: &str) -> u64 {
+    let text = read(path);
+    text.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {key} in {}: {text}", path.display()))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn number_file(path: &Path) -> u64 {
+    read(path).trim().parse().unwrap()
+}
+
+/// The program of known behaviour: touches 64 MiB (dd's buffer, filled from
+/// /dev/zero), burns 1 s of its own CPU time (its utime, field 14 of its
+/// stat, read with shell builtins), holds 20 more processes at once, and
+/// exits 0.
+const KNOWN: &str = r#"dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null || exit 9
+while :; do j=0; while [ $j -lt 500 ]; do j=$((j+1)); done; read -r s < /proc/$$/stat; set -- $s; [ "${14}" -lt 100 ] || break; done
+pids=; i=0; while [ $i -lt 20 ]; do sleep 1000 & pids="$pids $!"; i=$((i+1)); done
+echo forked >&3
+kill $pids; wait; exit 0"#;
+
+#[test]
+fn the_exit_report_gives_what_the_cgroups_own_files_say() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    let memory = TestCgroup::memory("report", 256 << 20);
+    let cpu = TestCgroup::new("cpuacct", "report");
+    let pids = TestCgroup::new("pids", "report");
+    let dir = temp_dir("report");
+    let file = dir.join("report.json");
+    let mut r = start_in(&[&memory, &cpu, &pids], &["--report", "--report-file", &p(&file)], KNOWN, "sh", None);
+    r.lines.expect("forked");
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "stderr: {}", end.stderr);
+    // Read once rinit has exited (only unshare is left, waiting), before the
+    // guards remove the cgroups.
+    let cpu_usec = number_file(&cpu.dir.join("cpuacct.usage")) / 1000;
+    let tick_usec = 1_000_000 / 100; // USER_HZ, 100 on every Linux rinit runs on
+    let user_usec = keyed_file(&cpu.dir.join("cpuacct.stat"), "user") * tick_usec;
+    let system_usec = keyed_file(&cpu.dir.join("cpuacct.stat"), "system") * tick_usec;
+    let mem_peak = number_file(&memory.dir.join("memory.max_usage_in_bytes"));
+    let limit = keyed_file(&memory.dir.join("memory.stat"), "hierarchical_memory_limit");
+    let pids_peak = number_file(&pids.dir.join("pids.peak"));
+    let oom_kills = keyed_file(&memory.dir.join("memory.oom_control"), "oom_kill");
+    let json = read(&file);
+    eprintln!("report: {json}files: cpu {cpu_usec} user {user_usec} system {system_usec} memory peak {mem_peak} limit {limit} pids peak {pids_peak}");
+    assert!(json.ends_with("}\n") && json.starts_with('{') && json.lines().count() == 1, "{json}");
+    // CPU: what rinit read at its exit, and at most what rinit's own exit and
+    // unshare's add after that (50 ms); the split to within 2 ticks.
+    let r_cpu = json_number(&json, "cpu_usec");
+    just_below("cpuacct.usage", r_cpu, cpu_usec, 50_000);
+    assert!(r_cpu >= 1_000_000, "the program burnt 1 s of CPU: {r_cpu}");
+    let r_user = json_number(&json, "cpu_user_usec");
+    let r_system = json_number(&json, "cpu_system_usec");
+    just_below("cpuacct.stat user", r_user, user_usec, 2 * tick_usec);
+    just_below("cpuacct.stat system", r_system, system_usec, 2 * tick_usec);
+    assert!(r_user + r_system >= 1_000_000 - 2 * tick_usec, "1 s burnt, by ticks: {json}");
+    // Memory: nothing allocates after rinit's read; the peak is the file's
+    // to within 1 MiB (unshare's exit), and holds the 64 MiB buffer.
+    let r_mem = json_number(&json, "memory_peak_bytes");
+    just_below("memory.max_usage_in_bytes", r_mem, mem_peak, 1 << 20);
+    assert!(r_mem >= 64 << 20, "64 MiB touched: {r_mem}");
+    assert_eq!(json_number(&json, "memory_limit_bytes"), limit);
+    assert_eq!(json_field(&json, "memory_limited"), "true");
+    // Processes: the kernel's peak, exactly; rinit, the shell, 20 sleeps.
+    assert_eq!(json_number(&json, "pids_peak"), pids_peak);
+    assert_eq!(json_field(&json, "pids_peak_from"), "\"pids.peak\"");
+    assert!(pids_peak >= 22, "{pids_peak}");
+    assert_eq!(json_number(&json, "oom_kills"), oom_kills);
+    assert_eq!(oom_kills, 0);
+    let ran = json_number(&json, "ran_usec");
+    assert!(ran >= 1_000_000 && u128::from(ran) <= end.elapsed.as_micros(), "ran {ran} µs, the test saw {:?}", end.elapsed);
+    for (key, want) in [("cgroup", "\"v1\""), ("program", "\"sh\""), ("program_ended", "\"exited\""), ("program_exit_code", "0"), ("program_signal", "null"), ("exit_status", "0"), ("oom_exit", "false")] {
+        assert_eq!(json_field(&json, key), want, "{key} in {json}");
+    }
+    // The line says the same, once, on stderr.
+    let line = end.stderr.lines().find(|l| l.starts_with("[rinit] report: ")).unwrap_or_else(|| panic!("no report line: {}", end.stderr));
+    assert_eq!(end.stderr.matches("[rinit] report: ").count(), 1, "{}", end.stderr);
+    let secs = |usec: u64| format!("{}.{:03}s", usec / 1_000_000, usec / 1000 % 1000);
+    for part in [
+        format!("report: ran {},", secs(ran)),
+        format!(", CPU {} (user {}, system {}),", secs(r_cpu), secs(r_user), secs(r_system)),
+        format!(" (limit {} MiB, page cache included),", limit >> 20),
+        format!(", processes peak {pids_peak},"),
+        ", OOM kills 0, program 'sh' exited with 0, exit status 0".to_string(),
+    ] {
+        assert!(line.contains(&part), "{part:?} in {line}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_report_file_that_cannot_be_written_is_a_warning_and_keeps_the_line_and_the_status() {
+    let dir = temp_dir("report-unwritable");
+    let file = dir.join("no-such-dir/report.json");
+    let r = Pid1::start(&["--report", "--report-file", &p(&file)], "exit 3");
+    let end = r.wait();
+    assert_eq!(end.code, Some(3), "the program's status; stderr: {}", end.stderr);
+    assert!(end.stderr.contains(&format!("[rinit] cannot write the report to {}: No such file or directory", file.display())), "stderr: {}", end.stderr);
+    assert!(end.stderr.contains("[rinit] report: ran "), "the line is not lost: {}", end.stderr);
+    assert!(end.stderr.contains(", program 'sh' exited with 3, exit status 3"), "stderr: {}", end.stderr);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn without_a_cgroup_filesystem_the_report_says_unknown_and_null_never_0() {
+    let dir = temp_dir("report-no-cgroup");
+    let file = dir.join("report.json");
+    let out = Command::new("unshare")
+        .arg("--mount")
+        .args(unshare_args())
+        .args(["sh", "-c", r#"umount -R /sys/fs/cgroup && exec "$0" --report --report-file "$1" -- sh -c 'kill -KILL $$'"#])
+        .arg(rinit())
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(137), "stderr: {stderr}");
+    assert!(
+        stderr.contains("CPU unknown, memory peak unknown (limit unknown, page cache included), processes peak unknown, OOM kills unknown, program 'sh' was killed by SIGKILL, exit status 137"),
+        "stderr: {stderr}"
+    );
+    let json = read(&file);
+    for key in ["cpu_usec", "cpu_user_usec", "cpu_system_usec", "memory_peak_bytes", "memory_limit_bytes", "memory_limited", "pids_peak", "oom_kills", "cgroup"] {
+        assert_eq!(json_field(&json, key), "null", "{key} in {json}");
+    }
+    assert_eq!(json_field(&json, "program_signal"), "\"SIGKILL\"");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// ------------------------------------------------- issue 23: --oom-exit
+
+/// The program traps SIGTERM (and says so), starts a sibling that does the
+/// same and a worker that the OOM killer takes (`ALLOCATE`), and keeps
+/// running; both exit 0 on SIGTERM. `wait` returns at once on a trapped
+/// signal (POSIX).
+const OOM_WORKER: &str = r#"trap 'echo "program got SIGTERM" >&3; exit 0' TERM
+( trap 'echo "sibling got SIGTERM" >&3; exit 0' TERM; sleep 1000 & wait $! ) &
+( __ALLOCATE__ ) &
+echo started >&3
+sleep 1000 & wait $!; echo "program: wait ended without SIGTERM" >&3; exit 0"#;
+
+#[test]
+fn oom_exit_shuts_down_gracefully_after_a_workers_oom_kill_and_exits_137() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    let script = OOM_WORKER.replace("__ALLOCATE__", ALLOCATE);
+    let (cg, (lines, end)) = with_one_oom_kill("oom-exit", |cg| {
+        let mut r = cg.start(&["--oom-exit", "--report", "-v"], &script);
+        let mut lines = vec![r.lines.next()];
+        // Everything the processes say until every fd 3 has closed.
+        while let Some(l) = r.lines.next_within(PATIENCE) {
+            lines.push(l);
+        }
+        (lines, r.wait())
+    });
+    assert_eq!(end.code, Some(137), "--oom-exit's status though the program exited 0; stderr: {}", end.stderr);
+    assert_eq!(lines[0], "started");
+    assert!(lines.contains(&"program got SIGTERM".to_string()), "{lines:?}; stderr: {}", end.stderr);
+    assert!(lines.contains(&"sibling got SIGTERM".to_string()), "{lines:?}; stderr: {}", end.stderr);
+    assert!(end.stderr.contains("[rinit] a process in the container was killed by the kernel OOM killer (memory limit 32 MiB, 1 OOM kill so far)"), "stderr: {}", end.stderr);
+    assert!(end.stderr.contains("[rinit] --oom-exit: an OOM kill in the container; shutting down, exit status 137"), "stderr: {}", end.stderr);
+    assert!(end.stderr.contains(" 0 needed SIGKILL"), "a graceful shutdown: {}", end.stderr);
+    assert!(end.stderr.contains(", OOM kills 1, program 'sh' exited with 0, exit status 137 (--oom-exit)"), "stderr: {}", end.stderr);
+    assert_eq!(keyed_file(&cg.dir.join("memory.oom_control"), "oom_kill"), 1);
+}
+
+#[test]
+fn without_oom_exit_a_workers_oom_kill_changes_nothing() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    let script = OOM_WORKER.replace("__ALLOCATE__", ALLOCATE);
+    let dir = temp_dir("no-oom-exit");
+    let log = dir.join("log");
+    let (_cg, (reported, end)) = with_one_oom_kill("no-oom-exit", |cg| {
+        let _ = std::fs::remove_file(&log);
+        let mut r = cg.start_with(&[], &script, "sh", Some(&log));
+        r.lines.expect("started");
+        let reported = wait_until(PATIENCE, || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("OOM killer")));
+        // rinit and the program run on: only this SIGTERM ends them.
+        let running = r.child.try_wait().unwrap().is_none();
+        // The child is the joining shell, exec'd into unshare: rinit is its child.
+        let unshare = r.child.id();
+        let children = read(Path::new(&format!("/proc/{unshare}/task/{unshare}/children")));
+        let rinit_pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+        // SAFETY: kill has no memory-safety preconditions.
+        assert_eq!(unsafe { libc::kill(rinit_pid, libc::SIGTERM) }, 0);
+        let mut got = Vec::new();
+        while let Some(l) = r.lines.next_within(PATIENCE) {
+            got.push(l);
+        }
+        ((reported, running, got), r.wait())
+    });
+    let (reported, running, got) = reported;
+    let stderr = read(&log);
+    assert!(reported && running, "reported {reported}, still running {running}; log: {stderr}");
+    assert_eq!(end.code, Some(0), "the program's own status; log: {stderr}");
+    assert!(got.contains(&"program got SIGTERM".to_string()), "{got:?}");
+    assert!(!stderr.contains("--oom-exit"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
 }

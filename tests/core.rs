@@ -141,6 +141,63 @@ fn signals_reach_the_program() {
 }
 
 #[test]
+fn every_sigterm_is_forwarded_not_only_the_first() {
+    // The first SIGTERM starts the shutdown; a second (a user's second
+    // `docker kill -s TERM`, tini forwards every one) must reach the program
+    // too, and before the grace runs out.
+    let script = r#"
+        n=0; trap 'n=$((n+1)); echo "TERM $n" >&3; [ $n = 2 ] && exit 5' TERM
+        echo ready >&3
+        while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done"#;
+    let mut r = Pid1::start(&["-t", "60s"], script);
+    ready(&mut r);
+    r.signal(libc::SIGTERM);
+    r.lines.expect("TERM 1");
+    r.signal(libc::SIGTERM);
+    r.lines.expect("TERM 2");
+    assert_eq!(r.wait().code, Some(5));
+}
+
+/// The program for the counting test: blocks two real-time signals, says
+/// ready, waits for the marker (RTMIN+10), then counts how many RTMIN+3 are
+/// queued for it. Real-time signals queue one instance per kill(), so a
+/// signal forwarded twice, or not at all, shows in the count every time.
+const COUNT_QUEUED: &str = r#"
+import os, signal
+rt3, rt10 = 34 + 3, 34 + 10
+signal.pthread_sigmask(signal.SIG_BLOCK, [rt3, rt10])
+out = os.fdopen(3, "w", buffering=1)
+out.write("ready\n")
+signal.sigwait([rt10])
+n = 0
+while signal.sigtimedwait([rt3], 0) is not None:
+    n += 1
+extra = 0
+while signal.sigtimedwait([rt10], 0) is not None:
+    extra += 1
+out.write(f"rt3 {n} markers {1 + extra}\n")
+"#;
+
+#[test]
+fn each_signal_is_forwarded_exactly_once() {
+    if Command::new("python3").args(["-c", ""]).status().map(|s| !s.success()).unwrap_or(true) {
+        skip("no python3 to count queued real-time signals");
+        return;
+    }
+    let mut r = Pid1::launch(namespaced(&[], &["python3", "-c", COUNT_QUEUED]));
+    ready(&mut r);
+    // Five of one real-time signal, then the marker: the signalfd hands the
+    // lower number out first, and each kill() queues before the next, so
+    // every RTMIN+3 rinit forwards is queued before the marker arrives.
+    for _ in 0..5 {
+        r.signal(34 + 3);
+    }
+    r.signal(34 + 10);
+    r.lines.expect("rt3 5 markers 1");
+    assert_eq!(r.wait().code, Some(0));
+}
+
+#[test]
 fn process_group_option_reaches_a_background_job() {
     let script = r#"
         sh -c 'trap "echo job USR1 >&3; exit 0" USR1; trap "echo job USR2 >&3; exit 0" USR2; echo job-ready > "$0"; while :; do sleep 100 & wait $!; done' "$FIFO" &
@@ -639,10 +696,16 @@ fn a_subreaper_without_its_own_proc_still_exits_after_the_grace() {
     if common::skip_under_qemu() {
         return;
     }
-    // rinit is pid 2 of a namespace whose /proc is the host's: it cannot find
-    // the orphan it adopted, so after the grace it leaves it behind instead of
-    // waiting forever (the namespace's PID 1 then takes it down).
+    // rinit is pid 2 of a namespace whose /proc is the host's, in a user
+    // namespace where it cannot mount a proc instance of its own: it cannot
+    // find the orphan it adopted, so after the grace it leaves it behind
+    // instead of waiting forever (the namespace's PID 1 then takes it down).
+    // (As root without the user namespace it lists a private instance:
+    // tests/loop.rs.)
     let mut cmd = unshare_keeping_host_proc();
+    if is_root() {
+        cmd.args(["--user", "--map-root-user"]);
+    }
     let script = format!(
         "{} -v -s -t 1 -- sh -c '(exec sleep 1000 3>&-) & echo ready >&3; exit 4'; echo \"rinit $?\" >&3",
         p(&rinit())

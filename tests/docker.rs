@@ -20,6 +20,7 @@ mod common;
 use common::docker::{
     Container, NoImage, PATIENCE, Volume, docker, image_once, release_rinit, run_within, visible,
 };
+use common::json::{json_field, json_number};
 use common::wait_until;
 
 use std::path::Path;
@@ -587,6 +588,59 @@ fn an_image_that_copies_rinit_from_the_copy_image_runs_it_as_pid_1() {
     c.stop();
     logs.wait_for("got-term");
     assert_eq!(c.exit_code(), 5, "logs:\n{}", c.all_logs());
+}
+
+// -------------------------------------- issue 23: the exit report, --oom-exit
+
+#[test]
+fn the_exit_report_is_in_docker_logs_and_its_json_in_a_volume() {
+    let Some(img) = image() else { return };
+    let vol = Volume::new("report");
+    let mount = vol.mount();
+    let c = Container::named("report");
+    let out = c.run(
+        &["-v", &mount, "--memory", "256m", "--memory-swap", "256m", "--pids-limit", "100", "--entrypoint", "/rinit"],
+        &[img, "--report", "--report-file", "/out/report.json", "--", "sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; exit 4"],
+    );
+    assert_eq!(out.code, Some(4), "the program's status:\n{}", out.all());
+    let logs = c.all_logs();
+    let line = logs.lines().find(|l| l.starts_with("[rinit] report: ran ")).unwrap_or_else(|| panic!("no report line in docker logs:\n{logs}"));
+    assert!(line.contains(" (limit 256 MiB, page cache included), processes peak "), "{line}");
+    assert!(line.ends_with(", OOM kills 0, program 'sh' exited with 4, exit status 4"), "{line}");
+    assert!(!line.contains("unknown"), "every figure is there in a container: {line}");
+    let json = vol.read("report.json").unwrap_or_else(|| panic!("no /out/report.json; logs:\n{logs}"));
+    assert!(json.starts_with('{') && json.ends_with("}\n"), "{json}");
+    assert_eq!(json_number(&json, "memory_limit_bytes"), 256 << 20, "{json}");
+    assert!(json_number(&json, "memory_peak_bytes") >= 64 << 20, "dd's 64 MiB buffer: {json}");
+    assert!(json_number(&json, "pids_peak") >= 2, "{json}");
+    assert!(json_number(&json, "cpu_usec") > 0, "{json}");
+    for (key, want) in [("program_exit_code", "4"), ("exit_status", "4"), ("oom_kills", "0"), ("pids_peak_from", "\"pids.peak\"")] {
+        assert_eq!(json_field(&json, key), want, "{key} in {json}");
+    }
+    // The line and the file say the same.
+    assert!(line.contains(&format!(", processes peak {},", json_number(&json, "pids_peak"))), "{line}\n{json}");
+}
+
+#[test]
+fn oom_exit_stops_the_container_with_137_after_a_workers_oom_kill_terming_the_others_first() {
+    let Some(img) = image() else { return };
+    let vol = Volume::new("oom-exit");
+    let mount = vol.mount();
+    let c = Container::named("oom-exit");
+    c.start(
+        &["-v", &mount, "--memory", "32m", "--memory-swap", "32m", "--entrypoint", "/rinit"],
+        &[img, "--oom-exit", "--report", "--", "/tests/oom-worker.sh", "/out"],
+    );
+    // It stops on its own: no docker stop.
+    let code = c.exit_code();
+    let logs = c.all_logs();
+    assert_eq!(code, 137, "--oom-exit's status (the program exited 0); logs:\n{logs}");
+    assert!(logs.contains("was killed by the kernel OOM killer (memory limit 32 MiB, 1 OOM kill so far)"), "{logs}");
+    assert!(logs.contains("[rinit] --oom-exit: an OOM kill in the container; shutting down, exit status 137"), "{logs}");
+    assert_eq!(vol.read("program-termed").as_deref(), Some(""), "the program got SIGTERM; logs:\n{logs}");
+    assert_eq!(vol.read("sibling-termed").as_deref(), Some(""), "the worker's sibling got SIGTERM; logs:\n{logs}");
+    assert!(!logs.contains("no SIGTERM came"), "{logs}");
+    assert!(logs.contains(", OOM kills 1, program '/tests/oom-worker.sh' exited with 0, exit status 137 (--oom-exit)"), "{logs}");
 }
 
 // ------------------------------------------- issue 21: engines and orchestrators

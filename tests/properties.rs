@@ -365,6 +365,9 @@ fn expected(opts: &[(Opt, u8)], program: &[OsString]) -> Config {
         verbosity: cli::DEFAULT_VERBOSITY,
         log_filter: None,
         warn_on_reap: false,
+        oom_exit: false,
+        report: false,
+        report_file: None,
         listen: None,
     };
     let (mut verbose, mut quiet) = (0, false);
@@ -606,7 +609,8 @@ impl Checker {
                     }
                 }
             }
-            Event::Signal(_) | Event::Reaped { .. } | Event::Tick => {}
+            // Not drawn by the simulation (OomKill, TermDeferred), or nothing to forward.
+            _ => {}
         }
         // After any event (a signal's own forward first): the held stop
         // signal goes at T+D, and is dropped when the program has gone.

@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
+use common::json::{json_field, json_number, just_below};
 use common::*;
 
 use std::path::{Path, PathBuf};
@@ -120,7 +121,7 @@ impl Boot {
 /// +pids before it.
 fn shell_boot() -> Option<&'static Boot> {
     static BOOT: OnceLock<Outcome> = OnceLock::new();
-    BOOT.get_or_init(|| Outcome::of("scenarios=pids-root-leaf,pids-nested,oom-program,oom-orphan,oom-grandchild"))
+    BOOT.get_or_init(|| Outcome::of("scenarios=pids-root-leaf,pids-nested,oom-program,oom-orphan,oom-grandchild,report"))
         .boot()
 }
 
@@ -231,4 +232,30 @@ fn plain_sigkill_after_a_grandchilds_oom_kill_is_not_blamed_on_the_oom_killer() 
     assert!(!out.contains(&format!("'sleep' (pid {orphan}) was killed")), "{out}");
     assert_eq!(out.matches("killed by the kernel OOM killer").count(), 1, "one kill, one report: {out}");
     assert!(has_line(&out, "after: rinit exit 0"), "{out}");
+}
+
+#[test]
+fn the_exit_report_gives_what_the_v2_cgroups_own_files_say() {
+    // Issue 23, the host test's program (tests/cgroup.rs) in a v2 cgroup
+    // with memory, pids and (always there) cpu.stat.
+    let Some(out) = scenario("report") else { return };
+    assert!(has_line(&out, "after: rinit exit 0"), "{out}");
+    let json = after(&out, "after: json ");
+    let file = |key: &str| -> u64 { after(&out, &format!("after: {key} ")).parse().unwrap_or_else(|_| panic!("{key}: {out}")) };
+    // Under TCG rinit's own exit and unshare's take longer: 100 ms.
+    just_below("cpu.stat usage_usec", json_number(json, "cpu_usec"), file("usage_usec"), 100_000);
+    just_below("cpu.stat user_usec", json_number(json, "cpu_user_usec"), file("user_usec"), 100_000);
+    just_below("cpu.stat system_usec", json_number(json, "cpu_system_usec"), file("system_usec"), 100_000);
+    assert!(json_number(json, "cpu_user_usec") >= 1_000_000, "1 s of utime burnt: {json}");
+    just_below("memory.peak", json_number(json, "memory_peak_bytes"), file("memory.peak"), 1 << 20);
+    assert!(json_number(json, "memory_peak_bytes") >= 64 << 20, "64 MiB touched: {json}");
+    assert_eq!(json_number(json, "memory_limit_bytes"), file("memory.max"));
+    assert_eq!(json_number(json, "pids_peak"), file("pids.peak"));
+    assert!(file("pids.peak") >= 22, "{out}");
+    assert_eq!(json_number(json, "oom_kills"), file("memory.events oom_kill"));
+    for (key, want) in [("cgroup", "\"v2\""), ("pids_peak_from", "\"pids.peak\""), ("memory_limited", "true"), ("program_exit_code", "0"), ("exit_status", "0")] {
+        assert_eq!(json_field(json, key), want, "{key} in {json}");
+    }
+    assert!(out.contains("[rinit] report: ran "), "the line: {out}");
+    assert!(out.contains("(limit 256 MiB, page cache included)"), "{out}");
 }

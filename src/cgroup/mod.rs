@@ -4,7 +4,8 @@
 //!   (`/proc/self/cgroup` and `/proc/self/mountinfo`);
 //! - `pids`: `--pids-max`, and undoing it at exit;
 //! - `oom`: every OOM kill in rinit's memory cgroup, reported as it happens;
-//!   `notify`: the kernel's notice that the count may have changed.
+//!   `notify`: the kernel's notice that the count may have changed;
+//! - `usage`: the figures of the exit report (`--report`), read at exit.
 //!
 //! Both roots (`/proc`, `/sys/fs/cgroup`) are parameters so that the unit
 //! tests run everything over fake trees; the parsing is pure.
@@ -13,12 +14,15 @@ mod locate;
 mod notify;
 mod oom;
 mod pids;
+mod usage;
 
 #[cfg(test)]
 mod fake;
 
 pub use oom::OomWatch;
 pub use pids::{PidsLimit, limit_pids};
+pub use usage::usage;
+pub(crate) use oom::human_bytes;
 
 use std::fs;
 use std::path::Path;

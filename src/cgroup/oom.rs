@@ -90,6 +90,9 @@ pub struct OomWatch {
     /// nor once its children reap themselves (the shutdown's last phase: a
     /// victim would never be reaped by rinit, so never reported).
     names_victims: bool,
+    /// Issue 23 (`--oom-exit`): kills accounted for (`settled`) since the
+    /// loop last asked, through `take_reported`.
+    reported: u64,
 }
 
 #[derive(Debug)]
@@ -199,6 +202,13 @@ impl OomWatch {
         self.names_victims = false;
     }
 
+    /// Issue 23: how many kills were accounted for (reported, or their
+    /// victims found) since the last call; the loop turns a rise into
+    /// `Event::OomKill` under `--oom-exit`.
+    pub fn take_reported(&mut self) -> u64 {
+        std::mem::take(&mut self.reported)
+    }
+
     /// Called as rinit exits: what is still unreported, then one line if the
     /// OOM killer struck at all.
     pub fn finish(&mut self) {
@@ -273,6 +283,7 @@ impl OomWatch {
         if kills == 0 {
             return None;
         }
+        self.reported += kills;
         let mut dying = if self.names_victims { self.dying_children() } else { Vec::new() };
         dying.retain(|(pid, _)| !self.victims.iter().any(|(v, _)| v == pid));
         let unnamed = match u64::try_from(dying.len()) {
@@ -419,6 +430,7 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
         usage,
         cap,
         names_victims: true,
+        reported: 0,
     };
     let Some(count) = watch.current() else {
         debug!("no OOM report: no oom_kill count in {}", counter.display());
@@ -434,9 +446,10 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
     // is an anonymous page to charge, and in the VM tests rinit itself was
     // killed for one: the stack the OOM path needs is touched now.
     prefault_stack();
-    if !spare_descriptor() {
-        // The shutdown's /proc listing needs one descriptor for a moment:
-        // the watch gives its own back rather than take that one.
+    if !spare_descriptors() {
+        // The shutdown needs two descriptors for a moment (a subreaper's
+        // pidfd and the `stat` file that checks it; the listing one): the
+        // watch gives its own back rather than take those.
         debug!("no OOM report: too few file descriptors left (RLIMIT_NOFILE)");
         return None;
     }
@@ -453,17 +466,17 @@ fn prefault_stack() {
     std::hint::black_box(&mut pages);
 }
 
-/// Whether one more descriptor can be had now.
-fn spare_descriptor() -> bool {
+/// Whether two more descriptors can be had now.
+fn spare_descriptors() -> bool {
     // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor (the raw call: musl's
     // fcntl adds an F_SETFD).
-    let fd = unsafe { libc::syscall(libc::SYS_fcntl, 2, libc::F_DUPFD_CLOEXEC, 0) };
-    // Dropped, and so closed, at once.
-    crate::fd::from_syscall(fd).is_ok()
+    let dup = || crate::fd::from_syscall(unsafe { libc::syscall(libc::SYS_fcntl, 2, libc::F_DUPFD_CLOEXEC, 0) });
+    // Both held at once, then dropped, and so closed.
+    dup().and_then(|first| dup().map(|second| (first, second))).is_ok()
 }
 
 /// A memory limit as users write it: `128 MiB`, `1.5 GiB`.
-fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [(&str, u64); 4] = [("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
     for (unit, size) in UNITS {
         if n >= size {
@@ -482,7 +495,7 @@ fn human_bytes(n: u64) -> String {
 
 /// A memory limit file's value: None for unlimited (`max` on v2; v1 shows
 /// its "no limit" as a number near 2^63, rounded to the page size).
-fn parse_limit(text: &str) -> Option<u64> {
+pub(super) fn parse_limit(text: &str) -> Option<u64> {
     let text = text.trim();
     if text == "max" {
         return None;
@@ -491,7 +504,7 @@ fn parse_limit(text: &str) -> Option<u64> {
 }
 
 /// None for v1's "no limit", a number near 2^63 (no machine has 4 EiB).
-fn limited(bytes: u64) -> Option<u64> {
+pub(super) fn limited(bytes: u64) -> Option<u64> {
     (bytes < 1 << 62).then_some(bytes)
 }
 
@@ -802,6 +815,23 @@ mod tests {
         assert_eq!(account(&mut w), (false, None), "watched the wrong cgroup");
         f.put("memory/memory.oom_control", "oom_kill 2\n");
         assert!(account(&mut w).0);
+    }
+
+    #[test]
+    fn every_kill_accounted_for_is_taken_once_for_oom_exit() {
+        let f = v1_job(0);
+        let mut w = watch(&f).unwrap();
+        assert_eq!(w.take_reported(), 0);
+        child(&f, 7, "java", SIGKILL_PENDING, 0);
+        kills(&f, 1);
+        w.count();
+        assert_eq!(w.take_reported(), 0, "counted, not yet looked at: the memory may still be full");
+        assert_eq!(w.settled(), None, "named at its reap");
+        assert_eq!(w.take_reported(), 1, "a victim found counts as reported");
+        assert_eq!(w.take_reported(), 0, "once");
+        kills(&f, 3);
+        assert!(account(&mut w).1.is_some());
+        assert_eq!(w.take_reported(), 2);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 pub mod docker;
+pub mod json;
 
 use std::ffi::OsStr;
 use std::io::Read;
@@ -72,6 +73,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("options_end_at_the_first_non_option_where_tini_takes_them_all", NO_SUBREAPER),
     ("log_lines_are_worded_rinits_way", OWN_THREAD),
     ("once_everyone_has_had_sigterm_the_kernel_reaps_rinits_children_but_not_under_w", OWN_SIGACTION),
+    ("a_zombie_flood_holds_off_neither_a_signal_nor_the_grace", SLOW),
 ];
 
 // What qemu-user (Debian 12's qemu-user-static, 7.2) does not emulate, as
@@ -85,6 +87,8 @@ const RT_IGNORED: &str = "qemu-user does not hand on a real-time signal that rin
 const OWN_FDS: &str = "qemu-user needs file descriptors of its own: it cannot start rinit under a limit of 4 or 5";
 const OWN_SIGACTION: &str = "qemu-user makes the host's sigaction calls itself, without SA_NOCLDWAIT: \
      strace sees the emulator's calls, and rinit reaps its children as before";
+const SLOW: &str = "under qemu-user each of rinit's system calls costs many times more: the test's \
+     liveness bounds are for a native rinit";
 const OWN_SYSCALL: &str = "/proc/PID/syscall shows the emulator's own system call, not the one rinit made";
 
 /// Whether the binary under test is for another architecture than the tests
