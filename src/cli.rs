@@ -27,6 +27,9 @@ pub const DEFAULT_VERBOSITY: u32 = 1;
 /// The one variable that belongs to no option: an env_logger filter.
 pub const LOG_VAR: &str = "RINIT_LOG";
 
+// Built once, at start-up, and moved out at once: boxing the Config would
+// buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     Run(Config),
@@ -39,13 +42,19 @@ pub enum Command {
 pub struct Config {
     /// The program and its arguments; never empty.
     pub program: Vec<OsString>,
-    pub subreaper: bool,
+    /// `-s` or `RINIT_SUBREAPER=1`: Some(true); `RINIT_SUBREAPER=0`:
+    /// Some(false); None: rinit decides (a subreaper when not PID 1).
+    pub subreaper: Option<bool>,
     pub process_group: bool,
     pub pdeathsig: Option<i32>,
     /// Exit statuses that become 0 (`-e`).
     pub remap_exit: Vec<u8>,
     pub rewrite: RewriteMap,
+    /// Signals that start the shutdown besides SIGTERM (`--stop-signal`).
+    pub stop_signals: Vec<i32>,
     pub grace: Duration,
+    /// How long after a stop signal arrived it is passed on (`--term-delay`).
+    pub term_delay: Duration,
     pub pids_max: Option<u64>,
     pub verbosity: u32,
     /// `RINIT_LOG`: an env_logger filter that wins over the verbosity.
@@ -55,6 +64,26 @@ pub struct Config {
     pub oom_exit: bool,
     pub report: bool,
     pub report_file: Option<std::path::PathBuf>,
+    /// Socket activation: `LISTEN_FDS`, with `LISTEN_PID`.
+    pub listen: Option<Listen>,
+}
+
+/// Socket activation's variables (rinit(1) SOCKET ACTIVATION).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listen {
+    /// `LISTEN_FDS`: how many descriptors from 3 on are passed.
+    pub fds: u32,
+    /// `LISTEN_PID`: the process they are meant for; None when unset.
+    pub pid: Option<i32>,
+}
+
+impl Listen {
+    /// Whether the descriptors were passed to the process `pid`: as in
+    /// sd_listen_fds(3), those meant for another process (a variable that
+    /// leaked through a shell, say) are none of rinit's business.
+    pub fn meant_for(&self, pid: i32) -> bool {
+        self.pid.is_none_or(|p| p == pid)
+    }
 }
 
 /// A usage error: exit status 2, nothing started.
@@ -77,11 +106,16 @@ pub enum FromEnv {
     /// No variable.
     None,
     /// `env[0]` is a strict `RINIT_*` boolean; `env[1]`, tini's, counts when
-    /// present whatever its value. Either one set is the flag given.
+    /// present whatever its value. Either one set is the flag given; a
+    /// false `RINIT_*` one is the flag's value [`OFF`].
     Flag,
     /// `env[0]` holds the option's value, read by the option's own parser;
     /// the option wins when both are given.
     Value,
+    /// `env[0]` holds a list of the option's values, separated by commas or
+    /// blanks, each read as if the option were given once for it; the
+    /// option given even once wins over the whole list.
+    List,
     /// `env[0]` is a verbosity number; `env[1]`, tini's, is read like its
     /// `atoi`. `-v` and `-q` win.
     Verbosity,
@@ -119,16 +153,19 @@ impl Draft {
         Draft {
             config: Config {
                 program: Vec::new(),
-                subreaper: false,
+                subreaper: None,
                 process_group: false,
                 pdeathsig: None,
                 remap_exit: Vec::new(),
                 rewrite: RewriteMap::default(),
+                stop_signals: Vec::new(),
                 grace: DEFAULT_GRACE,
+                term_delay: Duration::ZERO,
                 pids_max: None,
                 verbosity: DEFAULT_VERBOSITY,
                 log_filter: None,
                 warn_on_reap: false,
+                listen: None,
                 oom_exit: false,
                 report: false,
                 report_file: None,
@@ -140,17 +177,21 @@ impl Draft {
     }
 }
 
+/// The value a flag's apply gets from a `RINIT_*` variable that says no
+/// (`RINIT_SUBREAPER=0`): an explicit off, which only `-s` tells from unset.
+pub const OFF: &str = "off";
+
 /// Every option, in `--help` order.
-pub const OPTIONS: [OptionSpec; 16] = [
+pub const OPTIONS: [OptionSpec; 18] = [
     OptionSpec {
         short: Some('s'),
         long: "subreaper",
         value: None,
         env: &["RINIT_SUBREAPER", "TINI_SUBREAPER"],
         from_env: FromEnv::Flag,
-        help: "become a child subreaper (when not PID 1)",
-        apply: |d, _| {
-            d.config.subreaper = true;
+        help: "be a child subreaper (the default when not PID 1)",
+        apply: |d, v| {
+            d.config.subreaper = Some(v != OFF);
             Ok(None)
         },
     },
@@ -161,8 +202,8 @@ pub const OPTIONS: [OptionSpec; 16] = [
         env: &["RINIT_KILL_PROCESS_GROUP", "TINI_KILL_PROCESS_GROUP"],
         from_env: FromEnv::Flag,
         help: "forward signals to PROGRAM's process group",
-        apply: |d, _| {
-            d.config.process_group = true;
+        apply: |d, v| {
+            d.config.process_group = v != OFF;
             Ok(None)
         },
     },
@@ -170,8 +211,8 @@ pub const OPTIONS: [OptionSpec; 16] = [
         short: Some('p'),
         long: "pdeathsig",
         value: Some("SIG"),
-        env: &[],
-        from_env: FromEnv::None,
+        env: &["RINIT_PDEATHSIG"],
+        from_env: FromEnv::Value,
         help: "signal rinit gets when its parent dies",
         apply: |d, v| {
             d.config.pdeathsig = Some(signals::parse(v)?);
@@ -182,8 +223,8 @@ pub const OPTIONS: [OptionSpec; 16] = [
         short: Some('e'),
         long: "remap-exit",
         value: Some("CODE"),
-        env: &[],
-        from_env: FromEnv::None,
+        env: &["RINIT_REMAP_EXIT"],
+        from_env: FromEnv::List,
         help: "exit status CODE of PROGRAM becomes 0 (repeatable)",
         apply: |d, v| {
             d.config.remap_exit.push(parse_exit_code(v)?);
@@ -194,12 +235,24 @@ pub const OPTIONS: [OptionSpec; 16] = [
         short: Some('r'),
         long: "rewrite",
         value: Some("FROM:TO"),
-        env: &[],
-        from_env: FromEnv::None,
+        env: &["RINIT_REWRITE"],
+        from_env: FromEnv::List,
         help: "forward a received FROM as TO; TO 0 drops it (repeatable)",
         apply: |d, v| {
             let (from, to) = parse_rewrite(v)?;
             d.config.rewrite.insert(from, to);
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: None,
+        long: "stop-signal",
+        value: Some("SIG"),
+        env: &["RINIT_STOP_SIGNALS"],
+        from_env: FromEnv::List,
+        help: "a received SIG starts the shutdown, as SIGTERM does (repeatable)",
+        apply: |d, v| {
+            d.config.stop_signals.push(parse_receivable(v, "be a stop signal")?);
             Ok(None)
         },
     },
@@ -212,6 +265,18 @@ pub const OPTIONS: [OptionSpec; 16] = [
         help: "grace period before SIGKILL (default 8s)",
         apply: |d, v| {
             d.config.grace = parse_duration(v)?;
+            Ok(None)
+        },
+    },
+    OptionSpec {
+        short: None,
+        long: "term-delay",
+        value: Some("DUR"),
+        env: &["RINIT_TERM_DELAY"],
+        from_env: FromEnv::Value,
+        help: "pass a stop signal on DUR after it came (within the grace)",
+        apply: |d, v| {
+            d.config.term_delay = parse_duration(v)?;
             Ok(None)
         },
     },
@@ -235,8 +300,8 @@ pub const OPTIONS: [OptionSpec; 16] = [
         env: &["RINIT_OOM_EXIT"],
         from_env: FromEnv::Flag,
         help: "shut down and exit 137 after an OOM kill",
-        apply: |d, _| {
-            d.config.oom_exit = true;
+        apply: |d, v| {
+            d.config.oom_exit = v != OFF;
             Ok(None)
         },
     },
@@ -247,8 +312,8 @@ pub const OPTIONS: [OptionSpec; 16] = [
         env: &["RINIT_REPORT"],
         from_env: FromEnv::Flag,
         help: "one line at exit: CPU, memory, processes",
-        apply: |d, _| {
-            d.config.report = true;
+        apply: |d, v| {
+            d.config.report = v != OFF;
             Ok(None)
         },
     },
@@ -295,11 +360,11 @@ pub const OPTIONS: [OptionSpec; 16] = [
         short: Some('w'),
         long: "warn-on-reap",
         value: None,
-        env: &[],
-        from_env: FromEnv::None,
+        env: &["RINIT_WARN_ON_REAP"],
+        from_env: FromEnv::Flag,
         help: "warn for every reaped process that is not PROGRAM",
-        apply: |d, _| {
-            d.config.warn_on_reap = true;
+        apply: |d, v| {
+            d.config.warn_on_reap = v != OFF;
             Ok(None)
         },
     },
@@ -332,15 +397,29 @@ pub const OPTIONS: [OptionSpec; 16] = [
     },
 ];
 
-/// Every environment variable rinit reads: the options' and [`LOG_VAR`].
-pub const ENV_VARS: [&str; 12] = env_vars();
+/// The socket-activation variable (rinit(1) SOCKET ACTIVATION): how many
+/// descriptors from 3 on are passed to the program.
+pub const LISTEN_FDS_VAR: &str = "LISTEN_FDS";
+
+/// The pid socket activation meant the descriptors for.
+pub const LISTEN_PID_VAR: &str = "LISTEN_PID";
+
+/// The variables that belong to no option.
+const OTHER_VARS: [&str; 3] = [LOG_VAR, LISTEN_FDS_VAR, LISTEN_PID_VAR];
+
+/// Every environment variable rinit reads: the options' and [`OTHER_VARS`].
+pub const ENV_VARS: [&str; 20] = env_vars();
 
 /// Flattens the table's variables at compile time; a wrong length is a
 /// build error, not a run-time one.
 #[allow(clippy::indexing_slicing)]
-const fn env_vars() -> [&'static str; 12] {
-    let mut out = [LOG_VAR; 12];
+const fn env_vars() -> [&'static str; 20] {
+    let mut out = [LOG_VAR; 20];
     let mut n = 0;
+    while n < OTHER_VARS.len() {
+        out[n] = OTHER_VARS[n];
+        n += 1;
+    }
     let mut i = 0;
     while i < OPTIONS.len() {
         let mut j = 0;
@@ -502,15 +581,18 @@ fn merge_env(mut draft: Draft, env: &dyn Fn(&str) -> Option<OsString>) -> Result
             // `RINIT_*` booleans are strict; `TINI_*` ones count when
             // present, as in tini. RINIT_* is more specific and wins.
             FromEnv::Flag => {
-                let set = match rinit_value {
-                    Some((name, v)) => parse_bool(&v).map_err(|e| UsageError(format!("{name}: {e}")))?,
+                let set = match &rinit_value {
+                    Some((name, v)) => parse_bool(v).map_err(|e| UsageError(format!("{name}: {e}")))?,
                     None => tini_var.and_then(env).is_some(),
                 };
                 if set {
                     opt.run(&mut draft, "", opt.long)?;
+                } else if rinit_value.is_some() && !given {
+                    // An explicit no: `RINIT_SUBREAPER=0` is not "unset".
+                    opt.run(&mut draft, OFF, opt.long)?;
                 }
             }
-            FromEnv::Value => {
+            FromEnv::Value | FromEnv::List => {
                 if let Some((name, v)) = rinit_value {
                     // Applied to a blank draft when the option was given:
                     // checked, not used.
@@ -521,7 +603,13 @@ fn merge_env(mut draft: Draft, env: &dyn Fn(&str) -> Option<OsString>) -> Result
                     } else {
                         &mut draft
                     };
-                    opt.run(target, &v, name)?;
+                    if opt.from_env == FromEnv::List {
+                        for item in v.split(|c: char| c == ',' || c.is_whitespace()).filter(|i| !i.is_empty()) {
+                            opt.run(target, item, name)?;
+                        }
+                    } else {
+                        opt.run(target, &v, name)?;
+                    }
                 }
             }
             FromEnv::Verbosity => {
@@ -537,6 +625,29 @@ fn merge_env(mut draft: Draft, env: &dyn Fn(&str) -> Option<OsString>) -> Result
     }
     let mut config = draft.config;
     config.log_filter = env_str(env, LOG_VAR)?.filter(|f| !f.trim().is_empty());
+    // Read whether or not LISTEN_FDS is set; checked only when it is.
+    let listen_pid = env_str(env, LISTEN_PID_VAR)?;
+    config.listen = match env_str(env, LISTEN_FDS_VAR)? {
+        Some(v) => Some(Listen {
+            fds: parse_listen_fds(&v).map_err(|e| UsageError(format!("{LISTEN_FDS_VAR}: {e}")))?,
+            pid: match listen_pid {
+                Some(p) => Some(p.trim().parse::<i32>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    UsageError(format!("{LISTEN_PID_VAR}: '{p}' is not a process id (socket activation sets it, with LISTEN_FDS)"))
+                })?),
+                None => None,
+            },
+        }),
+        None => None,
+    };
+    // rinit(1) SHUTDOWN: the delay is part of the grace, so at least the
+    // SIGKILL at the grace must come after the stop signal is passed on.
+    if !config.term_delay.is_zero() && config.term_delay >= config.grace {
+        return usage(format!(
+            "--term-delay {} (RINIT_TERM_DELAY) is not shorter than the grace period {} (--grace, RINIT_GRACE): the delay is counted inside the grace; give a shorter delay or a longer grace",
+            format_duration(config.term_delay),
+            format_duration(config.grace)
+        ));
+    }
     // -q wins over -v, in any order; both win over the variables.
     config.verbosity = if draft.quiet {
         0
@@ -571,18 +682,26 @@ pub fn parse_exit_code(text: &str) -> Result<u8, String> {
         .map_err(|_| format!("'{text}' is not an exit status (0-255)"))
 }
 
+/// A signal rinit can receive as one to forward: not SIGKILL, SIGSTOP
+/// (nobody can catch them) or SIGCHLD (rinit's own); `what` completes
+/// "cannot ..." in the message.
+fn parse_receivable(text: &str, what: &str) -> Result<i32, String> {
+    let sig = signals::parse(text)?;
+    if [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&sig) {
+        return Err(format!(
+            "{} cannot {what}: rinit never receives it as a signal to forward",
+            signals::name(sig)
+        ));
+    }
+    Ok(sig)
+}
+
 /// `FROM:TO`, each a signal; TO may be 0 to drop FROM.
 pub fn parse_rewrite(text: &str) -> Result<(i32, i32), String> {
     let Some((from, to)) = text.split_once(':') else {
         return Err(format!("'{text}' is not FROM:TO (for example TERM:QUIT, or USR1:0 to drop USR1)"));
     };
-    let from = signals::parse(from)?;
-    if [libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&from) {
-        return Err(format!(
-            "{} cannot be rewritten: rinit never receives it as a signal to forward",
-            signals::name(from)
-        ));
-    }
+    let from = parse_receivable(from, "be rewritten")?;
     let to = if to.trim() == "0" { 0 } else { signals::parse(to)? };
     Ok((from, to))
 }
@@ -651,6 +770,19 @@ pub fn parse_pids_max(text: &str) -> Result<u64, String> {
     }
 }
 
+/// The most descriptors `LISTEN_FDS` may pass: the kernel's default
+/// fs.nr_open, above any descriptor limit a container gets.
+pub const MAX_LISTEN_FDS: u32 = 1 << 20;
+
+/// `LISTEN_FDS`, as systemd sets it: a count of descriptors from 3 on.
+pub fn parse_listen_fds(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        // At most the kernel's default nr_open: no process holds more.
+        Ok(n) if n <= MAX_LISTEN_FDS => Ok(n),
+        _ => Err(format!("'{text}' is not a number of descriptors (socket activation sets it, with LISTEN_PID)")),
+    }
+}
+
 /// The `--help` text: one line per row of [`OPTIONS`].
 pub fn help_text() -> String {
     let options: String = OPTIONS
@@ -671,8 +803,10 @@ rinit {version} - a tiny init for containers
 Usage: rinit [OPTION]... [--] PROGRAM [ARG]...
 
 Runs PROGRAM, forwards every signal to it, reaps every zombie, and on SIGTERM
-(or when PROGRAM exits) sends SIGTERM to every process left, waits the grace
-period, then SIGKILLs what remains. Options end at -- or at PROGRAM.
+or a --stop-signal (or when PROGRAM exits) sends SIGTERM to every process left,
+waits the grace period, then SIGKILLs what remains. Options end at -- or at
+PROGRAM. A variable in [ ] sets the same as its option (which wins); a list
+in one is separated by commas; RINIT_SUBREAPER=0 turns the subreaper off.
 
 {options}
 Signals: TERM, SIGTERM, 15, RTMIN+3. Durations: 5s, 500ms, 2m, 2, 0.5.
@@ -721,7 +855,10 @@ mod tests {
     fn defaults() {
         let c = config(&["prog"], &[]);
         assert_eq!(c.program, os(&["prog"]));
-        assert!(!c.subreaper && !c.process_group && !c.warn_on_reap);
+        assert!(c.subreaper.is_none() && !c.process_group && !c.warn_on_reap);
+        assert!(c.stop_signals.is_empty());
+        assert_eq!(c.term_delay, Duration::ZERO);
+        assert_eq!(c.listen, None);
         assert_eq!(c.pdeathsig, None);
         assert!(c.remap_exit.is_empty());
         assert_eq!(c.rewrite, RewriteMap::default());
@@ -735,7 +872,7 @@ mod tests {
     fn options_end_at_the_first_non_option() {
         let c = config(&["-s", "cmd", "-x", "--grace", "1"], &[]);
         assert_eq!(c.program, os(&["cmd", "-x", "--grace", "1"]));
-        assert!(c.subreaper);
+        assert_eq!(c.subreaper, Some(true));
         assert_eq!(c.grace, DEFAULT_GRACE);
     }
 
@@ -743,7 +880,7 @@ mod tests {
     fn double_dash_ends_options() {
         let c = config(&["-g", "--", "-s", "x"], &[]);
         assert_eq!(c.program, os(&["-s", "x"]));
-        assert!(c.process_group && !c.subreaper);
+        assert!(c.process_group && c.subreaper.is_none());
         let c = config(&["--", "--"], &[]);
         assert_eq!(c.program, os(&["--"]));
     }
@@ -756,7 +893,7 @@ mod tests {
     #[test]
     fn short_options_combine_and_take_values_attached_or_apart() {
         let c = config(&["-sgw", "-e143", "-e", "2", "-vvq", "x"], &[]);
-        assert!(c.subreaper && c.process_group && c.warn_on_reap);
+        assert!(c.subreaper == Some(true) && c.process_group && c.warn_on_reap);
         assert_eq!(c.remap_exit, vec![143, 2]);
         assert_eq!(c.verbosity, 0, "-q wins over -v");
         let c = config(&["-sgt5", "x"], &[]);
@@ -778,8 +915,12 @@ mod tests {
                 "--remap-exit",
                 "143",
                 "--rewrite=INT:TERM",
+                "--stop-signal",
+                "QUIT",
+                "--stop-signal=INT",
                 "--grace",
                 "500ms",
+                "--term-delay=100ms",
                 "--pids-max=40",
                 "--verbose",
                 "--verbose",
@@ -788,11 +929,13 @@ mod tests {
             ],
             &[],
         );
-        assert!(c.subreaper && c.process_group && c.warn_on_reap);
+        assert!(c.subreaper == Some(true) && c.process_group && c.warn_on_reap);
         assert_eq!(c.pdeathsig, Some(15));
         assert_eq!(c.remap_exit, vec![143]);
         assert_eq!(c.rewrite.apply(2), Some(15));
         assert_eq!(c.grace, Duration::from_millis(500));
+        assert_eq!(c.stop_signals, vec![libc::SIGQUIT, libc::SIGINT]);
+        assert_eq!(c.term_delay, Duration::from_millis(100));
         assert_eq!(c.pids_max, Some(40));
         assert_eq!(c.verbosity, 3);
         assert_eq!(config(&["--quiet", "x"], &[]).verbosity, 0);
@@ -834,6 +977,19 @@ mod tests {
         assert!(error(&["--pids-max", "1", "p"], &[]).contains("at least 2"));
         // The option is named in the message.
         assert!(error(&["--grace=x", "p"], &[]).starts_with("--grace:"));
+        assert!(error(&["--stop-signal", "KILL", "p"], &[]).contains("cannot be a stop signal"));
+        assert!(error(&["--stop-signal", "NOPE", "p"], &[]).contains("not a signal"));
+        assert!(error(&["--term-delay", "soon", "p"], &[]).starts_with("--term-delay:"));
+    }
+
+    #[test]
+    fn the_term_delay_must_be_shorter_than_the_grace() {
+        assert_eq!(config(&["--term-delay", "7.9s", "x"], &[]).term_delay, Duration::from_millis(7_900));
+        assert!(error(&["--term-delay", "8s", "x"], &[]).contains("not shorter than the grace period 8s"));
+        assert!(error(&["-t", "2", "--term-delay", "3", "x"], &[]).contains("--term-delay 3s"));
+        assert!(error(&["x"], &[("RINIT_TERM_DELAY", "1"), ("RINIT_GRACE", "1")]).contains("RINIT_TERM_DELAY"));
+        // No delay is no delay, whatever the grace.
+        assert_eq!(config(&["-t", "0", "--term-delay", "0", "x"], &[]).grace, Duration::ZERO);
     }
 
     #[test]
@@ -849,24 +1005,58 @@ mod tests {
                 ("RINIT_LOG", "debug"),
             ],
         );
-        assert!(c.subreaper && c.process_group);
+        assert!(c.subreaper == Some(true) && c.process_group);
         assert_eq!(c.grace, Duration::from_secs(3));
         assert_eq!(c.pids_max, Some(100));
         assert_eq!(c.verbosity, 3);
         assert_eq!(c.log_filter.as_deref(), Some("debug"));
         let c = config(&["x"], &[("RINIT_SUBREAPER", "false"), ("RINIT_KILL_PROCESS_GROUP", "0")]);
-        assert!(!c.subreaper && !c.process_group);
+        assert!(c.subreaper == Some(false) && !c.process_group);
+    }
+
+    #[test]
+    fn every_option_with_a_value_or_a_flag_has_its_variable() {
+        let c = config(
+            &["x"],
+            &[
+                ("RINIT_REWRITE", "TERM:QUIT, USR1:0,,HUP:INT"),
+                ("RINIT_REMAP_EXIT", "143,2 7"),
+                ("RINIT_PDEATHSIG", "KILL"),
+                ("RINIT_WARN_ON_REAP", "yes"),
+                ("RINIT_STOP_SIGNALS", "QUIT,SIGINT"),
+                ("RINIT_TERM_DELAY", "2s"),
+                ("LISTEN_FDS", "2"),
+                ("LISTEN_PID", "1"),
+            ],
+        );
+        assert_eq!(c.rewrite.apply(libc::SIGTERM), Some(libc::SIGQUIT));
+        assert_eq!(c.rewrite.apply(libc::SIGUSR1), None);
+        assert_eq!(c.rewrite.apply(libc::SIGHUP), Some(libc::SIGINT));
+        assert_eq!(c.remap_exit, vec![143, 2, 7]);
+        assert_eq!(c.pdeathsig, Some(libc::SIGKILL));
+        assert!(c.warn_on_reap);
+        assert_eq!(c.stop_signals, vec![libc::SIGQUIT, libc::SIGINT]);
+        assert_eq!(c.term_delay, Duration::from_secs(2));
+        assert_eq!(c.listen, Some(Listen { fds: 2, pid: Some(1) }));
+        assert!(c.listen.is_some_and(|l| l.meant_for(1) && !l.meant_for(7)));
+        let unset = config(&["x"], &[("LISTEN_FDS", "1")]).listen;
+        assert!(unset.is_some_and(|l| l.pid.is_none() && l.meant_for(7)));
+        // LISTEN_PID alone means nothing, and is not checked.
+        assert_eq!(config(&["x"], &[("LISTEN_PID", "junk")]).listen, None);
+        // An empty list is no list.
+        assert!(config(&["x"], &[("RINIT_REMAP_EXIT", "")]).remap_exit.is_empty());
+        assert!(!config(&["x"], &[("RINIT_WARN_ON_REAP", "0")]).warn_on_reap);
     }
 
     #[test]
     fn tini_variables_count_when_present_whatever_their_value() {
         for v in ["", "0", "no", "anything"] {
             let c = config(&["x"], &[("TINI_SUBREAPER", v), ("TINI_KILL_PROCESS_GROUP", v)]);
-            assert!(c.subreaper && c.process_group, "{v:?}");
+            assert!(c.subreaper == Some(true) && c.process_group, "{v:?}");
         }
         // RINIT_* is more specific and wins.
         let c = config(&["x"], &[("TINI_SUBREAPER", ""), ("RINIT_SUBREAPER", "off")]);
-        assert!(!c.subreaper);
+        assert_eq!(c.subreaper, Some(false));
         assert_eq!(config(&["x"], &[("TINI_VERBOSITY", "2")]).verbosity, 2);
         assert_eq!(config(&["x"], &[("TINI_VERBOSITY", "junk")]).verbosity, 0);
         assert_eq!(
@@ -882,6 +1072,19 @@ mod tests {
         assert_eq!(c.pids_max, Some(9));
         assert_eq!(config(&["-q", "x"], &[("RINIT_VERBOSITY", "4")]).verbosity, 0);
         assert_eq!(config(&["-v", "x"], &[("RINIT_VERBOSITY", "0")]).verbosity, 2);
+        // One -r or -e replaces the whole list, as one -t replaces RINIT_GRACE.
+        let c = config(
+            &["-r", "INT:HUP", "-e", "3", "--stop-signal", "USR2", "x"],
+            &[("RINIT_REWRITE", "TERM:QUIT"), ("RINIT_REMAP_EXIT", "143"), ("RINIT_STOP_SIGNALS", "QUIT")],
+        );
+        assert_eq!(c.rewrite.apply(libc::SIGTERM), Some(libc::SIGTERM));
+        assert_eq!(c.rewrite.apply(libc::SIGINT), Some(libc::SIGHUP));
+        assert_eq!(c.remap_exit, vec![3]);
+        assert_eq!(c.stop_signals, vec![libc::SIGUSR2]);
+        let c = config(&["-p", "TERM", "-w", "x"], &[("RINIT_PDEATHSIG", "KILL"), ("RINIT_WARN_ON_REAP", "0")]);
+        assert_eq!(c.pdeathsig, Some(libc::SIGTERM));
+        assert!(c.warn_on_reap, "-w wins over RINIT_WARN_ON_REAP=0");
+        assert_eq!(config(&["-s", "x"], &[("RINIT_SUBREAPER", "0")]).subreaper, Some(true));
     }
 
     #[test]
@@ -893,6 +1096,18 @@ mod tests {
         assert!(error(&["x"], &[("RINIT_VERBOSITY", "loud")]).starts_with("RINIT_VERBOSITY:"));
         // Validated even when an option overrides it.
         assert!(error(&["-t", "1", "x"], &[("RINIT_GRACE", "soon")]).starts_with("RINIT_GRACE:"));
+        assert!(error(&["-r", "INT:HUP", "x"], &[("RINIT_REWRITE", "TERM:QUIT,TERM")]).starts_with("RINIT_REWRITE: 'TERM' is not FROM:TO"));
+        assert!(error(&["x"], &[("RINIT_REMAP_EXIT", "143,256")]).starts_with("RINIT_REMAP_EXIT: '256'"));
+        assert!(error(&["x"], &[("RINIT_PDEATHSIG", "DIE")]).starts_with("RINIT_PDEATHSIG:"));
+        assert!(error(&["x"], &[("RINIT_WARN_ON_REAP", "loud")]).starts_with("RINIT_WARN_ON_REAP:"));
+        assert!(error(&["x"], &[("RINIT_STOP_SIGNALS", "QUIT,CHLD")]).contains("SIGCHLD cannot be a stop signal"));
+        assert!(error(&["x"], &[("RINIT_TERM_DELAY", "-1")]).starts_with("RINIT_TERM_DELAY:"));
+        for bad in ["", "x", "-1", "1048577"] {
+            assert!(error(&["x"], &[("LISTEN_FDS", bad)]).starts_with("LISTEN_FDS:"), "{bad:?}");
+        }
+        for bad in ["", "x", "0", "-3"] {
+            assert!(error(&["x"], &[("LISTEN_FDS", "1"), ("LISTEN_PID", bad)]).starts_with("LISTEN_PID:"), "{bad:?}");
+        }
     }
 
     #[test]
@@ -946,6 +1161,21 @@ mod tests {
         assert!(error(&["--report-file=", "x"], &[]).starts_with("--report-file: the path is empty"));
         assert!(error(&["x"], &[("RINIT_REPORT", "maybe")]).starts_with("RINIT_REPORT:"));
         assert!(error(&["--report=1", "x"], &[]).contains("takes no value"));
+    }
+
+    #[test]
+    fn a_flag_variable_set_false_is_the_default_but_for_the_subreaper() {
+        // A flag's apply gets OFF from a false RINIT_* variable: every flag
+        // must read it, or `RINIT_X=0` would turn X on.
+        let default = config(&["x"], &[]);
+        for o in OPTIONS.iter().filter(|o| o.from_env == FromEnv::Flag) {
+            let mut c = config(&["x"], &[(o.env[0], "0")]);
+            if o.long == "subreaper" {
+                assert_eq!(c.subreaper, Some(false), "explicit off");
+                c.subreaper = None;
+            }
+            assert_eq!(c, default, "{}=0", o.env[0]);
+        }
     }
 
     #[test]

@@ -118,21 +118,34 @@ fn say(msg: &str) {
 }
 
 fn start(config: &Config) -> Result<i32, String> {
+    let own_pid = nix::unistd::getpid().as_raw();
+    // rinit(1) SOCKET ACTIVATION: found before rinit opens a descriptor of
+    // its own, which could take one of those numbers.
+    let listen = config.listen.filter(|l| l.meant_for(own_pid));
+    let passed = listen.map(|l| spawn::passed_fds(l.fds)).unwrap_or_default();
     // Blocked before anything else, so that no signal can kill rinit between
     // here and the loop that receives them.
     let inherited = signals::take_over().map_err(|e| format!("cannot block signals: {e}"))?;
     if let Some(sig) = config.pdeathsig {
         set_pdeathsig(sig)?;
     }
-    if config.subreaper {
-        nix::sys::prctl::set_child_subreaper(true).map_err(|e| {
-            format!("cannot become a child subreaper (prctl PR_SET_CHILD_SUBREAPER): {e}; run rinit as PID 1 instead, or without -s")
-        })?;
-    }
-    let own_pid = nix::unistd::getpid().as_raw();
+    // rinit(1) START: not PID 1 (a pod's shared PID namespace, `docker run
+    // --pid container:...`), orphans would go to whoever is PID 1 there and
+    // miss the shutdown: rinit adopts them unless told not to.
+    let subreaper = match config.subreaper {
+        Some(true) => {
+            nix::sys::prctl::set_child_subreaper(true).map_err(|e| {
+                format!("cannot become a child subreaper (prctl PR_SET_CHILD_SUBREAPER): {e}; run rinit as PID 1 instead, or without -s")
+            })?;
+            true
+        }
+        Some(false) => false,
+        // Asked for by nobody: without it rinit runs as before, and warns.
+        None => own_pid != 1 && nix::sys::prctl::set_child_subreaper(true).is_ok(),
+    };
     // Said once the program runs: a program that cannot be run ends rinit
     // anyway, and a warning before its error would only bury it.
-    let orphans_unreaped = own_pid != 1 && !config.subreaper;
+    let orphans_unreaped = own_pid != 1 && !subreaper;
     let proc_root = PathBuf::from(PROC_ROOT);
     // Opened now and kept for the shutdown, which must find every process
     // even if rinit has run out of file descriptors by then (a low
@@ -146,7 +159,8 @@ fn start(config: &Config) -> Result<i32, String> {
         None => None,
     };
 
-    let (program, exec) = match spawn::spawn(&config.program, inherited, orphans_unreaped) {
+    let start = spawn::Start { inherited, watch_exec: orphans_unreaped, listen_pid: listen.is_some() };
+    let (program, exec) = match spawn::spawn(&config.program, start) {
         Ok(spawned) => (spawned.pid.as_raw(), spawned.exec),
         Err(e) => {
             if let Some(limit) = limit {
@@ -155,6 +169,9 @@ fn start(config: &Config) -> Result<i32, String> {
             return Err(e.to_string());
         }
     };
+    // The program has its own copies since the fork: rinit's would keep a
+    // socket open that the program closes.
+    spawn::close_passed(&passed);
     // The signalfd comes first: with descriptors for only one of the two,
     // the loop must still receive signals; the OOM watch is what goes. The
     // watch itself is set up by the loop once the program has run a few
@@ -169,7 +186,7 @@ fn start(config: &Config) -> Result<i32, String> {
     // above, which overlaps the child's exec.
     if exec.is_some_and(spawn::ExecWatch::program_started) {
         warn!(
-            "not running as PID 1 and not a subreaper: orphaned processes will not be reaped or shut down by rinit; use -s (RINIT_SUBREAPER=1)"
+            "not running as PID 1 and not a subreaper: orphaned processes will not be reaped or shut down by rinit; use -s (RINIT_SUBREAPER=1), or leave RINIT_SUBREAPER unset"
         );
     }
 
@@ -182,13 +199,17 @@ fn start(config: &Config) -> Result<i32, String> {
     });
     // Whether the program may take a second SIGTERM through kill(-1): only
     // if its first was a plain SIGTERM (no -r rule for it).
-    let program_takes_term = config.rewrite.apply(libc::SIGTERM) == Some(libc::SIGTERM);
+    // Not with --stop-signal: a program stopped by QUIT, say, never asked
+    // for a SIGTERM.
+    let program_takes_term = config.rewrite.apply(libc::SIGTERM) == Some(libc::SIGTERM) && config.stop_signals.is_empty();
     let supervisor = Supervisor::new(Settings {
         program,
         process_group: config.process_group,
         whole_namespace: scope.whole_namespace,
         proc_root: proc_root.clone(),
-        machine: Machine::new(config.grace, config.rewrite.clone(), config.process_group),
+        machine: Machine::new(config.grace, config.rewrite.clone(), config.process_group)
+            .with_stop_signals(&config.stop_signals)
+            .with_term_delay(config.term_delay),
         waiter,
         reaper: Reaper::new(program, config.remap_exit.clone(), config.warn_on_reap),
         reach: Reach::new(scope, program, program_name, program_takes_term, proc_root, proc_dir),

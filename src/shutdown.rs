@@ -6,12 +6,16 @@
 //! machine never reads a clock or calls the kernel, so the tests drive it
 //! with a fake clock. Times are offsets from any fixed origin.
 //!
-//! Shutdown starts at T, when SIGTERM is received or the program ends by
-//! itself. With grace G: the program gets the SIGTERM (as rewritten) and a
-//! SIGCONT, so that a stopped program can act on it; every other process gets
-//! SIGTERM as soon as the program has ended and at the latest at T+G/2; at
-//! T+G whatever is left gets SIGKILL; rinit exits as soon as nothing is left
-//! to wait for, and gives up waiting [`GIVE_UP_AFTER`] past T+G.
+//! Shutdown starts at T, when a stop signal (SIGTERM, or one of
+//! `--stop-signal`) is received or the program ends by itself. With grace G
+//! and term delay D (zero unless `--term-delay`; always below G): at T+D the
+//! program gets the stop signal (as rewritten) and a SIGCONT, so that a
+//! stopped program can act on it; every other process gets SIGTERM as soon
+//! as the program has ended and at the latest halfway from T+D to T+G (T+G/2
+//! without a delay); at T+G whatever is left gets SIGKILL; rinit exits as
+//! soon as nothing is left to wait for, and gives up waiting
+//! [`GIVE_UP_AFTER`] past T+G. A second stop signal during the delay ends
+//! it: the held one is passed on at once, then the second as usual.
 
 use std::time::Duration;
 
@@ -90,6 +94,12 @@ pub struct Machine {
     grace: Duration,
     rewrite: RewriteMap,
     process_group: bool,
+    /// Signals besides SIGTERM that start the shutdown.
+    stop_signals: Vec<i32>,
+    /// D: how long after T the stop signal is passed on.
+    term_delay: Duration,
+    /// The stop signal received at T, held until T+D.
+    held: Option<i32>,
     /// T: when shutdown started.
     started: Option<Duration>,
     /// The program's exit status, once it has ended.
@@ -116,6 +126,9 @@ impl Machine {
             grace,
             rewrite,
             process_group,
+            stop_signals: Vec::new(),
+            term_delay: Duration::ZERO,
+            held: None,
             started: None,
             program: None,
             program_gone: false,
@@ -127,6 +140,19 @@ impl Machine {
             exited: false,
             forced: None,
         }
+    }
+
+    /// Signals that start the shutdown as SIGTERM does (`--stop-signal`).
+    pub fn with_stop_signals(mut self, signals: &[i32]) -> Machine {
+        self.stop_signals = signals.to_vec();
+        self
+    }
+
+    /// Passes the stop signal on `delay` after it came (`--term-delay`); the
+    /// caller keeps it below the grace (cli.rs makes that a usage error).
+    pub fn with_term_delay(mut self, delay: Duration) -> Machine {
+        self.term_delay = delay;
+        self
     }
 
     /// When shutdown started, if it has.
@@ -188,32 +214,57 @@ impl Machine {
         self.step(now, actions);
     }
 
+    /// SIGTERM, or one of `--stop-signal`.
+    fn is_stop(&self, sig: i32) -> bool {
+        sig == libc::SIGTERM || self.stop_signals.contains(&sig)
+    }
+
     fn on_signal(&mut self, sig: i32, now: Duration, actions: &mut Vec<Action>) {
         if sig == libc::SIGCHLD {
             return; // reaping is the caller's, on every turn
         }
-        let is_term = sig == libc::SIGTERM;
+        let is_stop = self.is_stop(sig);
         // With no grace the program is SIGKILLed at once: forwarding SIGTERM
         // first would only make its exit status a race.
-        let kill_now = is_term && self.grace.is_zero();
-        if !self.program_gone
-            && !kill_now
-            && let Some(to) = self.rewrite.apply(sig)
-        {
-            actions.push(Action::Forward(to));
-            if is_term && self.started.is_none() && !is_stop_signal(to) {
-                // Shutdown begins: a stopped program must run to act on
-                // its signal, as every other process gets SIGCONT too. (Not
-                // when -r turns SIGTERM into a stop: that would undo it.)
-                actions.push(Action::Continue);
-            }
-            if is_term && self.process_group {
-                self.group_signalled = true;
-            }
-        }
-        if is_term && self.started.is_none() {
+        let kill_now = is_stop && self.grace.is_zero();
+        let starts = is_stop && self.started.is_none();
+        if starts {
             self.started = Some(now);
+            if !self.term_delay.is_zero() {
+                // Passed on at T+D by `step` (rinit(1) SHUTDOWN, --term-delay).
+                self.held = Some(sig);
+                return;
+            }
         }
+        // A second stop signal ends the delay: the held one goes first.
+        if is_stop && let Some(held) = self.held.take() {
+            self.pass_on(held, true, actions);
+        }
+        if !kill_now {
+            self.pass_on(sig, starts, actions);
+        }
+    }
+
+    /// Forwards a received signal as rewritten; `starts`: it is the stop
+    /// signal that starts the shutdown for the program.
+    fn pass_on(&mut self, sig: i32, starts: bool, actions: &mut Vec<Action>) {
+        let Some(to) = self.rewrite.apply(sig).filter(|_| !self.program_gone) else { return };
+        actions.push(Action::Forward(to));
+        if starts && !is_stop_signal(to) {
+            // Shutdown begins: a stopped program must run to act on its
+            // signal, as every other process gets SIGCONT too. (Not when -r
+            // turns it into a stop: that would undo it.)
+            actions.push(Action::Continue);
+        }
+        if self.is_stop(sig) && self.process_group {
+            self.group_signalled = true;
+        }
+    }
+
+    /// When the others get SIGTERM at the latest: halfway from the program's
+    /// stop signal (T+D) to the SIGKILL (T+G), so never before the program.
+    fn others_due(&self, t: Duration) -> Duration {
+        t + self.term_delay + self.grace.saturating_sub(self.term_delay) / 2
     }
 
     fn step(&mut self, now: Duration, actions: &mut Vec<Action>) {
@@ -225,12 +276,21 @@ impl Machine {
             actions.push(Action::GiveUp(self.code()));
             return;
         }
+        if self.program_gone {
+            // Gone during the delay: nobody to pass the signal on to.
+            self.held = None;
+        }
+        if now >= t + self.term_delay
+            && let Some(held) = self.held.take()
+        {
+            self.pass_on(held, true, actions);
+        }
         // Not once SIGKILL has gone out: a SIGTERM after it would only
         // reach corpses.
         if !self.grace.is_zero()
             && !self.others_termed
             && self.last_kill.is_none()
-            && (self.program_gone || !self.others_wait_for_program && now >= t + self.grace / 2)
+            && (self.program_gone || !self.others_wait_for_program && now >= self.others_due(t))
         {
             self.others_termed = true;
             actions.push(Action::TermOthers {
@@ -258,9 +318,10 @@ impl Machine {
             None => t + self.grace,
             Some(last) => last + REKILL_INTERVAL,
         };
-        let term = (!self.others_termed && !self.others_wait_for_program && !self.grace.is_zero()).then(|| t + self.grace / 2);
+        let term = (!self.others_termed && !self.others_wait_for_program && !self.grace.is_zero()).then(|| self.others_due(t));
+        let held = self.held.map(|_| t + self.term_delay);
         let give_up = t + self.grace + GIVE_UP_AFTER;
-        Some([term, self.poll_at].into_iter().flatten().fold(kill.min(give_up), Duration::min))
+        Some([term, held, self.poll_at].into_iter().flatten().fold(kill.min(give_up), Duration::min))
     }
 
     /// The status to exit with: the program's, or the one that says it was
@@ -518,6 +579,97 @@ mod tests {
         assert_eq!(m.handle(Event::Signal(TERM), ms(300)), vec![Action::Forward(TERM)]);
         assert_eq!(m.handle(Event::Signal(TERM), ms(400)), vec![Action::Forward(TERM)], "one SIGCONT, at the start");
         assert_eq!(m.started(), Some(ms(0)));
+    }
+
+    const QUIT: i32 = libc::SIGQUIT;
+
+    #[test]
+    fn a_stop_signal_starts_the_shutdown_as_sigterm_does() {
+        let mut m = machine(10_000).with_stop_signals(&[QUIT]);
+        assert_eq!(m.handle(Event::Signal(QUIT), ms(100)), vec![Action::Forward(QUIT), CONT]);
+        assert_eq!(m.started(), Some(ms(100)));
+        assert_eq!(m.deadline(), Some(ms(5_100)), "others by T+G/2");
+        assert_eq!(m.handle(Event::Tick, ms(5_100)), vec![TERM_OTHERS]);
+        assert_eq!(m.handle(Event::Tick, ms(10_100)), vec![Action::KillAll]);
+        // SIGTERM still is one, and the first one fixes T.
+        assert_eq!(m.handle(Event::Signal(TERM), ms(10_101)), vec![Action::Forward(TERM)]);
+        assert_eq!(m.started(), Some(ms(100)));
+        // Without --stop-signal a QUIT is only forwarded: no shutdown, no timer.
+        let mut m = machine(10_000);
+        assert_eq!(m.handle(Event::Signal(QUIT), ms(100)), vec![Action::Forward(QUIT)]);
+        assert_eq!((m.started(), m.deadline()), (None, None));
+    }
+
+    #[test]
+    fn a_stop_signal_is_forwarded_as_rewritten_and_counts_for_the_group() {
+        let mut rw = RewriteMap::default();
+        rw.insert(QUIT, libc::SIGINT);
+        let mut m = Machine::new(ms(1_000), rw, true).with_stop_signals(&[QUIT]);
+        assert_eq!(m.handle(Event::Signal(QUIT), ms(0)), vec![Action::Forward(libc::SIGINT), CONT]);
+        assert_eq!(
+            m.handle(reaped(Some(130), false), ms(5)),
+            vec![Action::TermOthers { skip_program_group: true }]
+        );
+        // With no grace, a stop signal kills at once, as SIGTERM does.
+        let mut m = machine(0).with_stop_signals(&[QUIT]);
+        assert_eq!(m.handle(Event::Signal(QUIT), ms(7)), vec![Action::KillAll]);
+    }
+
+    fn delayed(grace_ms: u64, delay_ms: u64) -> Machine {
+        machine(grace_ms).with_term_delay(ms(delay_ms))
+    }
+
+    #[test]
+    fn the_term_delay_holds_the_stop_signal_inside_the_grace() {
+        let mut m = delayed(10_000, 2_000);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(100)), vec![]);
+        assert_eq!(m.started(), Some(ms(100)), "the grace counts from the arrival");
+        assert_eq!(m.deadline(), Some(ms(2_100)), "woken for the delayed forward");
+        // Other signals still pass during the delay.
+        assert_eq!(m.handle(Event::Signal(libc::SIGUSR1), ms(500)), vec![Action::Forward(libc::SIGUSR1)]);
+        assert_eq!(m.handle(Event::Tick, ms(2_099)), vec![]);
+        assert_eq!(m.handle(Event::Tick, ms(2_100)), vec![Action::Forward(TERM), CONT]);
+        // The others by halfway from the forward to the SIGKILL, never before the program.
+        assert_eq!(m.deadline(), Some(ms(6_100)));
+        assert_eq!(m.handle(Event::Tick, ms(6_099)), vec![]);
+        assert_eq!(m.handle(Event::Tick, ms(6_100)), vec![TERM_OTHERS]);
+        assert_eq!(m.deadline(), Some(ms(10_100)), "SIGKILL at T+G, the delay included");
+        assert_eq!(m.handle(Event::Tick, ms(10_100)), vec![Action::KillAll]);
+        assert_eq!(m.handle(reaped(Some(137), true), ms(10_101)), vec![Action::Exit(137)]);
+    }
+
+    #[test]
+    fn a_second_stop_signal_during_the_delay_passes_it_on_at_once() {
+        let mut m = delayed(10_000, 2_000).with_stop_signals(&[QUIT]);
+        assert_eq!(m.handle(Event::Signal(QUIT), ms(0)), vec![]);
+        assert_eq!(
+            m.handle(Event::Signal(TERM), ms(300)),
+            vec![Action::Forward(QUIT), CONT, Action::Forward(TERM)],
+            "the held one first, then the second as without a delay"
+        );
+        assert_eq!(m.deadline(), Some(ms(6_000)), "no forward left to wait for");
+        assert_eq!(m.handle(Event::Tick, ms(2_000)), vec![]);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(2_500)), vec![Action::Forward(TERM)]);
+    }
+
+    #[test]
+    fn the_program_exiting_during_the_delay_shuts_the_rest_down_as_usual() {
+        let mut m = delayed(10_000, 2_000);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(0)), vec![]);
+        assert_eq!(m.handle(reaped(Some(0), false), ms(1_000)), vec![TERM_OTHERS]);
+        assert_eq!(m.deadline(), Some(ms(10_000)), "no forward, the SIGKILL at T+G");
+        assert_eq!(m.handle(Event::Tick, ms(2_000)), vec![]);
+        assert_eq!(m.handle(reaped(None, true), ms(2_001)), vec![Action::Exit(0)]);
+    }
+
+    #[test]
+    fn the_delayed_signal_is_rewritten_when_it_is_passed_on() {
+        let mut rw = RewriteMap::default();
+        rw.insert(TERM, QUIT);
+        let mut m = Machine::new(ms(4_000), rw, false).with_term_delay(ms(1_000));
+        assert_eq!(m.handle(Event::Signal(TERM), ms(0)), vec![]);
+        assert_eq!(m.handle(Event::Tick, ms(1_000)), vec![Action::Forward(QUIT), CONT]);
+        assert_eq!(m.deadline(), Some(ms(2_500)));
     }
 
     #[test]

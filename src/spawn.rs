@@ -91,12 +91,23 @@ impl ExecWatch {
     }
 }
 
+/// What the program gets besides its arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct Start {
+    pub inherited: Inherited,
+    /// Give the caller an [`ExecWatch`].
+    pub watch_exec: bool,
+    /// Socket activation: set `LISTEN_PID` to the program's own pid.
+    pub listen_pid: bool,
+}
+
 /// Forks and execs the program. Exec failures happen in the child, which
 /// reports them and exits 127 or 126, so they reach the caller as the
 /// program's exit status like any other. With `watch_exec` the caller also
 /// gets an [`ExecWatch`] (one pipe more before the fork; rinit asks for it
 /// only when it has something to say once the program runs).
-pub fn spawn(argv: &[OsString], inherited: Inherited, watch_exec: bool) -> Result<Spawned, SpawnError> {
+pub fn spawn(argv: &[OsString], start: Start) -> Result<Spawned, SpawnError> {
+    let Start { inherited, watch_exec, listen_pid } = start;
     // Everything the child needs is allocated before the fork.
     let args: Vec<CString> = argv
         .iter()
@@ -131,6 +142,14 @@ pub fn spawn(argv: &[OsString], inherited: Inherited, watch_exec: bool) -> Resul
             Ok(Spawned { pid: child, exec })
         }
         Ok(ForkResult::Child) => {
+            if listen_pid {
+                // sd_listen_fds(3) takes the descriptors only when LISTEN_PID
+                // is its own pid; whoever set it meant rinit, which passes
+                // them on (rinit(1) SOCKET ACTIVATION).
+                // SAFETY: rinit is single-threaded: no other thread reads
+                // the environment while it changes.
+                unsafe { std::env::set_var("LISTEN_PID", nix::unistd::getpid().to_string()) };
+            }
             let err = in_child(file, &args, inherited, own_group);
             let (code, msg) = exec_failure(&name, err);
             // SAFETY: fd 2 may be closed; write then just fails.
@@ -189,6 +208,27 @@ fn in_child(file: &CString, args: &[CString], inherited: Inherited, rinit_group:
     match run {
         Err(e) => e,
         Ok(never) => match never {},
+    }
+}
+
+/// Socket activation (rinit(1) SOCKET ACTIVATION): which of the `count`
+/// descriptors from 3 on rinit holds. Asked before rinit opens any of its
+/// own, so that every one found is one it was given.
+pub fn passed_fds(count: u32) -> Vec<i32> {
+    (3..3_i64.saturating_add(i64::from(count)))
+        .filter_map(|fd| i32::try_from(fd).ok())
+        // SAFETY: F_GETFD only queries the descriptor.
+        .filter(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1)
+        .collect()
+}
+
+/// Closes rinit's copies of the passed descriptors once the program has its
+/// own: a socket the program closes is then closed, and a peer sees it.
+pub fn close_passed(fds: &[i32]) {
+    for &fd in fds {
+        // SAFETY: rinit never used these descriptors; closing them only
+        // drops its references.
+        unsafe { libc::close(fd) };
     }
 }
 

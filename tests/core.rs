@@ -325,32 +325,36 @@ fn subreaper_adopts_and_reaps_orphans_outside_a_namespace() {
         (sh -c 'echo started > "$1"; while :; do set -- "$1" $(sed "s/.*) //" /proc/$$/stat); [ "$3" != "$PPID" ] && break; done; echo "orphan $$ parent $3" >&3' x "$f" & read x < "$f")
         rm "$f"
         read x; exit 0"#;
-    let mut r = Pid1::launch_with_stdin(direct(&["-s"], &["sh", "-c", script]));
+    // rinit(1) OPTIONS -s: with -s, and by default when not PID 1.
+    for args in [&["-s"][..], &[][..]] {
+    let mut r = Pid1::launch_with_stdin(direct(args, &["sh", "-c", script]));
     let rinit_line = r.lines.next();
     assert_eq!(rinit_line, format!("rinit {}", r.child.id()));
     let report = r.lines.next();
     let words: Vec<&str> = report.split_whitespace().collect();
     assert_eq!(words.len(), 4, "{report}");
-    assert_eq!(words[3], r.child.id().to_string(), "orphan adopted by rinit: {report}");
+    assert_eq!(words[3], r.child.id().to_string(), "orphan adopted by rinit ({args:?}): {report}");
     let orphan: u32 = words[1].parse().unwrap();
     assert!(wait_until(PATIENCE, || is_gone(orphan)), "orphan {orphan} not reaped: state {:?}", state_of(orphan));
     r.close_stdin();
     let end = r.wait();
     assert_eq!(end.code, Some(0));
     assert!(!end.stderr.contains("not running as PID 1"), "{}", end.stderr);
+    }
 }
 
 #[test]
 fn warns_when_neither_pid_1_nor_subreaper() {
-    let (code, _, err) = run_plain(["true"]);
+    let out = Command::new(rinit()).arg("true").env("RINIT_SUBREAPER", "0").output().unwrap();
+    let (code, err) = (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned());
     assert_eq!(code, Some(0));
     let warning: Vec<&str> = err.lines().filter(|l| l.contains("not running as PID 1")).collect();
     assert_eq!(warning.len(), 1, "{err}");
     assert!(warning[0].starts_with("[rinit] ") && warning[0].contains("-s"), "{err}");
     let (_, _, err) = run_plain(["-s", "true"]);
     assert!(!err.contains("not running as PID 1"), "{err}");
-    let (_, _, err) = run_plain(["-q", "true"]);
-    assert_eq!(err, "", "-q: errors only");
+    let out = Command::new(rinit()).args(["-q", "true"]).env("RINIT_SUBREAPER", "0").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "-q: errors only");
 }
 
 #[test]
@@ -714,4 +718,49 @@ fn a_subreaper_without_its_own_proc_still_exits_after_the_grace() {
     assert!(end.stderr.contains("does not show this PID namespace"), "{}", end.stderr);
     assert!(end.stderr.contains("leaving its remaining descendants"), "{}", end.stderr);
     assert!(end.stderr.contains("[rinit] shutdown: "), "the summary line: {}", end.stderr);
+}
+
+/// rinit as PID 1 with a listening socket on fd 3, LISTEN_FDS=1 and
+/// `listen_pid`. The program reports what fd 3 is and whether LISTEN_PID is
+/// its own pid (not always 2: under qemu-user the emulator's thread takes it), closes the socket, then says whether PID 1 (rinit) still holds it.
+fn socket_activated(listen_pid: &str) -> Vec<String> {
+    let dir = temp_dir("listen");
+    let listener = std::os::unix::net::UnixListener::bind(dir.join("sock")).unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+    let script = r#"s=$(readlink /proc/$$/fd/3); echo "socket ${s%%:*}"
+        if [ "$LISTEN_PID" = $$ ]; then echo "listen_pid own"; else echo "listen_pid $LISTEN_PID"; fi
+        exec 3>&-
+        for f in /proc/1/fd/*; do [ "$(readlink "$f")" = "$s" ] && echo "rinit holds $s"; done
+        echo done"#;
+    let mut cmd = namespaced(&[], &["sh", "-c", script]);
+    cmd.env("LISTEN_FDS", "1").env("LISTEN_PID", listen_pid);
+    // SAFETY: dup2 and fcntl are async-signal-safe; fd 3 ends up without
+    // CLOEXEC, so unshare and rinit inherit it.
+    unsafe {
+        cmd.pre_exec(move || {
+            // The listener may be fd 3 already: then only its CLOEXEC goes.
+            let rc = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    drop(listener);
+    let _ = std::fs::remove_dir_all(dir);
+    stdout.lines().map(|l| l.split(':').next().unwrap_or_default().to_string()).collect()
+}
+
+#[test]
+fn socket_activation_gives_the_program_its_listen_pid_and_rinit_closes_its_copy() {
+    // rinit(1) SOCKET ACTIVATION: LISTEN_PID is rinit's pid, as systemd and
+    // runc set it. The program finds its own pid there, and once it has
+    // closed the socket, none of rinit's descriptors is it.
+    assert_eq!(socket_activated("1"), ["socket socket", "listen_pid own", "done"]);
+    // Meant for another process: rinit touches neither the variables nor
+    // the descriptor.
+    assert_eq!(socket_activated("77"), ["socket socket", "listen_pid 77", "rinit holds socket", "done"]);
 }

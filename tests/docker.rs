@@ -642,3 +642,137 @@ fn oom_exit_stops_the_container_with_137_after_a_workers_oom_kill_terming_the_ot
     assert!(!logs.contains("no SIGTERM came"), "{logs}");
     assert!(logs.contains(", OOM kills 1, program '/tests/oom-worker.sh' exited with 0, exit status 137 (--oom-exit)"), "{logs}");
 }
+
+// ------------------------------------------- issue 21: engines and orchestrators
+
+/// rinit bind-mounted at /sbin/docker-init and run as `docker-init -- CMD`,
+/// the way dockerd runs its init for `docker run --init`: the environment
+/// is the only way to give it options.
+#[test]
+fn rinit_as_docker_init_takes_its_rewrite_from_the_environment() {
+    let Some(img) = image() else { return };
+    let mount = format!("{}:/sbin/docker-init:ro", release_rinit().display());
+    let c = Container::named("rewrite-env");
+    c.start(
+        &["-v", &mount, "--entrypoint", "/sbin/docker-init", "-e", "RINIT_REWRITE=TERM:QUIT"],
+        &[img, "--", "sh", "-c", "trap 'echo got-quit; exit 3' QUIT; trap 'echo got-term; exit 4' TERM; echo ready; while :; do sleep 1000 & wait; done"],
+    );
+    let mut logs = c.logs();
+    logs.wait_for("ready");
+    assert_eq!(c.pid1_cmdline().split_whitespace().take(3).collect::<Vec<_>>(), ["/sbin/docker-init", "--", "sh"]);
+    c.stop();
+    assert_eq!(c.exit_code(), 3, "docker stop's SIGTERM reached the program as QUIT; logs:\n{}", c.all_logs());
+    logs.wait_for("got-quit");
+}
+
+/// How one `docker stop` of the STOPSIGNAL SIGQUIT image went: whether the
+/// background job began its cleanup and whether it finished it.
+struct QuitStop {
+    began: bool,
+    finished: bool,
+    logs: String,
+}
+
+/// An image with `STOPSIGNAL SIGQUIT` (nginx's, php-fpm's). The program
+/// takes 9 s to exit after QUIT; a background job takes 3 s to clean up
+/// after SIGTERM, writing /out/job-began first and /out/job-cleaned last.
+/// The grace is 9 s (RINIT_GRACE), the engine's stop timeout 10 s.
+fn quit_stop(img: &str, stop_signals: Option<&str>) -> QuitStop {
+    let vol = Volume::new("quit");
+    let mount = vol.mount();
+    let mut opts = vec!["-v", &mount, "-e", "RINIT_GRACE=9s"];
+    let var;
+    if let Some(s) = stop_signals {
+        var = format!("RINIT_STOP_SIGNALS={s}");
+        opts.extend(["-e", &var]);
+    }
+    let c = Container::named("quit");
+    c.start(
+        &opts,
+        &[
+            img,
+            "sh",
+            "-c",
+            "sh -c \"trap 'touch /out/job-began; sleep 3; touch /out/job-cleaned; exit 0' TERM; echo job-ready; while :; do sleep 1000 & wait; done\" &
+             trap 'sleep 9; exit 0' QUIT; echo program-ready; while :; do sleep 1000 & wait; done",
+        ],
+    );
+    let mut logs = c.logs();
+    logs.wait_for("job-ready");
+    logs.wait_for("program-ready");
+    c.stop();
+    QuitStop {
+        began: vol.read("job-began").is_some(),
+        finished: vol.read("job-cleaned").is_some(),
+        logs: c.all_logs(),
+    }
+}
+
+#[test]
+fn a_stop_signal_other_than_sigterm_starts_the_shutdown_in_time() {
+    let Some(img) = image() else { return };
+    let quit = build_from_dockerfile(
+        &format!("rinit-test:pid-{}-stopsignal", std::process::id()),
+        &format!("linux/{}", docker(["version", "-f", "{{.Server.Arch}}"]).stdout.trim()),
+        &format!("FROM {img}\nSTOPSIGNAL SIGQUIT\n"),
+    );
+    // Both at once: each waits out most of the engine's 10 s.
+    let (without, with) = std::thread::scope(|s| {
+        let without = s.spawn(|| quit_stop(&quit.0, None));
+        let with = s.spawn(|| quit_stop(&quit.0, Some("QUIT")));
+        (without.join().unwrap(), with.join().unwrap())
+    });
+    // Without: the QUIT is only forwarded; the job's SIGTERM waits for the
+    // program's exit at 9 s, and the engine's SIGKILL at 10 s cuts its
+    // cleanup short.
+    assert!(without.began && !without.finished, "without --stop-signal (began {}, finished {}); logs:\n{}", without.began, without.finished, without.logs);
+    // With RINIT_STOP_SIGNALS=QUIT the job gets SIGTERM by half the grace
+    // (4.5 s) and is done long before either SIGKILL.
+    assert!(with.finished, "with RINIT_STOP_SIGNALS=QUIT; logs:\n{}", with.logs);
+}
+
+/// `docker run --pid container:PAUSE` (what a pod's shareProcessNamespace
+/// does): PID 1 is a pause process, rinit is not. The program leaves a
+/// daemon behind (a double fork), which writes /out/daemon-cleaned on
+/// SIGTERM. Returns whether it did after `docker stop`, and the logs.
+fn under_a_pause_container(img: &str, vars: &[&str]) -> (bool, String) {
+    let pause = Container::named("pause");
+    pause.start(&["--entrypoint", "/bin/sleep"], &[img, "1000"]);
+    let vol = Volume::new("pid2");
+    let mount = vol.mount();
+    let pid = format!("container:{}", pause.name);
+    let mut opts = vec!["--pid", &pid, "-v", &mount];
+    for v in vars {
+        opts.extend(["-e", v]);
+    }
+    let c = Container::named("pid2");
+    c.start(
+        &opts,
+        &[
+            img,
+            "sh",
+            "-c",
+            "(setsid sh -c \"trap 'touch /out/daemon-cleaned; exit 0' TERM; echo daemon-ready; while :; do sleep 1000 & wait; done\" &)
+             echo program-ready; while :; do sleep 1000 & wait; done",
+        ],
+    );
+    let mut logs = c.logs();
+    logs.wait_for("daemon-ready");
+    logs.wait_for("program-ready");
+    assert_eq!(c.exec(&["cat", "/proc/1/comm"]).stdout.trim(), "sleep", "PID 1 is the pause container's");
+    c.stop();
+    (vol.read("daemon-cleaned").is_some(), c.all_logs())
+}
+
+#[test]
+fn not_pid_1_rinit_adopts_what_the_program_leaves_behind_unless_told_not_to() {
+    let Some(img) = image() else { return };
+    let ((adopted, logs), (left, left_logs)) = std::thread::scope(|s| {
+        let on = s.spawn(|| under_a_pause_container(img, &[]));
+        let off = s.spawn(|| under_a_pause_container(img, &["RINIT_SUBREAPER=0"]));
+        (on.join().unwrap(), off.join().unwrap())
+    });
+    assert!(adopted, "a subreaper by default: the daemon got SIGTERM and cleaned up; logs:\n{logs}");
+    assert!(!left, "RINIT_SUBREAPER=0: the daemon was the pause process's, and got no SIGTERM; logs:\n{left_logs}");
+    assert!(left_logs.contains("not running as PID 1 and not a subreaper"), "{left_logs}");
+}

@@ -66,6 +66,11 @@ fn bad_options_exit_2_and_start_nothing() {
         (&["-x"], "unknown option '-x'"),
         (&["--bogus"], "unknown option '--bogus'"),
         (&["--subreaper=1"], "option '--subreaper' takes no value"),
+        (&["--stop-signal", "KILL"], "--stop-signal: SIGKILL cannot be a stop signal: rinit never receives it as a signal to forward"),
+        (
+            &["-t", "2s", "--term-delay", "2s"],
+            "--term-delay 2s (RINIT_TERM_DELAY) is not shorter than the grace period 2s (--grace, RINIT_GRACE): the delay is counted inside the grace; give a shorter delay or a longer grace",
+        ),
         (&["-e", "256"], "--remap-exit: '256' is not an exit status (0-255)"),
         (&["--remap-exit=-1"], "--remap-exit: '-1' is not an exit status (0-255)"),
         (
@@ -130,12 +135,53 @@ fn bad_environment_values_exit_2_and_start_nothing() {
             "loud",
             "RINIT_VERBOSITY: 'loud' is not a number (0 errors only, 1 warnings, 2 info, 3 debug, 4 trace)",
         ),
+        (
+            "RINIT_REWRITE",
+            "TERM:QUIT,KILL:TERM",
+            "RINIT_REWRITE: SIGKILL cannot be rewritten: rinit never receives it as a signal to forward",
+        ),
+        ("RINIT_REMAP_EXIT", "143 300", "RINIT_REMAP_EXIT: '300' is not an exit status (0-255)"),
+        ("RINIT_PDEATHSIG", "DIE", "RINIT_PDEATHSIG: 'DIE' is not a signal (use a name such as TERM or SIGUSR1, a number 1-64, or RTMIN+N)"),
+        (
+            "RINIT_WARN_ON_REAP",
+            "loud",
+            "RINIT_WARN_ON_REAP: 'loud' is not a boolean (use 1/true/yes/on or 0/false/no/off)",
+        ),
+        (
+            "RINIT_STOP_SIGNALS",
+            "QUIT,STOP",
+            "RINIT_STOP_SIGNALS: SIGSTOP cannot be a stop signal: rinit never receives it as a signal to forward",
+        ),
+        (
+            "RINIT_TERM_DELAY",
+            "soon",
+            "RINIT_TERM_DELAY: 'soon' is not a duration (use 10s, 500ms, 2m, or a number of seconds)",
+        ),
+        (
+            "RINIT_TERM_DELAY",
+            "9s",
+            "--term-delay 9s (RINIT_TERM_DELAY) is not shorter than the grace period 8s (--grace, RINIT_GRACE): the delay is counted inside the grace; give a shorter delay or a longer grace",
+        ),
+        (
+            "LISTEN_FDS",
+            "two",
+            "LISTEN_FDS: 'two' is not a number of descriptors (socket activation sets it, with LISTEN_PID)",
+        ),
     ];
+    assert_usage_error(
+        &[],
+        &[("LISTEN_FDS", "1"), ("LISTEN_PID", "me")],
+        "LISTEN_PID: 'me' is not a process id (socket activation sets it, with LISTEN_FDS)",
+    );
     for (name, value, problem) in cases {
         assert_usage_error(&[], &[(name, value)], problem);
         // Checked even when an option would override the variable.
         if *name == "RINIT_GRACE" {
             assert_usage_error(&["-t", "1"], &[(name, value)], problem);
+        }
+        // A list is checked whole even when the option replaces it.
+        if *name == "RINIT_REWRITE" {
+            assert_usage_error(&["-r", "INT:HUP"], &[(name, value)], problem);
         }
     }
 }
@@ -262,7 +308,10 @@ fn not_pid1_without_subreaper_warns_once_naming_s() {
     if common::skip_under_qemu() {
         return;
     }
+    // rinit(1) START: not PID 1, rinit is a subreaper unless told not to.
     let out = run(&[os("true")], &[]);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""));
+    let out = run(&[os("true")], &[("RINIT_SUBREAPER", "0")]);
     assert_eq!(out.code, Some(0));
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{:?}", out.stderr);

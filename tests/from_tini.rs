@@ -97,8 +97,12 @@ fn log_lines_are_worded_rinits_way() {
     assert_eq!(reaped.len(), 1, "{}", end.stderr);
     assert!(reaped[0].starts_with("[rinit] reaped pid ") && reaped[0].ends_with(", which exited with 3"), "{}", reaped[0]);
 
-    // Not PID 1, not a subreaper: one line, naming -s.
+    // Not PID 1, rinit is a subreaper unless told not to (tini only with
+    // -s): nothing to warn about.
     let out = run(rinit(), &["true"]);
+    assert_eq!((out.status.code(), text(&out.stderr).as_str()), (Some(0), ""));
+    // Not PID 1, not a subreaper (RINIT_SUBREAPER=0): one line, naming -s.
+    let out = Command::new(rinit()).arg("true").env("RINIT_SUBREAPER", "0").stdin(Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let warning = text(&out.stderr);
     assert_eq!(warning.lines().count(), 1, "{warning}");

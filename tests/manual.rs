@@ -189,3 +189,23 @@ fn mandoc_lints_the_man_page_clean_and_renders_it() {
         assert!(text.lines().any(|l| l == heading), "rendered page lacks {heading}");
     }
 }
+
+#[test]
+fn the_readme_options_table_names_every_option_and_its_variables() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let table: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("## Options in brief"))
+        .take_while(|l| !l.starts_with("## ") || l.starts_with("## Options"))
+        .filter(|l| l.starts_with("| `-"))
+        .collect();
+    for o in &cli::OPTIONS {
+        let row = table
+            .iter()
+            .find(|r| r.contains(&format!("`--{}", o.long)) || r.contains(&format!("`-{}`", o.short.unwrap_or('?'))))
+            .unwrap_or_else(|| panic!("README.md's options table has no row for --{}", o.long));
+        for var in o.env {
+            assert!(row.contains(&format!("`{var}`")), "README.md's row for --{} does not name {var}: {row}", o.long);
+        }
+    }
+}

@@ -353,12 +353,14 @@ fn render(opts: &[(Opt, u8)], dashdash: bool, program: &[OsString]) -> Vec<OsStr
 fn expected(opts: &[(Opt, u8)], program: &[OsString]) -> Config {
     let mut c = Config {
         program: program.to_vec(),
-        subreaper: false,
+        subreaper: None,
         process_group: false,
         pdeathsig: None,
         remap_exit: Vec::new(),
         rewrite: RewriteMap::default(),
+        stop_signals: Vec::new(),
         grace: cli::DEFAULT_GRACE,
+        term_delay: Duration::ZERO,
         pids_max: None,
         verbosity: cli::DEFAULT_VERBOSITY,
         log_filter: None,
@@ -366,11 +368,12 @@ fn expected(opts: &[(Opt, u8)], program: &[OsString]) -> Config {
         oom_exit: false,
         report: false,
         report_file: None,
+        listen: None,
     };
     let (mut verbose, mut quiet) = (0, false);
     for (o, _) in opts {
         match o {
-            Opt::Subreaper => c.subreaper = true,
+            Opt::Subreaper => c.subreaper = Some(true),
             Opt::Group => c.process_group = true,
             Opt::Pdeathsig(s, _) => c.pdeathsig = Some(*s),
             Opt::Remap(code) => c.remap_exit.push(*code),
@@ -431,7 +434,7 @@ proptest! {
         let Ok(Command::Run(c)) = run_parse(&args, &env) else { panic!("valid input rejected") };
         prop_assert_eq!(c.grace, Duration::from_secs(grace));
         prop_assert_eq!(c.pids_max, Some(pids));
-        prop_assert_eq!(c.subreaper, cli::parse_bool(env_bool).unwrap());
+        prop_assert_eq!(c.subreaper, Some(cli::parse_bool(env_bool).unwrap()));
     }
 }
 
@@ -546,7 +549,13 @@ impl Container {
 struct Checker {
     grace: Duration,
     rewrite: RewriteMap,
-    /// T as the test sees it: the first SIGTERM or the program's reaping.
+    /// `--stop-signal`s: with SIGTERM, the signals that start the shutdown.
+    stop_signals: Vec<i32>,
+    /// `--term-delay`: the stop signal reaches the program this long after T.
+    delay: Duration,
+    /// The stop signal received at T, while the delay holds it.
+    held: Option<i32>,
+    /// T as the test sees it: the first stop signal or the program's reaping.
     t: Option<Duration>,
     /// The program's status, once reaped (what rinit must exit with).
     program_status: Option<i32>,
@@ -559,12 +568,62 @@ impl Checker {
     fn handle(&mut self, m: &mut Machine, c: &mut Container, event: Event, now: Duration) -> Result<(), TestCaseError> {
         let program_known_before = self.program_status.is_some();
         let t_before = self.t;
-        if let Event::Signal(TERM) = event {
+        let is_stop = |sig: i32| sig == TERM || self.stop_signals.contains(&sig);
+        if let Event::Signal(sig) = event
+            && is_stop(sig)
+        {
             self.t.get_or_insert(now);
         }
         if let Event::Reaped { program: Some(code), .. } = event {
             self.program_status = Some(code);
             self.t.get_or_insert(now);
+        }
+        // What reaches the program, and whether a SIGCONT follows: the stop
+        // signal that starts the shutdown is followed by one for a stopped
+        // program, unless it was rewritten into a stop signal itself.
+        let stop = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
+        let running = !program_known_before && !matches!(event, Event::Reaped { all_gone: true, .. } | Event::Reaped { program: Some(_), .. });
+        let mut expect: Vec<i32> = Vec::new();
+        let mut cont = false;
+        let mut pass = |sig: i32, starts: bool, expect: &mut Vec<i32>| {
+            if let Some(to) = self.rewrite.apply(sig).filter(|_| !program_known_before) {
+                expect.push(to);
+                cont |= starts && !stop.contains(&to);
+            }
+        };
+        match event {
+            Event::Signal(sig) if sig != CHLD => {
+                let starts = is_stop(sig) && t_before.is_none();
+                if starts && !self.delay.is_zero() {
+                    self.held = Some(sig);
+                } else {
+                    // A second stop signal ends the delay: the held one first.
+                    if is_stop(sig)
+                        && let Some(held) = self.held.take()
+                    {
+                        pass(held, true, &mut expect);
+                    }
+                    // Not with no grace: SIGKILL comes at once instead.
+                    if !(is_stop(sig) && self.grace.is_zero()) {
+                        pass(sig, starts, &mut expect);
+                    }
+                }
+            }
+            // Not drawn by the simulation (OomKill, TermDeferred), or nothing to forward.
+            _ => {}
+        }
+        // After any event (a signal's own forward first): the held stop
+        // signal goes at T+D, and is dropped when the program has gone.
+        if !running {
+            self.held = None;
+        } else if let (Some(held), Some(t)) = (self.held, self.t)
+            && now >= t + self.delay
+        {
+            // rinit wakes for it (the deadline includes T+D): late by at
+            // most a step's lateness, below 50 ms.
+            prop_assert!(now <= t + self.delay + Duration::from_millis(50), "the held stop signal forwarded late, at {:?}\n{}", now, self.log.join("\n"));
+            self.held = None;
+            pass(held, true, &mut expect);
         }
         let actions = m.handle(event, now);
         self.log.push(format!("{now:?} {event:?} -> {actions:?}"));
@@ -576,20 +635,12 @@ impl Checker {
             // Nothing left to wait for: exit at once, not at the deadline.
             prop_assert_eq!(actions.last(), Some(&Action::Exit(status)), "{}", ctx());
         }
-        if let Event::Signal(sig) = event {
-            // Forwarded exactly when the program still runs (and the signal
-            // is not dropped or SIGCHLD, and not SIGTERM with no grace).
-            let expect = (sig != CHLD && !program_known_before && !(sig == TERM && self.grace.is_zero()))
-                .then(|| self.rewrite.apply(sig))
-                .flatten();
-            // The SIGTERM that starts shutdown is followed by a SIGCONT for
-            // a stopped program, unless it was rewritten into a stop signal.
-            let stop = [libc::SIGSTOP, libc::SIGTSTP, libc::SIGTTIN, libc::SIGTTOU];
-            let cont = sig == TERM && t_before.is_none() && expect.is_some_and(|to| !stop.contains(&to));
-            prop_assert_eq!(actions.contains(&Action::Continue), cont, "SIGCONT after SIGTERM\n{}", ctx());
-            let forwarded: Vec<i32> = actions.iter().filter_map(|a| match a { Action::Forward(s) => Some(*s), _ => None }).collect();
-            prop_assert_eq!(forwarded, expect.into_iter().collect::<Vec<_>>(), "forwarding\n{}", ctx());
-        }
+        // Forwarded exactly when the program still runs (and the signal is
+        // not dropped or SIGCHLD, and not a stop signal with no grace), and
+        // a held stop signal exactly at T+D.
+        prop_assert_eq!(actions.contains(&Action::Continue), cont, "SIGCONT after the stop signal\n{}", ctx());
+        let forwarded: Vec<i32> = actions.iter().filter_map(|a| match a { Action::Forward(s) => Some(*s), _ => None }).collect();
+        prop_assert_eq!(forwarded, expect, "forwarding\n{}", ctx());
         if matches!(event, Event::Reaped { program: Some(_), all_gone: false, .. }) && self.term_others_sent == 0 && !self.grace.is_zero() {
             prop_assert!(actions.iter().any(|a| matches!(a, Action::TermOthers { .. })), "others not told as soon as the program ended\n{}", ctx());
         }
@@ -597,16 +648,19 @@ impl Checker {
             match action {
                 Action::Forward(sig) => {
                     prop_assert!(!program_known_before, "forwarded after the program ended\n{}", ctx());
-                    prop_assert!(!matches!(event, Event::Reaped { .. } | Event::Tick), "forwarded without a signal\n{}", ctx());
                     c.deliver_to_program(sig);
                 }
                 Action::TermOthers { .. } => {
                     self.term_others_sent += 1;
                     prop_assert_eq!(self.term_others_sent, 1, "TermOthers twice\n{}", ctx());
                     let t = self.t.unwrap();
-                    // At T+G/2 at the latest; the loop may wake up late by
-                    // at most the lateness of a step, below 50 ms.
-                    prop_assert!(now <= t + self.grace / 2 + Duration::from_millis(50), "TermOthers late\n{}", ctx());
+                    // Halfway from T+D to T+G at the latest (T+G/2 without a
+                    // delay); the loop may wake up late by at most the
+                    // lateness of a step, below 50 ms.
+                    let due = t + self.delay + (self.grace - self.delay) / 2;
+                    prop_assert!(now <= due + Duration::from_millis(50), "TermOthers late\n{}", ctx());
+                    // Never before the program has its stop signal.
+                    prop_assert!(self.held.is_none() || !running, "the others before the program\n{}", ctx());
                     for (l, obeys) in &mut c.others {
                         if *l == Life::Alive && *obeys {
                             *l = Life::Zombie(128 + TERM);
@@ -639,9 +693,7 @@ impl Checker {
                         c.others.push((Life::Alive, false));
                     }
                 }
-                Action::Continue => {
-                    prop_assert!(matches!(event, Event::Signal(TERM)), "SIGCONT without SIGTERM\n{}", ctx());
-                }
+                Action::Continue => {}
                 Action::GiveUp(_) => {
                     // Every simulated process dies of SIGKILL within the few
                     // escapes a storm gets: giving up would be premature.
@@ -663,6 +715,8 @@ impl Checker {
 #[allow(clippy::too_many_arguments)]
 fn simulate(
     grace: Duration,
+    delay: Duration,
+    stop_signals: Vec<i32>,
     rewrite: RewriteMap,
     group: bool,
     program_fatal: Vec<i32>,
@@ -671,7 +725,7 @@ fn simulate(
     steps: Vec<Step>,
     kill_escapes: u32,
 ) -> Result<(), TestCaseError> {
-    let mut m = Machine::new(grace, rewrite.clone(), group);
+    let mut m = Machine::new(grace, rewrite.clone(), group).with_stop_signals(&stop_signals).with_term_delay(delay);
     let mut c = Container {
         program: Life::Alive,
         program_fatal,
@@ -686,7 +740,7 @@ fn simulate(
     // at its next look, one poll interval (and one late wake-up) later.
     let poll = if c.outsiders.is_empty() { Duration::ZERO } else { OTHERS_POLL + late };
     let slack = (REKILL_INTERVAL + late) * kill_escapes + late + poll;
-    let mut k = Checker { grace, rewrite, t: None, program_status: None, term_others_sent: 0, exited: None, log: Vec::new() };
+    let mut k = Checker { grace, rewrite, stop_signals: stop_signals.clone(), delay, held: None, t: None, program_status: None, term_others_sent: 0, exited: None, log: Vec::new() };
     let mut now = Duration::ZERO;
     let mut steps = steps.into_iter().peekable();
     let mut final_term_sent = false;
@@ -822,12 +876,16 @@ proptest! {
         outsiders in prop_oneof![2 => Just(vec![]), 1 => prop::collection::vec(any::<bool>(), 1..3)],
         steps in prop::collection::vec(step(), 0..40),
         kill_escapes in prop_oneof![3 => Just(0u32), 1 => 1u32..4],
+        stop_signals in prop::collection::vec(prop_oneof![Just(libc::SIGQUIT), Just(libc::SIGINT), Just(libc::SIGUSR1)], 0..3),
+        delay_percent in prop_oneof![1 => Just(0u32), 1 => 0u32..100],
     ) {
         // While only processes from outside are left, rinit looks every
         // OTHERS_POLL: simulating that over a grace of a year would take
         // billions of turns, so such runs keep the grace below a minute.
         let grace = if outsiders.is_empty() { grace } else { grace.min(Duration::from_secs(60)) };
-        simulate(grace, rewrite, group, program_fatal, others, outsiders, steps, kill_escapes)?;
+        // --term-delay: below the grace, as cli.rs insists.
+        let delay = grace * delay_percent / 100;
+        simulate(grace, delay, stop_signals, rewrite, group, program_fatal, others, outsiders, steps, kill_escapes)?;
     }
 }
 

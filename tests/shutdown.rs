@@ -367,3 +367,45 @@ fn once_everyone_has_had_sigterm_the_kernel_reaps_rinits_children_but_not_under_
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+#[test]
+fn the_term_delay_holds_sigterm_while_other_signals_pass() {
+    // rinit(1) OPTIONS --term-delay: SIGTERM comes first, then SIGUSR1; the
+    // USR1 is forwarded at once, the TERM only after the delay, so the
+    // program sees them in the other order. The delay (3 s) is long enough
+    // for the USR1 to go through first on a loaded machine; the order is
+    // the whole assertion.
+    let script = r#"trap 'echo usr1 >&3' USR1
+        trap 'echo term >&3; exit 0' TERM
+        echo ready >&3
+        while :; do sleep 1000 & wait $!; done"#;
+    let mut r = Pid1::start(&["-v", "--term-delay", "3s", "-t", "30s"], script);
+    r.lines.expect("ready");
+    r.signal(libc::SIGTERM);
+    r.signal(libc::SIGUSR1);
+    r.lines.expect("usr1");
+    r.lines.expect("term");
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "{}", end.stderr);
+    let (line, _) = summary(&end.stderr);
+    assert!(line.contains("0 needed SIGKILL"), "{line}");
+}
+
+#[test]
+fn a_stop_signal_starts_the_shutdown_as_sigterm_does() {
+    // rinit(1) OPTIONS --stop-signal: QUIT is forwarded as received (the
+    // program only notes it), and it starts the shutdown: the job gets
+    // SIGTERM by half the grace, the program SIGKILL at its end. Without
+    // the option a QUIT starts nothing, and the job would never be told.
+    let script = format!("{} &\n read x < \"$FIFO\"; trap 'echo quit >&3' QUIT; echo ready >&3; while :; do sleep 1000 & wait $!; done", cleaner("job"));
+    let (cmd, dir) = with_fifo(namespaced(&["-v", "--stop-signal", "QUIT", "-t", "2s"], &["sh", "-c", &script]));
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("job ready");
+    r.lines.expect("ready");
+    r.signal(libc::SIGQUIT);
+    r.lines.expect("quit");
+    r.lines.expect("job cleaned");
+    let end = r.wait();
+    assert_eq!(end.code, Some(137), "the program took QUIT and lived on until the grace: {}", end.stderr);
+    std::fs::remove_dir_all(dir).unwrap();
+}
