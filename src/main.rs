@@ -31,7 +31,7 @@ extern "C" fn main(argc: c_int, argv: *const *const c_char, envp: *const *const 
     run(&args, &vars)
 }
 
-/// The variables that rinit reads (`RINIT_*`, `TINI_*`: rinit(1)
+/// The variables that rinit reads (`RINIT_*`, `TINI_*`, `LISTEN_*`: rinit(1)
 /// ENVIRONMENT), found in one pass over the environment. The command line's
 /// parser asks for about ten names, and `std::env::var_os` scans the whole
 /// environment for each, with a lock and a C string each (26,000
@@ -50,12 +50,13 @@ unsafe fn own_vars(envp: *const *const c_char) -> Vec<(OsString, OsString)> {
         }
         // SAFETY: the entries are NUL-terminated C strings, so the first
         // byte is there to read (the NUL of an empty one at least).
-        if !matches!(unsafe { *p.cast::<u8>() }, b'R' | b'T') {
+        if !matches!(unsafe { *p.cast::<u8>() }, b'R' | b'T' | b'L') {
             continue;
         }
         // SAFETY: as above.
         let entry = unsafe { CStr::from_ptr(p) }.to_bytes();
-        if !(entry.starts_with(b"RINIT_") || entry.starts_with(b"TINI_")) {
+        // Socket activation's LISTEN_FDS and LISTEN_PID too.
+        if ![&b"RINIT_"[..], b"TINI_", b"LISTEN_"].iter().any(|prefix| entry.starts_with(prefix)) {
             continue;
         }
         if let Some(eq) = entry.iter().position(|&b| b == b'=') {

@@ -77,34 +77,22 @@ impl Reaper {
     pub fn step(&mut self, clock: Instant, mut on_reaped: impl FnMut(i32)) -> Reaped {
         let started = clock.elapsed();
         let mut program = None;
+        // The program first, while it runs: its end must be seen in the
+        // first step after it, however many zombies queue before it (a
+        // flood's, or thousands SIGKILLed at once), so that rinit never
+        // gives up without its status. A wait for one pid looks at that
+        // child alone.
+        if self.program_end.is_none()
+            && let Waited::Child(pid, raw) = wait(self.program)
+        {
+            self.reaped(pid, raw, &mut program, &mut on_reaped);
+        }
         let (all_gone, more) = loop {
-            let mut raw = 0;
-            // __WALL: also children that exit with a signal other than SIGCHLD.
-            // SAFETY: `raw` is a valid out pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG | libc::__WALL) };
-            if pid == 0 {
-                break (false, false);
-            }
-            if pid < 0 {
-                match std::io::Error::last_os_error().raw_os_error() {
-                    Some(libc::ECHILD) => break (true, false),
-                    Some(libc::EINTR) => continue,
-                    _ => {
-                        error!("waitpid failed: {}", std::io::Error::last_os_error());
-                        break (false, false);
-                    }
-                }
-            }
-            if let Some(ended) = ending(raw) {
-                on_reaped(pid);
-                if pid == self.program {
-                    let code = status::exit_code(ended, &self.remap_exit);
-                    debug!("program (pid {pid}) {}; exit status {code}", describe_end(ended));
-                    program = Some(code);
-                    self.program_end = Some(ended);
-                } else if self.warn_on_reap {
-                    warn!("reaped pid {pid}, which {}", describe_end(ended));
-                }
+            match wait(-1) {
+                Waited::Child(pid, raw) => self.reaped(pid, raw, &mut program, &mut on_reaped),
+                Waited::Running => break (false, false),
+                Waited::NoChild => break (true, false),
+                Waited::Failed => break (false, false),
             }
             if clock.elapsed().saturating_sub(started) >= REAP_SLICE {
                 break (false, true);
@@ -116,6 +104,20 @@ impl Reaper {
             By::Kernel { .. } => By::Kernel { next: now + reap_pause(now.saturating_sub(started)) },
         };
         Reaped { program, all_gone }
+    }
+
+    /// One child reaped: the program's status noted, `-w`'s line logged.
+    fn reaped(&mut self, pid: i32, raw: i32, program: &mut Option<i32>, on_reaped: &mut impl FnMut(i32)) {
+        let Some(ended) = ending(raw) else { return };
+        on_reaped(pid);
+        if pid == self.program {
+            let code = status::exit_code(ended, &self.remap_exit);
+            debug!("program (pid {pid}) {}; exit status {code}", describe_end(ended));
+            *program = Some(code);
+            self.program_end = Some(ended);
+        } else if self.warn_on_reap {
+            warn!("reaped pid {pid}, which {}", describe_end(ended));
+        }
     }
 
     /// Lets the kernel reap rinit's children from now on, each in its own
@@ -160,6 +162,40 @@ pub const REAP_PAUSE_MAX: Duration = crate::shutdown::OTHERS_POLL;
 /// quick. (The loop's wait never sleeps past the machine's deadline.)
 pub fn reap_pause(last_look: Duration) -> Duration {
     last_look.saturating_mul(REAP_PAUSE_FACTOR).clamp(REAP_PAUSE_MIN, REAP_PAUSE_MAX)
+}
+
+enum Waited {
+    /// This child, with its raw wait status.
+    Child(i32, i32),
+    /// Children, none ended.
+    Running,
+    /// No child at all (ECHILD).
+    NoChild,
+    Failed,
+}
+
+/// waitpid(`pid`, WNOHANG | __WALL): __WALL also takes children that exit
+/// with a signal other than SIGCHLD.
+fn wait(pid: i32) -> Waited {
+    loop {
+        let mut raw = 0;
+        // SAFETY: `raw` is a valid out pointer.
+        let got = unsafe { libc::waitpid(pid, &mut raw, libc::WNOHANG | libc::__WALL) };
+        if got > 0 {
+            return Waited::Child(got, raw);
+        }
+        if got == 0 {
+            return Waited::Running;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::ECHILD) => return Waited::NoChild,
+            Some(libc::EINTR) => continue,
+            _ => {
+                error!("waitpid failed: {}", std::io::Error::last_os_error());
+                return Waited::Failed;
+            }
+        }
+    }
 }
 
 /// How a raw wait status ended a child (None: stopped or continued).

@@ -115,6 +115,10 @@ pub struct Machine {
     /// The others' SIGTERM waits for the program's end (`Event::TermDeferred`).
     others_wait_for_program: bool,
     last_kill: Option<Duration>,
+    /// When the first SIGKILL round had been carried out: the time of the
+    /// first event after it (the shell carries an action out, a listing
+    /// and all, before it waits for the next event).
+    first_kill: Option<Duration>,
     exited: bool,
     /// The status to exit with whatever the program's (`--oom-exit`).
     forced: Option<i32>,
@@ -137,6 +141,7 @@ impl Machine {
             others_termed: false,
             others_wait_for_program: false,
             last_kill: None,
+            first_kill: None,
             exited: false,
             forced: None,
         }
@@ -172,6 +177,9 @@ impl Machine {
     pub fn handle_into(&mut self, event: Event, now: Duration, actions: &mut Vec<Action>) {
         if self.exited {
             return;
+        }
+        if self.last_kill.is_some() && self.first_kill.is_none() {
+            self.first_kill = Some(now);
         }
         match event {
             Event::Signal(sig) => self.on_signal(sig, now, actions),
@@ -271,7 +279,7 @@ impl Machine {
         let Some(t) = self.started else { return };
         // Never before the first SIGKILL round, however late the loop came
         // round to it (a turn held up by a long listing).
-        if self.last_kill.is_some() && now >= t + self.grace + GIVE_UP_AFTER {
+        if self.give_up_at(t).is_some_and(|at| now >= at) {
             self.exited = true;
             actions.push(Action::GiveUp(self.code()));
             return;
@@ -320,8 +328,16 @@ impl Machine {
         };
         let term = (!self.others_termed && !self.others_wait_for_program && !self.grace.is_zero()).then(|| self.others_due(t));
         let held = self.held.map(|_| t + self.term_delay);
-        let give_up = t + self.grace + GIVE_UP_AFTER;
+        let give_up = self.give_up_at(t).unwrap_or(t + self.grace + GIVE_UP_AFTER);
         Some([term, held, self.poll_at].into_iter().flatten().fold(kill.min(give_up), Duration::min))
+    }
+
+    /// When rinit gives up waiting: [`GIVE_UP_AFTER`] past the grace, and
+    /// never before its first SIGKILL round has had a [`REKILL_INTERVAL`]
+    /// to take effect (a turn held up by a long listing can send it late).
+    /// None before that round.
+    fn give_up_at(&self, t: Duration) -> Option<Duration> {
+        self.first_kill.map(|first| (t + self.grace + GIVE_UP_AFTER).max(first + REKILL_INTERVAL))
     }
 
     /// The status to exit with: the program's, or the one that says it was
@@ -517,6 +533,8 @@ mod tests {
         // Without the program's status: the lost-status code.
         let mut m = machine(0);
         m.handle(Event::Signal(TERM), ms(0));
+        // The loop's next event, after the SIGKILL round was carried out.
+        m.handle(Event::Tick, ms(1));
         assert_eq!(m.handle(Event::Tick, GIVE_UP_AFTER), vec![Action::GiveUp(status::STATUS_LOST)]);
     }
 
@@ -694,6 +712,12 @@ mod tests {
         m.handle(Event::Signal(TERM), ms(0));
         let late = ms(1_000) + GIVE_UP_AFTER + ms(600);
         assert_eq!(m.handle(Event::Tick, late), vec![TERM_OTHERS, Action::KillAll]);
-        assert_eq!(m.handle(Event::Tick, late + ms(1)), vec![Action::GiveUp(status::STATUS_LOST)]);
+        // The SIGKILL round, carried out by the next event (a listing may
+        // take a while), gets its REKILL_INTERVAL before rinit gives up.
+        let done = late + ms(300);
+        assert_eq!(m.handle(Event::Tick, done), vec![Action::KillAll], "the next round is due");
+        assert_eq!(m.deadline(), Some(done + REKILL_INTERVAL));
+        assert_eq!(m.handle(reaped(Some(137), false), done + ms(1)), vec![]);
+        assert_eq!(m.handle(Event::Tick, done + REKILL_INTERVAL), vec![Action::GiveUp(137)]);
     }
 }

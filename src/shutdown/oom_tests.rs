@@ -42,6 +42,7 @@ fn the_status_is_forced_even_when_the_program_then_exits_0() {
     let mut m = Machine::new(ms(1_000), RewriteMap::default(), false);
     m.handle(Event::OomKill, ms(0));
     assert!(m.handle(Event::Tick, ms(1_000)).contains(&Action::KillAll));
+    m.handle(Event::Tick, ms(1_001));
     assert_eq!(m.handle(Event::Tick, ms(1_000) + GIVE_UP_AFTER), vec![Action::GiveUp(137)]);
 }
 
