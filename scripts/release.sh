@@ -55,7 +55,7 @@ for row in "${RINIT_ARCHES[@]}"; do
     fi
     echo "release.sh: dist/rinit-$arch: $(stat -c %s "dist/rinit-$arch") bytes, runs (${qemu:-natively}), $kind" >&2
 done
-scripts/package.sh dist
+scripts/package.sh dist >/dev/null
 cat dist/SHA256SUMS
 
 if docker version >/dev/null 2>&1; then
