@@ -136,19 +136,31 @@ fn the_table_has_the_seven_platforms_under_debians_names_and_dockers() {
 
 // ---------------------------------------------------------- the shipped files
 
+/// A fresh directory for this test process, removed when it exits (the
+/// native files and what was taken out of images are read by several tests).
+fn scratch(tag: &str) -> PathBuf {
+    static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    extern "C" fn remove() {
+        for dir in DIRS.lock().map(|d| d.clone()).unwrap_or_default() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    let dir = temp_dir(tag);
+    let mut dirs = DIRS.lock().unwrap();
+    if dirs.is_empty() {
+        // SAFETY: remove is a plain extern "C" fn with no arguments.
+        unsafe { libc::atexit(remove) };
+    }
+    dirs.push(dir.clone());
+    dir
+}
+
 /// The native architecture's release files: its release rinit, packaged by
-/// scripts/package.sh in a directory of its own (removed at exit).
+/// scripts/package.sh in a directory of its own.
 fn native_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = temp_dir("ship");
-        extern "C" fn remove() {
-            if let Some(dir) = DIR.get() {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-        }
-        // SAFETY: remove is a plain extern "C" fn with no arguments.
-        unsafe { libc::atexit(remove) };
+        let dir = scratch("ship");
         std::fs::copy(release_rinit(), dir.join(&native_arch().names[0])).unwrap();
         ok(Command::new(repo().join("scripts/package.sh")).arg(&dir));
         dir
@@ -297,8 +309,8 @@ fn fetch_each_platform(dir: &Path) -> Option<Vec<Fetched>> {
     let server = Server::new(dir);
     let dockerfile = repo().join("examples/Dockerfile.fetch");
     // An empty build context: the Dockerfile fetches all it needs.
-    let context = temp_dir("ship-fetch-context");
-    let stages = temp_dir("ship-fetched");
+    let context = scratch("ship-fetch-context");
+    let stages = scratch("ship-fetched");
     let mut fetched = Vec::new();
     for (platform, _) in PLATFORMS {
         let stage = stages.join(platform.replace('/', "-"));
@@ -320,7 +332,6 @@ fn fetch_each_platform(dir: &Path) -> Option<Vec<Fetched>> {
         }
         fetched.push(Fetched { platform, asked, rinit });
     }
-    let _ = std::fs::remove_dir_all(&context);
     Some(fetched)
 }
 
@@ -409,7 +420,7 @@ fn images_of(archive: &Path) -> Option<Vec<Image>> {
         }
     }
     let source = format!("oci-archive:{}", archive.display());
-    let work = temp_dir("ship-index");
+    let work = scratch("ship-index");
     let index = work.join("index.json");
     std::fs::write(&index, ok(Command::new("skopeo").args(["inspect", "--raw", &source]))).unwrap();
     assert_eq!(jq(".mediaType", &index), "application/vnd.oci.image.index.v1+json");
@@ -506,7 +517,7 @@ fn docker_copies_rinit_from_the_image_index_for_its_own_platform() {
     let mut skopeo = Command::new("skopeo");
     skopeo.args(["copy", "--quiet"]).args(choose(&native_arch().platform));
     ok(skopeo.arg(&archive).arg(format!("docker-daemon:{image}")));
-    let ctx = temp_dir("ship-copy-from");
+    let ctx = scratch("ship-copy-from");
     std::fs::write(
         ctx.join("Dockerfile"),
         format!("FROM scratch\nCOPY --from={image} /rinit /rinit\nENTRYPOINT [\"/rinit\"]\n"),
@@ -514,7 +525,6 @@ fn docker_copies_rinit_from_the_image_index_for_its_own_platform() {
     .unwrap();
     // The legacy builder: no buildx plugin here.
     let out = run(Command::new("docker").args(["build", "--quiet", "-t", &app]).arg(&ctx).env("DOCKER_BUILDKIT", "0"));
-    let _ = std::fs::remove_dir_all(&ctx);
     assert_eq!(out.code, Some(0), "{}", out.all());
     let out = docker(["run", "--rm", &app, "--version"]);
     assert_eq!(out.code, Some(0), "{}", out.all());
@@ -573,7 +583,7 @@ fn the_native_package_holds_rinit_its_man_page_licence_and_changelogs_and_lintia
     let dir = native_dir();
     let deb = dir.join(deb_name(&native_arch().debian));
     assert_package_of(&deb, native_arch());
-    let x = temp_dir("ship-deb");
+    let x = scratch("ship-deb");
     ok(Command::new("dpkg-deb").arg("--extract").arg(&deb).arg(&x));
     assert_eq!(std::fs::read(x.join("usr/bin/rinit")).unwrap(), std::fs::read(dir.join(&native_arch().names[0])).unwrap());
     let man = ok(Command::new("zcat").arg(x.join("usr/share/man/man1/rinit.1.gz")));
@@ -585,7 +595,6 @@ fn the_native_package_holds_rinit_its_man_page_licence_and_changelogs_and_lintia
     assert_eq!(changelog, std::fs::read_to_string(repo().join("CHANGELOG.md")).unwrap());
     let debian = ok(Command::new("zcat").arg(x.join("usr/share/doc/rinit/changelog.Debian.gz")));
     assert!(debian.starts_with(&format!("rinit ({VERSION}-1) unstable; urgency=medium\n")), "{debian}");
-    let _ = std::fs::remove_dir_all(&x);
 }
 
 #[test]
@@ -594,10 +603,9 @@ fn the_release_packages_are_each_for_their_architecture_and_lintian_finds_no_err
     for arch in arches() {
         let deb = dist.join(deb_name(&arch.debian));
         assert_package_of(&deb, arch);
-        let x = temp_dir("ship-deb");
+        let x = scratch("ship-deb");
         ok(Command::new("dpkg-deb").arg("--extract").arg(&deb).arg(&x));
         assert_is_for(&x.join("usr/bin/rinit"), &arch.platform);
-        let _ = std::fs::remove_dir_all(&x);
     }
 }
 
