@@ -1,37 +1,39 @@
 #!/usr/bin/env bash
 # Builds the static rinit for every architecture it ships for, checks that
-# each is statically linked, and puts them with their sums into dist/:
+# each is statically linked and runs, and puts into dist/ what a release
+# ships (scripts/package.sh):
 #
-#     dist/rinit-amd64 rinit-arm64 rinit-armhf rinit-i386 rinit-riscv64
-#     dist/rinit-ppc64le rinit-s390x SHA256SUMS
+#     dist/rinit-DEBIAN         one binary per architecture, by Debian's name
+#                               (rinit-amd64 rinit-arm64 rinit-armhf rinit-i386
+#                               rinit-riscv64 rinit-ppc64el rinit-s390x), as
+#                               tini's release files are named
+#     dist/rinit-386 rinit-armv7 rinit-ppc64le
+#                               the same files by the name a Dockerfile computes,
+#                               rinit-${TARGETARCH}${TARGETVARIANT}
+#     dist/rinit_VERSION-1_DEBIAN.deb   the Debian packages
+#     dist/rinit-image.tar      one OCI image index for the seven platforms
+#     dist/SHA256SUMS
 #
-# (Debian's architecture names, as tini's release files use.) Each binary is
-# scripts/build.sh's small build for its target: aarch64 and i686 link with
-# Rust's own lld against the prebuilt musl std; armv7, riscv64, ppc64le and
-# s390x rebuild std and link with zig (installed from PyPI under target/zig by
-# scripts/zig-setup.sh on first use). Then, where a Docker engine answers,
-# the FROM-scratch image to copy from, for every architecture
-# (scripts/copy-image.sh). Slow (std is built seven times): not run by CI.
+# The architectures and their names are scripts/arches.sh's table. Each
+# binary is scripts/build.sh's small build for its target: aarch64 and i686
+# link with Rust's own lld against the prebuilt musl std; armv7, riscv64,
+# ppc64le and s390x rebuild std and link with zig (installed from PyPI under
+# target/zig by scripts/zig-setup.sh on first use). Then, where a Docker
+# engine answers, the FROM-scratch image to copy from, for every architecture
+# (scripts/copy-image.sh, tagged rinit:DEBIAN). Slow (std is built seven
+# times): not run by CI; .github/workflows/release.yml runs it on a version
+# tag.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-
-# Debian architecture name, Rust target triple, how to run it here (qemu-user
-# from Debian's qemu-user-static, which scripts/setup.sh installs).
-arches=(
-    "amd64 x86_64-unknown-linux-musl"
-    "arm64 aarch64-unknown-linux-musl qemu-aarch64-static"
-    "armhf armv7-unknown-linux-musleabihf qemu-arm-static"
-    "i386 i686-unknown-linux-musl"
-    "riscv64 riscv64gc-unknown-linux-musl qemu-riscv64-static"
-    "ppc64le powerpc64le-unknown-linux-musl qemu-ppc64le-static"
-    "s390x s390x-unknown-linux-musl qemu-s390x-static"
-)
+# shellcheck source=scripts/arches.sh
+. scripts/arches.sh
 
 rm -rf dist
 mkdir -p dist
-for pair in "${arches[@]}"; do
-    read -r arch triple qemu <<<"$pair"
+for row in "${RINIT_ARCHES[@]}"; do
+    read -r arch _ <<<"$row"
+    rinit_row "$arch"
     echo "release.sh: $arch ($triple)" >&2
     scripts/build.sh --target "$triple"
     cp "target/$triple/release/rinit" "dist/rinit-$arch"
@@ -53,12 +55,12 @@ for pair in "${arches[@]}"; do
     fi
     echo "release.sh: dist/rinit-$arch: $(stat -c %s "dist/rinit-$arch") bytes, runs (${qemu:-natively}), $kind" >&2
 done
-(cd dist && sha256sum rinit-* > SHA256SUMS)
+scripts/package.sh dist >/dev/null
 cat dist/SHA256SUMS
 
 if docker version >/dev/null 2>&1; then
-    for pair in "${arches[@]}"; do
-        read -r arch _ <<<"$pair"
+    for row in "${RINIT_ARCHES[@]}"; do
+        read -r arch _ <<<"$row"
         scripts/copy-image.sh "dist/rinit-$arch" "$arch"
     done
 else

