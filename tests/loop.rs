@@ -119,6 +119,9 @@ fn pid1_with_host_proc(user: bool, rinit_args: &[&str]) -> Pid1 {
 
 #[test]
 fn with_the_hosts_proc_the_others_get_sigterm_by_half_the_grace() {
+    if common::skip_under_qemu() {
+        return;
+    }
     if !is_root() {
         skip("a private proc instance needs root: run as root");
         return;

@@ -75,6 +75,10 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("log_lines_are_worded_rinits_way", OWN_THREAD),
     ("once_everyone_has_had_sigterm_the_kernel_reaps_rinits_children_but_not_under_w", OWN_SIGACTION),
     ("a_zombie_flood_holds_off_neither_a_signal_nor_the_grace", SLOW),
+    ("with_the_hosts_proc_the_others_get_sigterm_by_half_the_grace", NO_MOUNT_API),
+    ("the_exit_report_gives_what_the_cgroups_own_files_say", OWN_THREAD),
+    ("oom_exit_shuts_down_gracefully_after_a_workers_oom_kill_and_exits_137", OWN_THREAD),
+    ("without_oom_exit_a_workers_oom_kill_changes_nothing", OWN_THREAD),
 ];
 
 // What qemu-user (Debian 12's qemu-user-static, 7.2) does not emulate, as
@@ -91,6 +95,8 @@ const OWN_SIGACTION: &str = "qemu-user makes the host's sigaction calls itself, 
      strace sees the emulator's calls, and rinit reaps its children as before";
 const SLOW: &str = "under qemu-user each of rinit's system calls costs many times more: the test's \
      liveness bounds are for a native rinit";
+const NO_MOUNT_API: &str = "qemu-user does not pass on the mount API (fsopen, fsmount): rinit cannot make \
+     a proc instance of its own there and takes its kill(-1) way";
 const OWN_SYSCALL: &str = "/proc/PID/syscall shows the emulator's own system call, not the one rinit made";
 
 /// Whether the binary under test is for another architecture than the tests
