@@ -249,7 +249,7 @@ fn set_pdeathsig(sig: c_int) -> Result<(), String> {
     // The parent may have died before the prctl: then the signal would
     // never come, so deliver it now.
     if nix::unistd::getppid() != parent {
-        let _ = signals::send(nix::unistd::getpid().as_raw(), sig);
+        let _ = signals::send_self(sig);
     }
     Ok(())
 }

@@ -111,7 +111,7 @@ impl Reach {
             // leaves a dentry that the kernel must drop when that process
             // is reaped, which made those reaps several times dearer
             // (BENCHMARKS.md, shutdown at scale).
-            term_by_kill_all();
+            term_by_kill_all(true);
             return Termed::Everyone;
         }
         let program_takes_term = self.program_takes_term;
@@ -124,7 +124,11 @@ impl Reach {
                 if program_alive && !program_takes_term {
                     return Termed::Deferred;
                 }
-                term_by_kill_all();
+                // SIGCONT through kill(-1) would reach a running program
+                // too, which gets none unless stopped (rinit(1) SHUTDOWN):
+                // then stopped others stay stopped until the SIGKILL.
+                let cont = !program_alive || crate::reap::program_is_stopped(program);
+                term_by_kill_all(cont);
                 return Termed::Everyone;
             }
             Way::ProgramOnly => return Termed::Unreachable,
@@ -285,9 +289,9 @@ impl Reach {
             (Some(dir), false) => Way::Descendants { proc: Lister { dir, listing: Listing::default(), most: 0 } },
             (None, true) => {
                 let how = if self.program_takes_term {
-                    "the program's SIGTERM goes to every process through kill(-1), and the others get it again at half the grace period at the latest"
+                    "at shutdown the others get SIGTERM through kill(-1), which reaches the program too: a running program gets a second SIGTERM at half the grace period"
                 } else {
-                    "every other process gets SIGTERM through kill(-1) once the program has gone, since -r changed the program's"
+                    "at shutdown the others get SIGTERM through kill(-1) only once the program has gone, since -r changed the program's"
                 };
                 warn!("{root} does not show this PID namespace and no instance of its own can be mounted: {how}");
                 Way::KillAll
@@ -302,10 +306,13 @@ impl Reach {
     }
 }
 
-/// kill(-1) from PID 1: every process of the namespace but rinit.
-fn term_by_kill_all() {
+/// kill(-1) from PID 1: every process of the namespace but rinit; `cont`:
+/// SIGCONT after it, so that a stopped process can act on it.
+fn term_by_kill_all(cont: bool) {
     let _ = signals::send(-1, libc::SIGTERM);
-    let _ = signals::send(-1, libc::SIGCONT);
+    if cont {
+        let _ = signals::send(-1, libc::SIGCONT);
+    }
     debug!("sent SIGTERM to every process through kill(-1)");
 }
 

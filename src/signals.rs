@@ -284,12 +284,8 @@ pub fn wait(listen: Mask, timeout: Option<Duration>) -> io::Result<Option<i32>> 
     // with a null timeout waits forever.
     let sig = unsafe { libc::sigtimedwait(&set, &mut info, ts_ptr) };
     if sig > 0 {
-        // A write of rinit's own to a pipe nobody reads any more (its stderr,
-        // once the log reader has gone) makes the kernel raise SIGPIPE at
-        // rinit, sent by rinit. That is no signal for the program, whose
-        // default action for it is to die.
         // SAFETY: for a signal sent by a process, si_pid is the sender.
-        if sig == libc::SIGPIPE && unsafe { info.si_pid() } == nix::unistd::getpid().as_raw() {
+        if raised_by_own_call(info.si_code, unsafe { info.si_pid() }) {
             return Ok(None);
         }
         return Ok(Some(sig));
@@ -298,6 +294,35 @@ pub fn wait(listen: Mask, timeout: Option<Duration>) -> io::Result<Option<i32>> 
     match err.raw_os_error() {
         Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(None),
         _ => Err(err),
+    }
+}
+
+/// Whether a received signal was raised by the kernel at rinit for a call
+/// of rinit's own: SIGPIPE for a write to a pipe nobody reads any more (its
+/// stderr, once the log reader has gone), SIGXFSZ for a write past
+/// RLIMIT_FSIZE (its stderr a file at the limit). The kernel sends those as
+/// from rinit itself (SI_USER, rinit's pid). They are no signals for the
+/// program, whose default action for either is to die, and forwarding them
+/// while each forward's log line raises another kept PID 1 busy for ever.
+/// rinit's own signal to itself (`send_self`) is queued (SI_QUEUE) instead.
+pub fn raised_by_own_call(code: i32, sender: i32) -> bool {
+    code == libc::SI_USER && sender == nix::unistd::getpid().as_raw()
+}
+
+/// Sends `sig` to rinit itself, as queued (SI_QUEUE), so that the loop
+/// passes it on as any signal received (`raised_by_own_call` drops only
+/// SI_USER ones from rinit).
+pub fn send_self(sig: i32) -> io::Result<()> {
+    // SAFETY: siginfo_t is plain data; the kernel reads signo, code, pid, uid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    info.si_signo = sig;
+    info.si_code = libc::SI_QUEUE;
+    let pid = nix::unistd::getpid().as_raw();
+    // SAFETY: rt_sigqueueinfo takes a pid, a signal and a valid siginfo.
+    if unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, pid, sig, &raw const info) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

@@ -10,6 +10,7 @@
 //! for the signalfd (a very low RLIMIT_NOFILE), rinit waits with
 //! `sigtimedwait` and without the OOM watch.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub struct Waiter {
     signalfd: Option<OwnedFd>,
     /// The signals that end a wait (the others stay pending).
     listen: Mask,
+    /// Signals read from the signalfd and not handed out yet: one read
+    /// takes every pending one, and `wait` hands them out one per call.
+    queued: VecDeque<i32>,
 }
 
 impl Waiter {
@@ -44,10 +48,10 @@ impl Waiter {
         let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
         if fd < 0 {
             debug!("no signalfd ({}): waiting with sigtimedwait, without the OOM watch", io::Error::last_os_error());
-            return Waiter { signalfd: None, listen };
+            return Waiter { signalfd: None, listen, queued: VecDeque::new() };
         }
         // SAFETY: a fresh descriptor that nothing else owns.
-        Waiter { signalfd: Some(unsafe { OwnedFd::from_raw_fd(fd) }), listen }
+        Waiter { signalfd: Some(unsafe { OwnedFd::from_raw_fd(fd) }), listen, queued: VecDeque::with_capacity(8) }
     }
 
     /// From now on `sig` no longer ends a wait: it stays pending, unread.
@@ -73,7 +77,10 @@ impl Waiter {
     /// timeout). One signal at a time; the next wait returns at once if
     /// more are pending. A readable `watch` comes first, so that an OOM kill
     /// is accounted for before its victim's SIGCHLD is handled.
-    pub fn wait(&self, timeout: Option<Duration>, watch: Option<RawFd>) -> io::Result<Woken> {
+    pub fn wait(&mut self, timeout: Option<Duration>, watch: Option<RawFd>) -> io::Result<Woken> {
+        if let Some(sig) = self.queued.pop_front() {
+            return Ok(Woken::Signal(sig));
+        }
         let Some(sfd) = &self.signalfd else {
             return Ok(signals::wait(self.listen, timeout)?.map_or(Woken::Nothing, Woken::Signal));
         };
@@ -100,29 +107,30 @@ impl Waiter {
             return Ok(Woken::Descriptor);
         }
         if signals.revents & libc::POLLIN != 0 {
-            return read_signal(sfd);
+            read_signals(sfd, &mut self.queued);
+            return Ok(self.queued.pop_front().map_or(Woken::Nothing, Woken::Signal));
         }
         Ok(Woken::Nothing)
     }
 }
 
-fn read_signal(sfd: &OwnedFd) -> io::Result<Woken> {
+/// Reads every pending signal there is room for at once, lowest number
+/// first, into `queued`: a signal above SIGCHLD must not wait behind a
+/// SIGCHLD that a flood of exits raises again during every reaping step.
+fn read_signals(sfd: &OwnedFd, queued: &mut VecDeque<i32>) {
+    const BATCH: usize = 8;
     // SAFETY: signalfd_siginfo is plain data; all-zero is a valid value.
-    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
     let size = std::mem::size_of::<libc::signalfd_siginfo>();
-    // SAFETY: `info` is valid for `size` bytes.
-    let n = unsafe { libc::read(sfd.as_raw_fd(), (&raw mut info).cast(), size) };
-    if usize::try_from(n).ok() != Some(size) {
-        // EAGAIN: another reader took it (there is none), or a spurious wake.
-        return Ok(Woken::Nothing);
+    // SAFETY: `infos` is valid for BATCH * size bytes.
+    let n = unsafe { libc::read(sfd.as_raw_fd(), infos.as_mut_ptr().cast(), BATCH * size) };
+    // EAGAIN (n < 0): a spurious wake; the kernel hands out whole records.
+    let count = usize::try_from(n).map_or(0, |n| n / size);
+    for info in infos.iter().take(count) {
+        let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
+        let sender = i32::try_from(info.ssi_pid).unwrap_or(0);
+        if !signals::raised_by_own_call(info.ssi_code, sender) {
+            queued.push_back(sig);
+        }
     }
-    let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
-    // A write of rinit's own to a pipe nobody reads any more (its stderr,
-    // once the log reader has gone) makes the kernel raise SIGPIPE at rinit,
-    // sent by rinit. That is no signal for the program, whose default action
-    // for it is to die.
-    if sig == libc::SIGPIPE && i64::from(info.ssi_pid) == i64::from(nix::unistd::getpid().as_raw()) {
-        return Ok(Woken::Nothing);
-    }
-    Ok(Woken::Signal(sig))
 }

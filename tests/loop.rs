@@ -212,3 +212,43 @@ fn process_group_mode_sends_no_sigcont_to_a_program_that_was_not_stopped() {
     r.lines.expect("USR1");
     assert_eq!(r.wait().code, Some(0));
 }
+
+#[test]
+fn a_signal_the_kernel_raises_at_rinit_for_its_own_write_is_not_forwarded() {
+    // rinit's stderr is a file at RLIMIT_FSIZE: each log line's write fails
+    // with EFBIG and the kernel raises SIGXFSZ at rinit, as sent by rinit.
+    // On the reshaped loop before the fix that SIGXFSZ was forwarded (the
+    // program's default action: die) and, under -vvv, each forward's own
+    // log line raised the next one: PID 1 busy for ever.
+    let dir = temp_dir("fsize");
+    let log = dir.join("stderr");
+    std::fs::write(&log, vec![b'x'; 4096]).unwrap();
+    let script = r#"
+        trap 'echo USR1 >&3' USR1; trap 'echo XFSZ >&3' XFSZ; trap 'echo TERM >&3; exit 3' TERM
+        echo ready >&3
+        while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done"#;
+    let inner = format!(
+        "exec unshare {} prlimit --fsize=1024 {} -vvv -- sh -c '{}' 2>>{}",
+        unshare_args().join(" "),
+        p(&rinit()),
+        script.replace('\'', "'\\''"),
+        p(&log)
+    );
+    let mut r = Pid1::launch({
+        let mut c = Command::new("sh");
+        c.args(["-c", &inner]);
+        c
+    });
+    r.lines.expect("ready");
+    // sh execs unshare, which forks rinit: prlimit execs it, so it is PID 1.
+    let rinit_pid = child_of(r.child.id() as i32);
+    // SAFETY: plain kill.
+    assert_eq!(unsafe { libc::kill(rinit_pid, libc::SIGUSR1) }, 0);
+    r.lines.expect("USR1");
+    // SAFETY: plain kill.
+    assert_eq!(unsafe { libc::kill(rinit_pid, libc::SIGTERM) }, 0);
+    r.lines.expect("TERM");
+    let end = r.wait();
+    assert_eq!(end.code, Some(3), "the program's own status");
+    std::fs::remove_dir_all(dir).unwrap();
+}
