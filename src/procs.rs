@@ -19,6 +19,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
+use std::time::Instant;
 
 use nix::dir::Dir;
 use nix::fcntl::OFlag;
@@ -193,6 +194,8 @@ pub struct Listing {
     /// Every `stat` file was read (false when some could not be, e.g. for
     /// lack of file descriptors: those processes are in `procs` unknown).
     pub complete: bool,
+    /// The listing stopped at its time limit (`ProcDir::list_until`).
+    pub cut: bool,
 }
 
 /// `/proc`, opened once and kept open for the shutdown.
@@ -272,12 +275,24 @@ impl ProcDir {
     /// vanish while it reads are left out; a pid whose `stat` cannot be read
     /// for another reason (EMFILE) is kept, unknown.
     pub fn list(&mut self, out: &mut Listing) -> io::Result<()> {
+        self.list_until(out, None)
+    }
+
+    /// [`ProcDir::list`], stopped at `until` if it comes first (then
+    /// `out.cut`): for a listing that only names what a deadline's signal
+    /// reaches, which must not hold that signal up.
+    pub fn list_until(&mut self, out: &mut Listing, until: Option<Instant>) -> io::Result<()> {
         out.procs.clear();
         out.complete = true;
+        out.cut = false;
         let fd = self.fd();
         // The iterator rewinds the directory when dropped, so the next
         // listing starts from the top again.
         for entry in self.dir.iter() {
+            if until.is_some_and(|t| Instant::now() >= t) {
+                out.cut = true;
+                break;
+            }
             let entry = entry.map_err(io::Error::from)?;
             let Some(pid) = pid_of(entry.file_name()) else { continue };
             match read_stat(fd, pid) {

@@ -34,6 +34,10 @@ const TERM_PASSES: usize = 3;
 /// deadlines (stragglers get SIGKILL at the grace).
 const TERM_PASSES_WITHIN: Duration = Duration::from_millis(50);
 
+/// How long the SIGKILL round as PID 1 may spend naming its targets before
+/// kill(-1) goes out: the rest are counted as "others through kill(-1)".
+const KILL_LISTING_WITHIN: Duration = Duration::from_millis(20);
+
 enum Way {
     /// PID 1 with a `/proc` of its namespace; `kernel_threads`: it lists
     /// kernel threads too (rinit as a VM's PID 1), which kill(-1) also
@@ -172,7 +176,12 @@ impl Reach {
         match self.way() {
             Way::Listing { proc, kernel_threads } => {
                 let kernel_threads = *kernel_threads;
-                let listed = proc.list(scope, &[], &[]);
+                // Names for the summary, read within KILL_LISTING_WITHIN:
+                // kill(-1) below reaches everyone anyway, and a listing of
+                // thousands of processes must not hold up the SIGKILL that
+                // is due now.
+                let listed = proc.list_until(scope, Instant::now() + KILL_LISTING_WITHIN);
+                let cut = proc.listing.cut;
                 if let Some(targets) = &listed {
                     killed.listed = named(targets);
                 }
@@ -188,7 +197,7 @@ impl Reach {
                 let listed_nobody = listed.as_ref().is_some_and(Vec::is_empty);
                 let zombie = listed_nobody && has_zombie_child();
                 let reached = signals::send(-1, libc::SIGKILL).is_ok();
-                killed.unlisted = reached && (listed.is_none() || listed_nobody && !zombie && !kernel_threads);
+                killed.unlisted = reached && (listed.is_none() || cut || listed_nobody && !zombie && !kernel_threads);
             }
             Way::KillAll => {
                 let zombie = has_zombie_child();
@@ -320,7 +329,16 @@ impl Lister {
     /// The processes in scope now, from a fresh listing (None: `/proc`
     /// cannot be read).
     fn list(&mut self, scope: Scope, exclude: &[i32], groups: &[i32]) -> Option<Vec<Proc>> {
-        if let Err(e) = self.dir.list(&mut self.listing) {
+        self.list_within(scope, exclude, groups, None)
+    }
+
+    /// A listing stopped at `until` (the processes found by then).
+    fn list_until(&mut self, scope: Scope, until: Instant) -> Option<Vec<Proc>> {
+        self.list_within(scope, &[], &[], Some(until))
+    }
+
+    fn list_within(&mut self, scope: Scope, exclude: &[i32], groups: &[i32], until: Option<Instant>) -> Option<Vec<Proc>> {
+        if let Err(e) = self.dir.list_until(&mut self.listing, until) {
             warn!("cannot list /proc: {e}");
             return None;
         }

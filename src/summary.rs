@@ -109,6 +109,10 @@ impl fmt::Display for Summary {
             if !self.killed.is_empty() {
                 write!(f, " ({})", list(&self.killed))?;
             }
+            // Named, and more that no listing named in time.
+            if !self.killed.is_empty() && self.killed_unlisted {
+                f.write_str(" and others through kill(-1)")?;
+            }
         }
         if !self.left.is_empty() {
             write!(f, ", {} still running when rinit gave up ({})", self.left.len(), list(&self.left))?;
