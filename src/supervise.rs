@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 
-use crate::cgroup::OomWatch;
+use crate::cgroup::{OomEvent, OomWatch};
 use crate::reach::Reach;
 use crate::reap::{self, Reaped, Reaper};
 use crate::report;
@@ -35,6 +35,9 @@ pub struct Supervisor {
     reach: Reach,
     summary: Summary,
     oom: Option<OomWatch>,
+    /// Issue 23: kills the OOM watch accounted for since the loop last
+    /// looked (`oom_kill_to_tell`).
+    oom_kills: u64,
     /// The cgroup root where the OOM watch is to be set up, until it is.
     oom_watch_at: Option<PathBuf>,
     proc_root: PathBuf,
@@ -81,6 +84,7 @@ impl Supervisor {
             reach: s.reach,
             summary: Summary::default(),
             oom: None,
+            oom_kills: 0,
             oom_watch_at: s.oom_watch_at,
             proc_root: s.proc_root,
             oom_exit: s.oom_exit,
@@ -107,8 +111,7 @@ impl Supervisor {
             }
             event = match told {
                 Some(event) => event,
-                // Issue 23: a kill the OOM watch accounted for on this turn
-                // (before_reap, on_event, on_timeout, before_own_kills).
+                // Issue 23: a kill the OOM watch accounted for on this turn.
                 None if self.oom_kill_to_tell() => Event::OomKill,
                 None => self.next_event(),
             };
@@ -118,8 +121,7 @@ impl Supervisor {
     /// Issue 23 (`--oom-exit`): whether the OOM watch has accounted for a
     /// kill since the last look, said once.
     fn oom_kill_to_tell(&mut self) -> bool {
-        let reported = self.oom.as_mut().map_or(0, OomWatch::take_reported);
-        if !self.oom_exit || reported == 0 {
+        if !self.oom_exit || std::mem::take(&mut self.oom_kills) == 0 {
             return false;
         }
         warn!("--oom-exit: an OOM kill in the container; shutting down, exit status {}", shutdown::OOM_EXIT_STATUS);
@@ -139,18 +141,14 @@ impl Supervisor {
             Ok(Woken::Signal(libc::SIGCHLD)) => self.reap(),
             Ok(Woken::Signal(sig)) => Event::Signal(sig),
             Ok(Woken::Descriptor) => {
-                if let Some(oom) = self.oom.as_mut() {
-                    oom.on_event();
-                }
+                self.tell_oom(OomEvent::Notice);
                 // A notice looks for children too: the descriptor wins the
                 // poll over a pending SIGCHLD, and a stream of notices must
                 // not keep rinit from reaping.
                 self.reap()
             }
             Ok(Woken::Nothing) => {
-                if let Some(oom) = self.oom.as_mut() {
-                    oom.on_timeout();
-                }
+                self.tell_oom(OomEvent::Timeout);
                 if self.reaper.due_in(self.clock.elapsed()) == Some(Duration::ZERO) { self.reap() } else { Event::Tick }
             }
             Err(e) => {
@@ -169,20 +167,20 @@ impl Supervisor {
     fn timeout(&self) -> Option<Duration> {
         let now = self.clock.elapsed();
         let deadline = self.machine.deadline().map(|d| d.saturating_sub(now));
-        let recheck = self.oom.as_ref().and_then(OomWatch::timeout);
+        let recheck = self.oom.as_ref().and_then(|oom| oom.timeout(now));
         let watch_due = self.oom_watch_at.as_ref().map(|_| OOM_WATCH_AFTER.saturating_sub(now));
         [deadline, recheck, watch_due, self.reaper.due_in(now)].into_iter().flatten().min()
     }
 
     /// One bounded step of reaping, as the machine's event.
     fn reap(&mut self) -> Event {
-        if let Some(oom) = self.oom.as_mut() {
-            oom.before_reap();
-        }
-        let oom = &mut self.oom;
+        self.tell_oom(OomEvent::BeforeReap);
+        let (oom, clock) = (&mut self.oom, self.clock);
         let Reaped { program, all_gone } = self.reaper.step(self.clock, |pid| {
+            // A victim's kill was accounted for when it was found: the
+            // report is all there is to this event.
             if let Some(oom) = oom.as_mut() {
-                oom.reaped(pid);
+                oom.on(OomEvent::Reaped(pid), clock.elapsed());
             }
         });
         if program.is_some() {
@@ -212,9 +210,7 @@ impl Supervisor {
             }
             Action::KillAll => {
                 // rinit's own SIGKILLs must not be taken for OOM kills.
-                if let Some(oom) = self.oom.as_mut() {
-                    oom.before_own_kills();
-                }
+                self.tell_oom(OomEvent::OwnKills);
                 let killed = self.reach.kill_all(program_alive);
                 let unreachable = killed.unreachable;
                 self.summary.killed(killed);
@@ -252,17 +248,25 @@ impl Supervisor {
     /// is under way whose victim rinit must reap to name it (a kill from
     /// now on is reported unnamed), or `-w` wants each reap logged.
     fn leave_reaping_to_the_kernel(&mut self) {
-        if !self.oom.as_mut().is_none_or(OomWatch::may_leave_reaps_to_the_kernel) {
+        if !self.tell_oom(OomEvent::AskKernelReaps) {
             return;
         }
         if self.reaper.leave_to_kernel(self.clock.elapsed()) {
             // Each exit still queues a SIGCHLD; the reaper's pace decides
             // when to look instead.
             self.waiter.stop_waking_on(libc::SIGCHLD);
-            if let Some(oom) = self.oom.as_mut() {
-                oom.reaps_left_to_the_kernel();
-            }
+            self.tell_oom(OomEvent::KernelReaps);
         }
+    }
+
+    /// Tells the OOM watch what happened; keeps the kills it accounted for
+    /// for `--oom-exit`. Whether no OOM kill is under way (true without a
+    /// watch).
+    fn tell_oom(&mut self, event: OomEvent) -> bool {
+        let Some(oom) = self.oom.as_mut() else { return true };
+        let told = oom.on(event, self.clock.elapsed());
+        self.oom_kills += told.kills;
+        told.quiet
     }
 
     /// Sets the OOM watch up once `OOM_WATCH_AFTER` has passed, unless the
@@ -287,15 +291,13 @@ impl Supervisor {
             self.summary.took = self.clock.elapsed().saturating_sub(t);
         }
         let mut forced = self.machine.status_forced();
-        if let Some(oom) = self.oom.as_mut() {
-            oom.finish();
-            // Issue 23: a kill first accounted for now, as rinit exits (the
-            // program ended before the watch had looked at it), counts too.
-            if self.oom_exit && oom.take_reported() > 0 && !forced {
-                warn!("--oom-exit: an OOM kill in the container; exit status {}", shutdown::OOM_EXIT_STATUS);
-                code = shutdown::OOM_EXIT_STATUS;
-                forced = true;
-            }
+        self.tell_oom(OomEvent::Exit);
+        // Issue 23: a kill first accounted for now, as rinit exits (the
+        // program ended before the watch had looked at it), counts too.
+        if self.oom_exit && self.oom_kills > 0 && !forced {
+            warn!("--oom-exit: an OOM kill in the container; exit status {}", shutdown::OOM_EXIT_STATUS);
+            code = shutdown::OOM_EXIT_STATUS;
+            forced = true;
         }
         // The line that names the processes that had to be SIGKILLed is the
         // one users need: it shows at the default level (warnings).

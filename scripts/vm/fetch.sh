@@ -12,7 +12,17 @@
 set -euo pipefail
 cache="$(realpath -m "${1:-target/vm}")"
 stamp="$cache/complete"
+# The loop device driver, for the cache-at-limit scenario: taken from the
+# kernel package already fetched (a cache made before it was wanted too).
+loop_module() {
+    local deb
+    deb=$(ls "$cache"/debs/linux-image-*.deb 2>/dev/null | head -n1)
+    [ -n "$deb" ] || return 0
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -O --wildcards './lib/modules/*/kernel/drivers/block/loop.ko' > "$cache/loop.ko.part" &&
+        mv "$cache/loop.ko.part" "$cache/loop.ko"
+}
 if [ -e "$stamp" ]; then
+    [ -e "$cache/loop.ko" ] || loop_module
     echo "$cache"
     exit 0
 fi
@@ -70,5 +80,6 @@ for deb in "$debs"/*.deb; do
 done
 vmlinuz=$(ls "$root"/boot/vmlinuz-* | head -n1)
 ln -sf "$vmlinuz" "$cache/vmlinuz"
+loop_module
 touch "$stamp"
 echo "$cache"

@@ -20,6 +20,10 @@ cp "$busybox" "$work/rd/bin/busybox"
 cp "$rinit" "$work/rd/bin/rinit"
 cp "$here/init.sh" "$work/rd/init"
 cp "$here"/scenarios/*.sh "$work/rd/scenarios/"
+# The loop device driver (a module of the cloud kernel), for the scenario
+# that needs a block-backed filesystem (cache-at-limit).
+mkdir -p "$work/rd/lib"
+[ ! -e "$cache/loop.ko" ] || cp "$cache/loop.ko" "$work/rd/lib/loop.ko"
 chmod +x "$work/rd/init"
 (cd "$work/rd" && find . | "$busybox" cpio -o -H newc 2>/dev/null) > "$work/initrd"
 root="$cache/root"

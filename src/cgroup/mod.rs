@@ -19,7 +19,7 @@ mod usage;
 #[cfg(test)]
 mod fake;
 
-pub use oom::OomWatch;
+pub use oom::{OomEvent, OomWatch, Told};
 pub use pids::{PidsLimit, limit_pids};
 pub use usage::usage;
 pub(crate) use oom::human_bytes;

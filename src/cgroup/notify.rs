@@ -1,11 +1,12 @@
 //! The kernel's word that a memory cgroup's OOM count may have changed, as a
 //! descriptor that `poll` can wait on beside the signals:
 //! - v2: `memory.events` signals a change as a file modification, seen
-//!   through inotify (IN_MODIFY);
+//!   through inotify (IN_MODIFY), and changes on every `max`, `high` and
+//!   `low` event too, not only on OOM kills (`oom::book::QUIET`);
 //! - v1: an eventfd registered in `cgroup.event_control` for
 //!   `memory.oom_control`, signalled when the cgroup (or an ancestor) runs
 //!   out of memory. It fires before the OOM killer picks its victim, so the
-//!   count is read again shortly after (see `OomWatch::recheck_in`).
+//!   count is read again shortly after (`oom::book::RECHECKS`).
 
 use std::fs;
 use std::io::Write;
@@ -58,15 +59,18 @@ impl Notify {
     }
 
     /// Reads what the kernel has queued (inotify events or the eventfd's
-    /// counter), so that poll sleeps again until the next change.
-    pub fn drain(&self) {
+    /// counter), so that poll sleeps again until the next change; whether
+    /// anything was queued.
+    pub fn drain(&self) -> bool {
         let mut buf = [0u8; 512];
+        let mut queued = false;
         loop {
             // SAFETY: `buf` is valid for its length.
             let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if n <= 0 {
-                break;
+                return queued;
             }
+            queued = true;
         }
     }
 }

@@ -5,7 +5,10 @@
 //! The count is the memory cgroup's `oom_kill` (v1 `memory.oom_control`, v2
 //! `memory.events`), kept open and read with one `pread`. The kernel says
 //! when to read it (`notify`): the loop polls that descriptor beside the
-//! signals and calls [`OomWatch::on_event`].
+//! signals. The loop tells the watch each event with one call,
+//! [`OomWatch::on`] (a notice, a timeout, a reap, rinit's own SIGKILLs, the
+//! kernel taking over the reaping, the exit); the bookkeeping is the pure
+//! [`book::Book`], and this shell does the reads it asks for.
 //!
 //! rinit lives in the cgroup that is out of memory, so while the victim
 //! still holds its memory anything rinit makes the kernel allocate (opening
@@ -15,7 +18,7 @@
 //! allocates nothing, so that is all rinit does at first: on a rise of the
 //! count it reads the cgroup's anonymous memory the same way, every
 //! millisecond, until it is clearly below the limit, i.e. the victim has
-//! given its memory back (it is exiting by then, or dead), or until `SETTLE`
+//! given its memory back (it is exiting by then, or dead), or until `book::SETTLE`
 //! has passed. Only then does it look for the victims and report.
 //!
 //! Finding the victims: rinit looks at its own children. Those dying of
@@ -30,7 +33,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use log::{debug, warn};
 
@@ -40,20 +43,15 @@ use super::locate::{Place, Version, locate};
 use super::notify::Notify;
 use super::{keyed, open, read};
 
-/// v1 signals an OOM before the OOM killer has picked and counted its
-/// victim: the count is read again this often, this many times, after an
-/// event that showed no rise yet (only then: idle rinit never wakes).
-const RECHECK_EVERY: Duration = Duration::from_millis(1);
-const RECHECKS: u16 = 500;
+mod book;
+use book::{Book, Input, Report, Step};
+pub use book::{OomEvent, Told};
 
 /// Memory use this far below the limit means the victim's memory is back.
 const MARGIN: u64 = 1 << 20;
 
-/// How long after a rise of the count the victims are looked for at the
-/// latest: by then the OOM killer's victim has given its memory back.
-const SETTLE: Duration = Duration::from_millis(1000);
-
-/// Watches the memory cgroup's OOM kills.
+/// Watches the memory cgroup's OOM kills: the shell around [`Book`], which
+/// does the reads the book asks for.
 #[derive(Debug)]
 pub struct OomWatch {
     /// `memory.oom_control` (v1) or `memory.events` (v2), both with a line
@@ -68,31 +66,11 @@ pub struct OomWatch {
     version: Version,
     limit: LimitFrom,
     proc_root: PathBuf,
-    /// The count as last read.
-    seen: u64,
-    /// Kills since rinit started.
-    total: u64,
-    /// Kills counted whose victims have not been looked for yet, and when
-    /// they will be at the latest.
-    unsettled: u64,
-    due: Option<Instant>,
-    /// rinit's children that were dying of SIGKILL when the count rose, with
-    /// their names: reported as OOM victims when rinit reaps them.
-    victims: Vec<(i32, String)>,
-    /// v1: reads of the count left after an event that showed no rise.
-    rechecks: u16,
     /// The counting cgroup's `memory.stat` and limit (`memory.max`, v1
     /// `memory.limit_in_bytes`), kept open like the count.
     usage: Option<fs::File>,
     cap: Option<fs::File>,
-    /// Whether a child dying of SIGKILL may be named as a victim: not once
-    /// rinit has sent its own SIGKILLs (a dying child is no evidence then),
-    /// nor once its children reap themselves (the shutdown's last phase: a
-    /// victim would never be reaped by rinit, so never reported).
-    names_victims: bool,
-    /// Issue 23 (`--oom-exit`): kills accounted for (`settled`) since the
-    /// loop last asked, through `take_reported`.
-    reported: u64,
+    book: Book,
 }
 
 #[derive(Debug)]
@@ -117,127 +95,70 @@ impl OomWatch {
         }
     }
 
-    /// The descriptor to poll: readable when the count may have changed.
+    /// The descriptor to poll: readable when the count may have changed
+    /// (None during a pause, `book::QUIET`).
     pub fn fd(&self) -> Option<std::os::fd::RawFd> {
-        self.notify.as_ref().map(Notify::fd)
+        self.notify.as_ref().filter(|_| self.book.polls()).map(Notify::fd)
     }
 
-    /// The kernel signalled the descriptor: the count may have risen.
-    pub fn on_event(&mut self) {
-        if let Some(notify) = &self.notify {
-            notify.drain();
+    /// How long after `now` the loop may sleep before an
+    /// [`OomEvent::Timeout`] is due (None: as long as it likes; so whenever
+    /// no OOM kill is under way).
+    pub fn timeout(&self, now: Duration) -> Option<Duration> {
+        self.book.timeout(now)
+    }
+
+    /// What happened at `now` (the loop's clock): the one entry of the
+    /// watch. Logs the reports; says what the loop needs to know.
+    pub fn on(&mut self, event: OomEvent, now: Duration) -> Told {
+        let (told, lines) = self.step(event, now);
+        for line in &lines {
+            warn!("{line}");
         }
-        if !self.count() && self.version == Version::V1 && self.unsettled == 0 {
-            self.rechecks = RECHECKS;
+        told
+    }
+
+    /// `on` without the logging: what to tell, and the lines to log.
+    fn step(&mut self, event: OomEvent, now: Duration) -> (Told, Vec<String>) {
+        let mut step = self.book.handle(Input::Event(event), now);
+        // Each answer moves the book to a later step of the event (drain,
+        // count, memory, /proc): a handful at most.
+        for _ in 0..8 {
+            let input = match step {
+                Step::Drain => Input::Drained(self.notify.as_ref().is_some_and(Notify::drain)),
+                Step::ReadCount => Input::Count(self.current()),
+                Step::ReadMemory => Input::MemoryBack(self.memory_back()),
+                Step::LookForDying => Input::Dying(self.dying_children()),
+                Step::Done(mut told) => {
+                    let lines = told.reports.drain(..).map(|r| self.line(r)).collect();
+                    return (told, lines);
+                }
+            };
+            step = self.book.handle(input, now);
         }
-        self.settle_if_safe();
+        debug!("the OOM watch's book did not finish {event:?}");
+        (Told::default(), Vec::new())
     }
 
-    /// How long the loop may sleep before `on_timeout` is due (None: as
-    /// long as it likes; so whenever no OOM kill is under way).
-    pub fn timeout(&self) -> Option<Duration> {
-        let settle = self.due.map(|due| due.saturating_duration_since(Instant::now()).min(RECHECK_EVERY));
-        let recheck = (self.rechecks > 0).then_some(RECHECK_EVERY);
-        settle.or(recheck)
-    }
-
-    /// A wait ended without a signal or a notice: a recheck may be due.
-    pub fn on_timeout(&mut self) {
-        if self.rechecks > 0 {
-            self.rechecks -= 1;
-            if self.count() {
-                self.rechecks = 0;
+    fn line(&self, report: Report) -> String {
+        match report {
+            Report::Victim { pid, name, so_far } => {
+                format!("'{name}' (pid {pid}) was killed by the kernel OOM killer ({})", self.details(so_far))
+            }
+            Report::Unnamed { kills, so_far } => {
+                let who = if kills == 1 { "a process".to_string() } else { format!("{kills} processes") };
+                let were = if kills == 1 { "was" } else { "were" };
+                format!("{who} in the container {were} killed by the kernel OOM killer ({})", self.details(so_far))
+            }
+            Report::Total(kills) => {
+                let s = if kills == 1 { "" } else { "es" };
+                format!("the kernel OOM killer killed {kills} process{s} in the container while rinit ran")
             }
         }
-        if self.due.is_some_and(|due| Instant::now() >= due) {
-            self.settle();
-        } else {
-            self.settle_if_safe();
-        }
-    }
-
-    /// Before reaping after a SIGCHLD: a rise the kernel's notice has not
-    /// brought yet is accounted for, and the victims looked for if the
-    /// memory is back, while a dead one is still unreaped.
-    pub fn before_reap(&mut self) {
-        self.count();
-        self.settle_if_safe();
-    }
-
-    /// rinit reaped `pid`: reported if it was an OOM victim.
-    pub fn reaped(&mut self, pid: i32) {
-        if let Some(report) = self.victim_report(pid) {
-            warn!("{report}");
-        }
-    }
-
-    fn victim_report(&mut self, pid: i32) -> Option<String> {
-        let i = self.victims.iter().position(|(v, _)| *v == pid)?;
-        let (_, name) = self.victims.swap_remove(i);
-        Some(format!("'{name}' (pid {pid}) was killed by the kernel OOM killer ({})", self.details()))
-    }
-
-    /// Called before rinit SIGKILLs what is left at the end of the grace:
-    /// kills counted so far are accounted for, and from now on a child
-    /// dying of SIGKILL is rinit's doing.
-    pub fn before_own_kills(&mut self) {
-        self.count();
-        self.settle();
-        self.names_victims = false;
-    }
-
-    /// Asked before rinit lets its children reap themselves (the shutdown,
-    /// once everyone has had SIGTERM): not while an OOM kill is being
-    /// accounted for — counted and not yet looked at, a victim waiting for
-    /// its reap to be named, or (v1) a notice whose count has not risen yet
-    /// — since rinit must reap the victim to name it.
-    pub fn may_leave_reaps_to_the_kernel(&mut self) -> bool {
-        self.count();
-        self.unsettled == 0 && self.victims.is_empty() && self.rechecks == 0
-    }
-
-    /// rinit's children reap themselves from now on: every kill is reported
-    /// at once, unnamed, as its victim may be reaped by the kernel unseen.
-    pub fn reaps_left_to_the_kernel(&mut self) {
-        self.names_victims = false;
-    }
-
-    /// Issue 23: how many kills were accounted for (reported, or their
-    /// victims found) since the last call; the loop turns a rise into
-    /// `Event::OomKill` under `--oom-exit`.
-    pub fn take_reported(&mut self) -> u64 {
-        std::mem::take(&mut self.reported)
-    }
-
-    /// Called as rinit exits: what is still unreported, then one line if the
-    /// OOM killer struck at all.
-    pub fn finish(&mut self) {
-        self.count();
-        self.settle();
-        if self.total > 0 {
-            let s = if self.total == 1 { "" } else { "es" };
-            warn!("the kernel OOM killer killed {} process{s} in the container while rinit ran", self.total);
-        }
-    }
-
-    /// Reads the count and notes a rise; allocates nothing (see the module
-    /// comment). Whether it rose.
-    fn count(&mut self) -> bool {
-        let Some(now) = self.current() else { return false };
-        if now <= self.seen {
-            return false;
-        }
-        self.unsettled += now - self.seen;
-        self.total += now - self.seen;
-        self.seen = now;
-        if self.due.is_none() {
-            self.due = Instant::now().checked_add(SETTLE);
-        }
-        true
     }
 
     /// Whether the cgroup's memory use is clearly below its limit, read
-    /// without allocating. Unknown use or limit: not safe (`SETTLE` decides).
+    /// without allocating. Unknown use or limit: not safe (`book::SETTLE` decides).
     ///
     /// What counts is anonymous memory (`memory.stat`: v1 `total_rss`, v2
     /// `anon`): the page cache is reclaimed before anything is OOM-killed,
@@ -259,48 +180,6 @@ impl OomWatch {
         // No limit of its own: the OOM was an ancestor's or the machine's.
         let cap = cap.get(..m).map(String::from_utf8_lossy).unwrap_or_default();
         parse_limit(&cap).is_none_or(|cap| anon.saturating_add(MARGIN) < cap)
-    }
-
-    fn settle_if_safe(&mut self) {
-        if self.unsettled > 0 && self.memory_back() {
-            self.settle();
-        }
-    }
-
-    /// Finds the victims among rinit's children and reports the kills none
-    /// of them explains.
-    fn settle(&mut self) {
-        if let Some(report) = self.settled() {
-            warn!("{report}");
-        }
-    }
-
-    /// `settle` without the logging: the report of the kills that no child
-    /// of rinit explains.
-    fn settled(&mut self) -> Option<String> {
-        let kills = std::mem::take(&mut self.unsettled);
-        self.due = None;
-        if kills == 0 {
-            return None;
-        }
-        self.reported += kills;
-        let mut dying = if self.names_victims { self.dying_children() } else { Vec::new() };
-        dying.retain(|(pid, _)| !self.victims.iter().any(|(v, _)| v == pid));
-        let unnamed = match u64::try_from(dying.len()) {
-            Ok(n) if n <= kills => {
-                self.victims.extend(dying);
-                kills - n
-            }
-            // More children dying of SIGKILL than kills: some were killed
-            // by someone else, and nothing tells which.
-            _ => kills,
-        };
-        if unnamed == 0 {
-            return None;
-        }
-        let who = if unnamed == 1 { "a process".to_string() } else { format!("{unnamed} processes") };
-        let were = if unnamed == 1 { "was" } else { "were" };
-        Some(format!("{who} in the container {were} killed by the kernel OOM killer ({})", self.details()))
     }
 
     /// rinit's children dying of SIGKILL now, with their names; none when
@@ -333,13 +212,13 @@ impl OomWatch {
             .collect()
     }
 
-    fn details(&self) -> String {
+    fn details(&self, so_far: u64) -> String {
         let limit = match self.limit_in_force() {
             Some(bytes) => format!("memory limit {}", human_bytes(bytes)),
             None => "no memory limit".to_string(),
         };
-        let s = if self.total == 1 { "" } else { "s" };
-        format!("{limit}, {} OOM kill{s} so far", self.total)
+        let s = if so_far == 1 { "" } else { "s" };
+        format!("{limit}, {so_far} OOM kill{s} so far")
     }
 
     fn current(&self) -> Option<u64> {
@@ -421,22 +300,15 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
         version: place.version,
         limit,
         proc_root: proc_root.to_path_buf(),
-        seen: 0,
-        total: 0,
-        unsettled: 0,
-        due: None,
-        victims: Vec::new(),
-        rechecks: 0,
         usage,
         cap,
-        names_victims: true,
-        reported: 0,
+        book: Book::new(0, place.version == Version::V1),
     };
     let Some(count) = watch.current() else {
         debug!("no OOM report: no oom_kill count in {}", counter.display());
         return None;
     };
-    watch.seen = count;
+    watch.book = Book::new(count, place.version == Version::V1);
     // The first read of each kept-open file makes the kernel allocate its
     // buffer (two pages for memory.stat), which must not happen in the
     // middle of an OOM kill: that set off a second kill, of unshare, in
@@ -580,336 +452,4 @@ pub(super) fn limited(bytes: u64) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-    use super::super::fake::*;
-    use super::*;
-
-    fn watch(f: &Fake) -> Option<OomWatch> {
-        OomWatch::start(&f.proc_root(), &f.cgroup_root())
-    }
-
-    /// Reads the count and settles at once: whether it rose, and the report
-    /// of the kills no child explains.
-    fn account(w: &mut OomWatch) -> (bool, Option<String>) {
-        let rose = w.count();
-        (rose, w.settled())
-    }
-
-    #[test]
-    fn formats_limits() {
-        assert_eq!(human_bytes(128 << 20), "128 MiB");
-        assert_eq!(human_bytes(3 << 29), "1.5 GiB");
-        assert_eq!(human_bytes(2 << 40), "2 TiB");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(100), "100 bytes");
-        assert_eq!(parse_limit("max\n"), None);
-        assert_eq!(parse_limit("33554432\n"), Some(32 << 20));
-        assert_eq!(parse_limit("9223372036854771712"), None);
-    }
-
-    /// A child of rinit in the fake /proc: its `stat` line with the
-    /// pending-signal mask (field 31) and exit code (field 52).
-    fn child(f: &Fake, pid: i32, name: &str, pending: u64, exit_code: u64) {
-        let mut fields = vec!["0".to_string(); 50];
-        fields[0] = "S".into();
-        fields[28] = pending.to_string();
-        fields[49] = exit_code.to_string();
-        let dir = f.proc_root().join(pid.to_string());
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join("stat"), format!("{pid} ({name}) {}\n", fields.join(" "))).unwrap();
-        let list = f.proc_root().join("thread-self");
-        fs::create_dir_all(&list).unwrap();
-        let old = fs::read_to_string(list.join("children")).unwrap_or_default();
-        fs::write(list.join("children"), format!("{old}{pid} ")).unwrap();
-    }
-
-    const SIGKILL_PENDING: u64 = 1 << 8;
-
-    fn v1_job(count: u64) -> Fake {
-        let f = Fake::new(&[V1_MEMORY], "4:memory:/job\n");
-        f.put("memory/job/memory.oom_control", &format!("oom_kill_disable 0\nunder_oom 0\noom_kill {count}\n"));
-        f.put("memory/job/memory.stat", "cache 0\nhierarchical_memory_limit 134217728\n");
-        f
-    }
-
-    fn kills(f: &Fake, count: u64) {
-        f.put("memory/job/memory.oom_control", &format!("oom_kill {count}\n"));
-    }
-
-    #[test]
-    fn a_child_dying_of_sigkill_when_the_count_rises_is_named_when_reaped() {
-        let f = v1_job(2);
-        let mut w = watch(&f).unwrap();
-        assert_eq!(account(&mut w), (false, None), "no rise: nothing to say");
-        child(&f, 7, "java", SIGKILL_PENDING, 0);
-        child(&f, 8, "sleep", 0, 0);
-        kills(&f, 3);
-        assert_eq!(account(&mut w), (true, None), "the victim is named when reaped, not before");
-        assert_eq!(w.victim_report(8), None);
-        assert_eq!(
-            w.victim_report(7).as_deref(),
-            Some("'java' (pid 7) was killed by the kernel OOM killer (memory limit 128 MiB, 1 OOM kill so far)")
-        );
-        assert_eq!(w.victim_report(7), None, "reported once");
-    }
-
-    #[test]
-    fn a_zombie_or_exiting_child_killed_by_sigkill_counts_too() {
-        let f = v1_job(0);
-        let mut w = watch(&f).unwrap();
-        child(&f, 7, "a", 0, 9);
-        child(&f, 9, "b", 0, 9 | 0x80);
-        child(&f, 10, "c", 0, 15);
-        child(&f, 11, "d", 0, 9 << 8);
-        kills(&f, 2);
-        assert_eq!(account(&mut w), (true, None));
-        assert!(w.victim_report(7).is_some() && w.victim_report(9).is_some());
-        assert!(w.victim_report(10).is_none() && w.victim_report(11).is_none(), "SIGTERM, exit 9");
-    }
-
-    #[test]
-    fn a_kill_no_child_explains_is_reported_at_once_and_blames_no_one_later() {
-        // Issue 11 points 1-2: a grandchild that its own parent reaps.
-        let f = v1_job(0);
-        let mut w = watch(&f).unwrap();
-        kills(&f, 1);
-        assert_eq!(
-            account(&mut w),
-            (
-                true,
-                Some(
-                    "a process in the container was killed by the kernel OOM killer (memory limit 128 MiB, 1 OOM kill so far)"
-                        .into()
-                )
-            )
-        );
-        // A plain SIGKILL afterwards: the count has not moved.
-        child(&f, 12, "sleep", 0, 9);
-        assert_eq!(account(&mut w), (false, None));
-        assert_eq!(w.victim_report(12), None, "a plain SIGKILL is not blamed on the OOM killer");
-        fs::write(f.proc_root().join("thread-self/children"), "").unwrap(); // reaped
-        // Two at once, the limit gone.
-        f.put("memory/job/memory.stat", "hierarchical_memory_limit 9223372036854771712\n");
-        kills(&f, 3);
-        assert_eq!(
-            account(&mut w).1.as_deref(),
-            Some("2 processes in the container were killed by the kernel OOM killer (no memory limit, 3 OOM kills so far)")
-        );
-    }
-
-    #[test]
-    fn more_children_dying_than_kills_names_none() {
-        let f = v1_job(0);
-        let mut w = watch(&f).unwrap();
-        child(&f, 7, "a", SIGKILL_PENDING, 0);
-        child(&f, 8, "b", SIGKILL_PENDING, 0);
-        kills(&f, 1);
-        assert!(account(&mut w).1.unwrap().starts_with("a process in the container was killed"));
-        assert_eq!(w.victim_report(7), None);
-        assert_eq!(w.victim_report(8), None);
-    }
-
-    #[test]
-    fn children_reap_themselves_only_when_no_kill_is_under_way_and_then_no_one_is_named() {
-        let f = v1_job(0);
-        let mut w = watch(&f).unwrap();
-        // A kill whose victim, a dying child, waits to be named at its reap.
-        child(&f, 7, "a", SIGKILL_PENDING, 0);
-        kills(&f, 1);
-        assert!(!w.may_leave_reaps_to_the_kernel(), "a kill not yet looked at");
-        assert_eq!(w.settled(), None);
-        assert!(!w.may_leave_reaps_to_the_kernel(), "a victim waiting for its reap");
-        assert!(w.victim_report(7).is_some());
-        fs::write(f.proc_root().join("thread-self/children"), "").unwrap();
-        // v1: a notice whose count has not risen yet.
-        w.rechecks = 3;
-        assert!(!w.may_leave_reaps_to_the_kernel(), "a notice still being checked");
-        w.rechecks = 0;
-        assert!(w.may_leave_reaps_to_the_kernel());
-        // Asking changes nothing: a dying child is still named (as under -w,
-        // where rinit goes on reaping).
-        child(&f, 9, "c", SIGKILL_PENDING, 0);
-        kills(&f, 2);
-        assert_eq!(account(&mut w).1, None);
-        assert!(w.victim_report(9).is_some());
-        fs::write(f.proc_root().join("thread-self/children"), "").unwrap();
-        w.reaps_left_to_the_kernel();
-        // From now on a victim may be reaped by the kernel: reported at once.
-        child(&f, 8, "b", SIGKILL_PENDING, 0);
-        kills(&f, 3);
-        assert!(account(&mut w).1.unwrap().starts_with("a process in the container was killed"));
-        assert_eq!(w.victim_report(8), None);
-    }
-
-    #[test]
-    fn after_rinits_own_sigkills_no_child_is_named() {
-        let f = v1_job(0);
-        let mut w = watch(&f).unwrap();
-        w.before_own_kills();
-        child(&f, 7, "a", SIGKILL_PENDING, 0);
-        kills(&f, 1);
-        assert!(account(&mut w).1.is_some());
-        assert_eq!(w.victim_report(7), None);
-    }
-
-    #[test]
-    fn a_foreign_proc_names_no_one() {
-        let f = v1_job(0);
-        let mut w = watch(&f).unwrap();
-        child(&f, 7, "a", SIGKILL_PENDING, 0);
-        fs::remove_file(f.proc_root().join("self")).unwrap();
-        std::os::unix::fs::symlink("4242424", f.proc_root().join("self")).unwrap();
-        kills(&f, 1);
-        assert!(account(&mut w).1.is_some());
-        assert_eq!(w.victim_report(7), None);
-    }
-
-    #[test]
-    fn v1_rechecks_after_an_event_without_a_rise_then_settles_later() {
-        let f = v1_job(0);
-        let mut w = watch(&f).unwrap();
-        assert_eq!(w.timeout(), None, "idle: no timer");
-        w.on_event();
-        assert_eq!(w.timeout(), Some(RECHECK_EVERY), "v1 signals before the kill is counted");
-        w.on_timeout();
-        assert_eq!(w.timeout(), Some(RECHECK_EVERY));
-        kills(&f, 1);
-        w.on_timeout();
-        // The rise is noted; the victims are looked for once the memory is
-        // back (no usage file in this fake: at the latest after SETTLE).
-        assert_eq!(w.timeout(), Some(RECHECK_EVERY));
-        w.on_timeout();
-        assert_eq!(w.unsettled, 1);
-        w.due = Some(Instant::now());
-        w.on_timeout();
-        assert_eq!((w.timeout(), w.unsettled, w.total), (None, 0, 1));
-        // Rechecks run out when no kill follows.
-        w.on_event();
-        for _ in 0..RECHECKS {
-            assert!(w.timeout().is_some());
-            w.on_timeout();
-        }
-        assert_eq!(w.timeout(), None, "rechecks run out");
-        // The registration the kernel needs: "<eventfd> <oom_control fd>".
-        let control = f.get("memory/job/cgroup.event_control");
-        assert_eq!(control, format!("{} {}", w.fd().unwrap(), std::os::fd::AsRawFd::as_raw_fd(&w.file)));
-    }
-
-    #[test]
-    fn victims_are_looked_for_once_the_memory_is_back() {
-        let f = v1_job(0);
-        f.put("memory/job/memory.stat", "cache 20000000\nrss 3000\ntotal_cache 1000\ntotal_rss 33550000\n");
-        f.put("memory/job/memory.limit_in_bytes", "33554432\n");
-        let mut w = watch(&f).unwrap();
-        child(&f, 7, "java", SIGKILL_PENDING, 0);
-        kills(&f, 1);
-        w.before_reap();
-        assert_eq!((w.unsettled, w.total), (1, 1), "still at the limit: wait");
-        assert!(w.victims.is_empty());
-        f.put("memory/job/memory.stat", "total_cache 33000000\ntotal_rss 1000000\n");
-        w.on_timeout();
-        assert_eq!(w.unsettled, 0);
-        assert_eq!(w.victims, vec![(7, "java".to_string())]);
-        assert_eq!(w.timeout(), None);
-        // No limit of its own (an ancestor's OOM): nothing to wait for.
-        f.put("memory/job/memory.limit_in_bytes", "9223372036854771712\n");
-        f.put("memory/job/memory.stat", "total_rss 33550000\n");
-        kills(&f, 2);
-        w.before_reap();
-        assert_eq!(w.unsettled, 0);
-    }
-
-    #[test]
-    fn without_notification_kills_are_still_counted_and_named() {
-        // A read-only v1 cgroup filesystem takes no registration (here:
-        // cgroup.event_control cannot be written).
-        let f = v1_job(0);
-        fs::create_dir_all(f.cg("memory/job/cgroup.event_control")).unwrap();
-        let mut w = watch(&f).unwrap();
-        assert_eq!(w.fd(), None);
-        child(&f, 7, "dd", 0, 9);
-        kills(&f, 1);
-        w.due = None;
-        assert_eq!(account(&mut w), (true, None));
-        assert!(w.victim_report(7).unwrap().starts_with("'dd' (pid 7) was killed"));
-    }
-
-    #[test]
-    fn oom_v1_limit_falls_back_to_limit_in_bytes() {
-        let f = Fake::new(&[V1_MEMORY], "4:memory:/job\n");
-        f.put("memory/job/memory.oom_control", "oom_kill 0\n");
-        f.put("memory/job/memory.limit_in_bytes", "33554432\n");
-        let mut w = watch(&f).unwrap();
-        kills(&f, 1);
-        assert!(account(&mut w).1.unwrap().contains("(memory limit 32 MiB, 1 OOM kill so far)"));
-    }
-
-    #[test]
-    fn oom_v2_climbs_to_the_memory_cgroup_and_takes_the_smallest_limit() {
-        let f = Fake::new(&[("/kube", "", "cgroup2", "rw", "rw")], "0::/kube/pod/ctr/rinit-1-0\n");
-        fs::create_dir_all(f.cg("pod/ctr/rinit-1-0")).unwrap();
-        f.put("pod/ctr/memory.events", "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n");
-        f.put("pod/ctr/memory.max", "max\n");
-        f.put("pod/memory.max", "268435456\n");
-        f.put("memory.max", "536870912\n");
-        let mut w = watch(&f).unwrap();
-        assert_eq!(account(&mut w), (false, None));
-        f.put("pod/ctr/memory.events", "oom 2\noom_kill 2\n");
-        assert!(account(&mut w).1.unwrap().contains("(memory limit 256 MiB, 1 OOM kill so far)"));
-        w.on_event();
-        assert_eq!(w.timeout(), None, "v2 signals after the count: no recheck");
-    }
-
-    #[test]
-    fn oom_v2_in_a_cgroup_namespace() {
-        // `0::/`, the mount shows rinit's own cgroup.
-        let f = Fake::new(&[("/", "", "cgroup2", "rw", "rw")], "0::/\n");
-        f.put("memory.events", "oom_kill 5\n");
-        f.put("memory.max", "268435456\n");
-        let mut w = watch(&f).unwrap();
-        assert_eq!(account(&mut w), (false, None));
-        f.put("memory.events", "oom_kill 6\n");
-        assert!(account(&mut w).1.unwrap().contains("(memory limit 256 MiB, 1 OOM kill so far)"));
-    }
-
-    #[test]
-    fn a_container_mount_root_is_translated() {
-        // Docker v1 without a cgroup namespace: /proc/self/cgroup says
-        // /docker/abc, the mount shows it at <root>/memory. A cgroup of that
-        // name below the mount must not be used.
-        let f = Fake::new(&[("/docker/abc", "memory", "cgroup", "rw", "rw,memory")], "4:memory:/docker/abc\n");
-        f.put("memory/docker/abc/memory.oom_control", "oom_kill 9\n");
-        f.put("memory/memory.oom_control", "oom_kill 1\n");
-        let mut w = watch(&f).unwrap();
-        f.put("memory/docker/abc/memory.oom_control", "oom_kill 10\n");
-        assert_eq!(account(&mut w), (false, None), "watched the wrong cgroup");
-        f.put("memory/memory.oom_control", "oom_kill 2\n");
-        assert!(account(&mut w).0);
-    }
-
-    #[test]
-    fn every_kill_accounted_for_is_taken_once_for_oom_exit() {
-        let f = v1_job(0);
-        let mut w = watch(&f).unwrap();
-        assert_eq!(w.take_reported(), 0);
-        child(&f, 7, "java", SIGKILL_PENDING, 0);
-        kills(&f, 1);
-        w.count();
-        assert_eq!(w.take_reported(), 0, "counted, not yet looked at: the memory may still be full");
-        assert_eq!(w.settled(), None, "named at its reap");
-        assert_eq!(w.take_reported(), 1, "a victim found counts as reported");
-        assert_eq!(w.take_reported(), 0, "once");
-        kills(&f, 3);
-        assert!(account(&mut w).1.is_some());
-        assert_eq!(w.take_reported(), 2);
-    }
-
-    #[test]
-    fn no_memory_controller_means_no_watch() {
-        let f = Fake::new(&[V1_PIDS], "8:pids:/\n");
-        assert!(watch(&f).is_none());
-        let g = Fake::new(&[V2], "0::/\n");
-        assert!(watch(&g).is_none(), "the v2 root counts no OOM kills");
-    }
-}
+mod tests;
