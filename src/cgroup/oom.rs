@@ -342,7 +342,7 @@ fn first_read(file: &fs::File) {
     let _ = file.read_at(&mut some, 0);
 }
 
-/// The stack the OOM path (`on_event`, `on_timeout`, `before_reap` up to
+/// The stack the OOM path (`OomWatch::on` for a notice, a timeout or a reap, up to
 /// the look at /proc) may need below the set-up's frame, and far more than
 /// it does need.
 const OOM_STACK: usize = 64 << 10;
