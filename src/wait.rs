@@ -37,6 +37,9 @@ pub struct Waiter {
     /// Signals read from the signalfd and not handed out yet: one read
     /// takes every pending one, and `wait` hands them out one per call.
     queued: VecDeque<i32>,
+    /// Room for the records one read takes (8), on the heap: PID 1 may run
+    /// under a stack limit of 16 KiB.
+    buf: Vec<libc::signalfd_siginfo>,
 }
 
 impl Waiter {
@@ -48,10 +51,13 @@ impl Waiter {
         let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
         if fd < 0 {
             debug!("no signalfd ({}): waiting with sigtimedwait, without the OOM watch", io::Error::last_os_error());
-            return Waiter { signalfd: None, listen, queued: VecDeque::new() };
+            return Waiter { signalfd: None, listen, queued: VecDeque::new(), buf: Vec::new() };
         }
+        // SAFETY: signalfd_siginfo is plain data; all-zero is a valid value.
+        let buf = vec![unsafe { std::mem::zeroed::<libc::signalfd_siginfo>() }; 8];
         // SAFETY: a fresh descriptor that nothing else owns.
-        Waiter { signalfd: Some(unsafe { OwnedFd::from_raw_fd(fd) }), listen, queued: VecDeque::with_capacity(8) }
+        let signalfd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
+        Waiter { signalfd, listen, queued: VecDeque::with_capacity(8), buf }
     }
 
     /// From now on `sig` no longer ends a wait: it stays pending, unread.
@@ -107,26 +113,23 @@ impl Waiter {
             return Ok(Woken::Descriptor);
         }
         if signals.revents & libc::POLLIN != 0 {
-            read_signals(sfd, &mut self.queued);
+            read_signals(sfd, &mut self.buf, &mut self.queued);
             return Ok(self.queued.pop_front().map_or(Woken::Nothing, Woken::Signal));
         }
         Ok(Woken::Nothing)
     }
 }
 
-/// Reads every pending signal there is room for at once, lowest number
-/// first, into `queued`: a signal above SIGCHLD must not wait behind a
-/// SIGCHLD that a flood of exits raises again during every reaping step.
-fn read_signals(sfd: &OwnedFd, queued: &mut VecDeque<i32>) {
-    const BATCH: usize = 8;
-    // SAFETY: signalfd_siginfo is plain data; all-zero is a valid value.
-    let mut infos: [libc::signalfd_siginfo; BATCH] = unsafe { std::mem::zeroed() };
+/// Reads every pending signal there is room for in `buf` at once, lowest
+/// number first, into `queued`: a signal above SIGCHLD must not wait behind
+/// a SIGCHLD that a flood of exits raises again during every reaping step.
+fn read_signals(sfd: &OwnedFd, buf: &mut [libc::signalfd_siginfo], queued: &mut VecDeque<i32>) {
     let size = std::mem::size_of::<libc::signalfd_siginfo>();
-    // SAFETY: `infos` is valid for BATCH * size bytes.
-    let n = unsafe { libc::read(sfd.as_raw_fd(), infos.as_mut_ptr().cast(), BATCH * size) };
+    // SAFETY: `buf` is valid for its length in records of `size` bytes.
+    let n = unsafe { libc::read(sfd.as_raw_fd(), buf.as_mut_ptr().cast(), std::mem::size_of_val(buf)) };
     // EAGAIN (n < 0): a spurious wake; the kernel hands out whole records.
     let count = usize::try_from(n).map_or(0, |n| n / size);
-    for info in infos.iter().take(count) {
+    for info in buf.iter().take(count) {
         let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
         let sender = i32::try_from(info.ssi_pid).unwrap_or(0);
         if !signals::raised_by_own_call(info.ssi_code, sender) {

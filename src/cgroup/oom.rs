@@ -69,6 +69,8 @@ pub struct OomWatch {
     /// The counting cgroup's `memory.stat` and limit (`memory.max`, v1
     /// `memory.limit_in_bytes`), kept open like the count.
     usage: Option<fs::File>,
+    /// Where `memory_back` reads `usage` (4 KiB, zeroed at set-up).
+    stat_buf: Vec<u8>,
     cap: Option<fs::File>,
     book: Book,
 }
@@ -164,12 +166,15 @@ impl OomWatch {
     /// `anon`): the page cache is reclaimed before anything is OOM-killed,
     /// and it can keep the cgroup's plain usage at its limit long after the
     /// victim has gone.
-    fn memory_back(&self) -> bool {
+    fn memory_back(&mut self) -> bool {
         use std::os::unix::fs::FileExt;
-        let mut stat = [0u8; 4096];
+        // The page for memory.stat is the watch's own, made (and touched) at
+        // set-up: on the stack it made this frame 4 KiB, past what PID 1 has
+        // under a 16 KiB stack limit (a core dump showed `on` at the limit).
+        let stat = &mut self.stat_buf;
         let mut cap = [0u8; 32];
         let (Some(stat_file), Some(cap_file)) = (&self.usage, &self.cap) else { return false };
-        let (Ok(n), Ok(m)) = (stat_file.read_at(&mut stat, 0), cap_file.read_at(&mut cap, 0)) else {
+        let (Ok(n), Ok(m)) = (stat_file.read_at(stat, 0), cap_file.read_at(&mut cap, 0)) else {
             return false;
         };
         let key = match self.version {
@@ -301,6 +306,7 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
         limit,
         proc_root: proc_root.to_path_buf(),
         usage,
+        stat_buf: vec![0; 4096],
         cap,
         book: Book::new(0, place.version == Version::V1),
     };
