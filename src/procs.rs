@@ -92,12 +92,15 @@ impl fmt::Display for Escaped<'_> {
         let mut rest = self.0;
         while !rest.is_empty() {
             // The printable run up to the next byte to escape, in one write.
-            let plain = rest.iter().position(|&b| !(b' '..=b'~').contains(&b) || b == b'\\').unwrap_or(rest.len());
+            // The quote too: names are logged inside '...', and a name with
+            // one in it could pass for two processes.
+            let plain = rest.iter().position(|&b| !(b' '..=b'~').contains(&b) || b == b'\\' || b == b'\'').unwrap_or(rest.len());
             let (run, after) = rest.split_at_checked(plain).unwrap_or((rest, &[]));
             f.write_str(std::str::from_utf8(run).unwrap_or_default())?;
             let Some((&b, after)) = after.split_first() else { break };
             match b {
                 b'\\' => f.write_str("\\\\")?,
+                b'\'' => f.write_str("\\'")?,
                 b'\n' => f.write_str("\\n")?,
                 b'\t' => f.write_str("\\t")?,
                 _ => write!(f, "\\x{b:02x}")?,
@@ -542,6 +545,8 @@ mod tests {
         let shown = |b: &[u8]| Escaped(b).to_string();
         assert_eq!(shown(b""), "");
         assert_eq!(shown(b"nginx: worker"), "nginx: worker");
+        // A quote would end the name in '...': "x', pid 9 'y" was two.
+        assert_eq!(shown(b"x', pid 9 'y"), "x\\', pid 9 \\'y");
         assert_eq!(shown(b"a\tb\\c\rd\x1b[2Je\x7f\x00"), "a\\tb\\\\c\\x0dd\\x1b[2Je\\x7f\\x00");
         // UTF-8 too is shown byte by byte: no character can pass for
         // another, nor reorder the line (U+202E).

@@ -300,9 +300,9 @@ impl Reach {
                 let how = if self.program_takes_term {
                     "at shutdown the others get SIGTERM through kill(-1), which reaches the program too: a running program gets a second SIGTERM at half the grace period"
                 } else {
-                    "at shutdown the others get SIGTERM through kill(-1) only once the program has gone, since -r changed the program's"
+                    "at shutdown the others get SIGTERM through kill(-1) only once the program has gone, since the program's shutdown signal is not a plain SIGTERM (-r or --stop-signal)"
                 };
-                warn!("{root} does not show this PID namespace and no instance of its own can be mounted: {how}");
+                warn!("{root} cannot be used (it shows another PID namespace, or cannot be opened) and no proc instance of rinit's own can be had: {how}");
                 Way::KillAll
             }
             (None, false) => {

@@ -76,7 +76,7 @@ impl Summary {
 
     /// Everyone left in time: nothing needed SIGKILL, nothing was left.
     pub fn is_clean(&self) -> bool {
-        self.killed.is_empty() && !self.killed_unlisted && self.left.is_empty() && !self.unreached
+        self.killed.is_empty() && !self.killed_unlisted && self.left.is_empty() && !self.unreached && self.others != Some(Termed::Unreachable)
     }
 }
 
@@ -119,6 +119,9 @@ impl fmt::Display for Summary {
         }
         if self.unreached {
             f.write_str(", descendants that rinit could not find were left running")?;
+        }
+        if self.others == Some(Termed::Unreachable) {
+            f.write_str(", the other processes could not be found to get SIGTERM (no /proc of this namespace)")?;
         }
         // Integer arithmetic: float formatting would add ~15 KB to the binary.
         let ms = self.took.as_millis();

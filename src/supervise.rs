@@ -149,7 +149,13 @@ impl Supervisor {
             }
             Ok(Woken::Nothing) => {
                 self.tell_oom(OomEvent::Timeout);
-                if self.reaper.due_in(self.clock.elapsed()) == Some(Duration::ZERO) { self.reap() } else { Event::Tick }
+                // A timeout looks for children too: the reaper's step may be
+                // due, and the machine's look for processes from outside
+                // (its poll, while rinit has no child left) is answered by a
+                // step alone, which says whether any is left. (A Tick there
+                // kept the poll's deadline in the past: a zero timeout spun
+                // until the give-up, under -w, -g or kill(-1) alone.)
+                self.reap()
             }
             Err(e) => {
                 // The wait fails only on bad arguments; say so, and avoid

@@ -88,6 +88,12 @@ impl Waiter {
             return Ok(Woken::Signal(sig));
         }
         let Some(sfd) = &self.signalfd else {
+            // sigtimedwait hands out the lowest pending signal first, and a
+            // flood of exits keeps SIGCHLD (17) pending: any other signal is
+            // asked for first, without waiting, so that none starves.
+            if let Some(sig) = signals::wait(self.listen.without(libc::SIGCHLD), Some(Duration::ZERO))? {
+                return Ok(Woken::Signal(sig));
+            }
             return Ok(signals::wait(self.listen, timeout)?.map_or(Woken::Nothing, Woken::Signal));
         };
         let mut fds = [

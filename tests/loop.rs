@@ -146,7 +146,7 @@ fn with_no_proc_of_its_own_at_all_the_others_get_sigterm_through_kill_all() {
     r.lines.expect("child TERM");
     let end = r.wait();
     assert_eq!(end.code, Some(137), "{}", end.stderr);
-    assert!(end.stderr.contains("no instance of its own can be mounted"), "{}", end.stderr);
+    assert!(end.stderr.contains("no proc instance of rinit's own can be had"), "{}", end.stderr);
     let line = summary(&end.stderr);
     assert!(
         line.contains("every process got SIGTERM through kill(-1), the rest got SIGKILL through kill(-1)"),
@@ -250,5 +250,45 @@ fn a_signal_the_kernel_raises_at_rinit_for_its_own_write_is_not_forwarded() {
     r.lines.expect("TERM");
     let end = r.wait();
     assert_eq!(end.code, Some(3), "the program's own status");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn under_w_a_process_from_outside_is_looked_for_again_until_it_has_gone() {
+    // As PID 1 with no child left but a process that came in through
+    // nsenter, rinit looks again every few milliseconds whether it has gone.
+    // Under -w (rinit reaps each child itself) the look's deadline was
+    // answered by a tick that never looked: rinit spun on a zero timeout
+    // until the give-up at T+G+1 s (a second review: 4.06 s with -t 3).
+    let dir = temp_dir("outside");
+    let [program, inside, release] = ["program", "inside", "release"].map(|f| dir.join(f));
+    for f in [&program, &inside, &release] {
+        assert!(Command::new("mkfifo").arg(f).status().unwrap().success());
+    }
+    let mut cmd = namespaced(&["-w", "-t", "60s"], &["sh", "-c", "echo ready >&3; read x < \"$FIFO\"; exit 4"]);
+    cmd.env("FIFO", &program);
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("ready");
+    let rinit_pid = r.rinit_pid();
+    let program_pid = child_of(rinit_pid);
+    let mut outsider = Command::new("nsenter")
+        .args(["-t", &rinit_pid.to_string(), "-p", "-m", "--", "sh", "-c", "trap '' TERM; echo in > \"$IN\"; read y < \"$OUT\""])
+        .env("IN", &inside)
+        .env("OUT", &release)
+        .spawn()
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&inside).unwrap(), "in\n");
+    // The program ends; rinit has no child left, the outsider (which
+    // ignores the shutdown's SIGTERM) is there.
+    std::fs::write(&program, "go\n").unwrap();
+    assert!(wait_until(PATIENCE, || is_gone(program_pid as u32)), "the program ended");
+    let started = Instant::now();
+    std::fs::write(&release, "go\n").unwrap();
+    assert!(outsider.wait().unwrap().success());
+    let end = r.wait();
+    let took = started.elapsed();
+    assert_eq!(end.code, Some(4), "{}", end.stderr);
+    // A bound with room (the look is every 10 ms): the grace is 60 s.
+    assert!(took < Duration::from_secs(5), "rinit exited {took:?} after the outsider went");
     std::fs::remove_dir_all(dir).unwrap();
 }
