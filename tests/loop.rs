@@ -11,31 +11,6 @@ use common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The shutdown summary line from rinit's stderr.
-fn summary(stderr: &str) -> String {
-    stderr
-        .lines()
-        .find(|l| l.starts_with("[rinit] shutdown: "))
-        .unwrap_or_else(|| panic!("no summary line in: {stderr}"))
-        .to_string()
-}
-
-/// The first child of `pid`, as the test sees it.
-fn child_of(pid: i32) -> i32 {
-    let path = format!("/proc/{pid}/task/{pid}/children");
-    let mut found = None;
-    assert!(
-        wait_until(PATIENCE, || {
-            found = std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| t.split_whitespace().next().and_then(|p| p.parse().ok()));
-            found.is_some()
-        }),
-        "pid {pid} has no child"
-    );
-    found.unwrap()
-}
-
 /// The program of the flood test: 4,000 idle orphans (each `wait4` of
 /// rinit's walks them all; the static busybox, the quickest to start),
 /// then three loops that make orphan zombies as

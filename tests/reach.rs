@@ -23,15 +23,6 @@ fn cleaner_body(name: &str) -> String {
     )
 }
 
-/// The shutdown summary line from rinit's stderr.
-fn summary(stderr: &str) -> String {
-    stderr
-        .lines()
-        .find(|l| l.starts_with("[rinit] shutdown: "))
-        .unwrap_or_else(|| panic!("no summary line in: {stderr}"))
-        .to_string()
-}
-
 /// A directory holding `\xffsh`, a link to /bin/sh: run through it, a
 /// shell's name (`comm`) is not UTF-8.
 fn odd_shell_dir() -> PathBuf {
@@ -39,22 +30,6 @@ fn odd_shell_dir() -> PathBuf {
     let link = dir.join(OsStr::from_bytes(b"\xffsh"));
     std::os::unix::fs::symlink("/bin/sh", &link).unwrap();
     dir
-}
-
-/// The first child of `pid`, as the test sees it.
-fn child_of(pid: i32) -> i32 {
-    let path = format!("/proc/{pid}/task/{pid}/children");
-    let mut found = None;
-    assert!(
-        wait_until(PATIENCE, || {
-            found = std::fs::read_to_string(&path)
-                .ok()
-                .and_then(|t| t.split_whitespace().next().and_then(|p| p.parse().ok()));
-            found.is_some()
-        }),
-        "pid {pid} has no child"
-    );
-    found.unwrap()
 }
 
 #[test]

@@ -542,3 +542,28 @@ impl Drop for Pty {
         }
     }
 }
+
+/// The shutdown summary line from rinit's stderr.
+pub fn summary(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("[rinit] shutdown: "))
+        .unwrap_or_else(|| panic!("no summary line in: {stderr}"))
+        .to_string()
+}
+
+/// The first child of `pid`, as the test sees it.
+pub fn child_of(pid: i32) -> i32 {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    let mut found = None;
+    assert!(
+        wait_until(PATIENCE, || {
+            found = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| t.split_whitespace().next().and_then(|p| p.parse().ok()));
+            found.is_some()
+        }),
+        "pid {pid} has no child"
+    );
+    found.unwrap()
+}
