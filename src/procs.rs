@@ -444,6 +444,20 @@ fn read_stat_with<T>(
     Ok(buf.get(..n).and_then(parse).filter(|(p, _)| p.pid == pid))
 }
 
+/// Now, in the unit of a process's start time in `/proc/PID/stat`: clock
+/// ticks since boot (CLOCK_BOOTTIME, CLK_TCK a second).
+pub fn boot_ticks() -> u64 {
+    // SAFETY: timespec is plain data; clock_gettime fills it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid clock id and out pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).unwrap_or(100).max(1);
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    secs.saturating_mul(hz).saturating_add(nanos / (1_000_000_000 / hz).max(1))
+}
+
 /// Whom a shutdown signal goes to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Scope {

@@ -14,7 +14,7 @@
 //! again (a `/proc` mounted since), or a private instance mounted nowhere
 //! (`ProcDir::private`: `unshare -pf` without `--mount-proc`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -141,9 +141,16 @@ impl Reach {
         // would be missed: list again until a pass finds nobody new (a few
         // passes at most; stragglers still get SIGKILL at the grace).
         let mut seen: HashSet<(i32, u64)> = HashSet::new();
+        // When each process got its SIGTERM, in the clock ticks of its
+        // children's start times: a child that a later pass finds, started
+        // at or after its parent's SIGTERM, was forked by the parent's handler (a cleanup
+        // helper, `touch` in a trap) and is the parent's to end; a later
+        // pass that SIGTERMed it cut the cleanup short (seen in Docker: a
+        // daemon's trap never wrote its file).
+        let mut termed_at: HashMap<i32, u64> = HashMap::new();
         let (mut count, mut missed) = (0, false);
         let started = Instant::now();
-        for _ in 0..TERM_PASSES {
+        for pass in 0..TERM_PASSES {
             if count > 0 && started.elapsed() >= TERM_PASSES_WITHIN {
                 break;
             }
@@ -155,8 +162,16 @@ impl Reach {
                     continue;
                 }
                 new += 1;
+                // Only in a later pass: everything in the first listing was
+                // there before any SIGTERM (a start in the same tick as its
+                // parent's SIGTERM says nothing more than that).
+                if pass > 0 && p.known && termed_at.get(&p.ppid).is_some_and(|&at| p.start >= at) {
+                    continue;
+                }
+                let now = procs::boot_ticks();
                 if proc.send(scope, p, libc::SIGTERM).is_ok() {
                     let _ = proc.send(scope, p, libc::SIGCONT);
+                    termed_at.insert(p.pid, now);
                     count += 1;
                     debug!("sent SIGTERM to pid {} '{}'", p.pid, p.name);
                 }
@@ -270,25 +285,28 @@ impl Reach {
         // A /proc of this namespace mounted after rinit started (by the
         // program, in a VM or a sandbox) hides the directory kept open at
         // start-up: the path is looked at once more.
-        let dir = self
-            .kept
-            .take()
-            .filter(shows_own)
-            .or_else(|| ProcDir::open(&self.proc_root).ok().filter(shows_own))
-            .or_else(|| match ProcDir::private() {
-                Ok(dir) if shows_own(&dir) => {
-                    info!(
-                        "{} does not show this PID namespace: rinit lists its own, private instance of proc",
-                        self.proc_root.display()
-                    );
-                    Some(dir)
-                }
-                Ok(_) => None,
-                Err(e) => {
-                    debug!("no private proc instance: {e}");
-                    None
-                }
-            });
+        let kept = self.kept.take();
+        let reopened = || ProcDir::open(&self.proc_root).ok();
+        let (found, opened) = match kept {
+            Some(dir) if shows_own(&dir) => (Some(dir), true),
+            kept => match reopened() {
+                Some(dir) if shows_own(&dir) => (Some(dir), true),
+                again => (None, kept.is_some() || again.is_some()),
+            },
+        };
+        // Why `/proc` cannot serve, for every message below.
+        let why = if opened { "does not show this PID namespace" } else { "cannot be opened" };
+        let dir = found.or_else(|| match ProcDir::private() {
+            Ok(dir) if shows_own(&dir) => {
+                info!("{} {why}: rinit lists its own, private instance of proc", self.proc_root.display());
+                Some(dir)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                debug!("no private proc instance: {e}");
+                None
+            }
+        });
         let root = self.proc_root.display();
         match (dir, self.scope.whole_namespace) {
             (Some(dir), true) => {
@@ -302,12 +320,12 @@ impl Reach {
                 } else {
                     "at shutdown the others get SIGTERM through kill(-1) only once the program has gone, since the program's shutdown signal is not a plain SIGTERM (-r or --stop-signal)"
                 };
-                warn!("{root} cannot be used (it shows another PID namespace, or cannot be opened) and no proc instance of rinit's own can be had: {how}");
+                warn!("{root} {why} and no proc instance of rinit's own can be had: {how}");
                 Way::KillAll
             }
             (None, false) => {
                 warn!(
-                    "{root} does not show this PID namespace: only the program can be signalled at shutdown; mount a /proc of this namespace to reach its descendants"
+                    "{root} {why}: only the program can be signalled at shutdown; mount a /proc of this namespace to reach its descendants"
                 );
                 Way::ProgramOnly
             }
