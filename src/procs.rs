@@ -14,14 +14,12 @@
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::ffi::CStr;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::time::Instant;
 
-use nix::dir::Dir;
 use nix::fcntl::OFlag;
 use log::{debug, warn};
 use nix::sys::stat::Mode;
@@ -203,15 +201,23 @@ pub struct Listing {
 
 /// `/proc`, opened once and kept open for the shutdown.
 pub struct ProcDir {
-    dir: Dir,
+    fd: OwnedFd,
+    /// getdents64's buffer, made with the descriptor, not at the first
+    /// shutdown: it is an allocation, and the shutdown may come when memory
+    /// is short.
+    entries: Vec<u8>,
     /// `signal_exact` has said so once already.
     said_no_pidfd: Cell<bool>,
     said_unchecked: Cell<bool>,
 }
 
-impl From<Dir> for ProcDir {
-    fn from(dir: Dir) -> ProcDir {
-        ProcDir { dir, said_no_pidfd: Cell::new(false), said_unchecked: Cell::new(false) }
+/// The directory entries one getdents64 call may return (as musl's
+/// readdir buffer).
+const ENTRIES_BUF: usize = 2048;
+
+impl From<OwnedFd> for ProcDir {
+    fn from(fd: OwnedFd) -> ProcDir {
+        ProcDir { fd, entries: vec![0; ENTRIES_BUF], said_no_pidfd: Cell::new(false), said_unchecked: Cell::new(false) }
     }
 }
 
@@ -225,8 +231,7 @@ impl ProcDir {
         // an fcntl(F_SETFD) for kernels older than O_CLOEXEC, and this is
         // on rinit's start-up path.
         let fd = nix::fcntl::openat(nix::fcntl::AT_FDCWD, path, flags, Mode::empty()).map_err(io::Error::from)?;
-        let dir = Dir::from_fd(fd).map_err(io::Error::from)?;
-        Ok(ProcDir::from(dir))
+        Ok(ProcDir::from(fd))
     }
 
     /// A `/proc` of rinit's own PID namespace that is mounted nowhere: a
@@ -252,7 +257,7 @@ impl ProcDir {
         let mnt = fd::from_syscall(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })?;
         // The mount's own descriptor is O_PATH, which cannot be listed: a
         // directory opened below it keeps the mount alive by itself.
-        let dir = Dir::openat(&mnt, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        let dir = nix::fcntl::openat(&mnt, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(io::Error::from)?;
         Ok(ProcDir::from(dir))
     }
@@ -271,7 +276,7 @@ impl ProcDir {
     }
 
     fn fd(&self) -> RawFd {
-        self.dir.as_raw_fd()
+        self.fd.as_raw_fd()
     }
 
     /// Lists every process but kernel threads into `out`. Processes that
@@ -287,28 +292,56 @@ impl ProcDir {
     pub fn list_until(&mut self, out: &mut Listing, until: Option<Instant>) -> io::Result<()> {
         out.procs.clear();
         out.complete = true;
-        out.cut = false;
-        let fd = self.fd();
-        // The iterator rewinds the directory when dropped, so the next
-        // listing starts from the top again.
-        for entry in self.dir.iter() {
-            if until.is_some_and(|t| Instant::now() >= t) {
-                out.cut = true;
-                break;
+        out.cut = self.list_on(out, 0, until)?.is_some();
+        Ok(())
+    }
+
+    /// Lists on from the directory offset `from` (0: the top), appending to
+    /// `out`, until the end (`None`) or until `until` (`Some`: the offset
+    /// where the next call goes on, as telldir gives it): one listing spread
+    /// over several turns of the loop. Resuming costs nothing: starting from
+    /// the top again would make getdents walk every pid already done (a
+    /// dentry each), which at thousands took longer than a turn's share.
+    /// `/proc` lists pids in rising order; a process forked behind the
+    /// cursor is missed, as by a listing made in one go.
+    pub fn list_on(&mut self, out: &mut Listing, from: i64, until: Option<Instant>) -> io::Result<Option<i64>> {
+        let fd = self.fd.as_raw_fd();
+        // SAFETY: lseek on a descriptor this owns; a directory's offset is
+        // one that getdents returned (or 0).
+        if unsafe { libc::lseek(fd, from, libc::SEEK_SET) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut at = from;
+        // At least one pid a call, however late: a listing always moves on.
+        let mut read_one = false;
+        loop {
+            // SAFETY: the buffer is valid for its length.
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd, self.entries.as_mut_ptr(), self.entries.len()) };
+            let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+            if n == 0 {
+                return Ok(None);
             }
-            let entry = entry.map_err(io::Error::from)?;
-            let Some(pid) = pid_of(entry.file_name()) else { continue };
-            match read_stat(fd, pid) {
-                Ok(Some((proc, false))) => out.procs.push(proc),
-                Ok(Some((_, true))) => {} // a kernel thread
-                Ok(None) => {}            // gone, or a pid reused mid-read
-                Err(_) => {
-                    out.complete = false;
-                    out.procs.push(unknown(pid));
+            let mut batch = self.entries.get(..n).unwrap_or_default();
+            while let Some((next, name, rest)) = dirent(batch) {
+                batch = rest;
+                if let Some(pid) = pid_of(name) {
+                    if read_one && until.is_some_and(|t| Instant::now() >= t) {
+                        return Ok(Some(at));
+                    }
+                    read_one = true;
+                    match read_stat(fd, pid) {
+                        Ok(Some((proc, false))) => out.procs.push(proc),
+                        Ok(Some((_, true))) => {} // a kernel thread
+                        Ok(None) => {}            // gone, or a pid reused mid-read
+                        Err(_) => {
+                            out.complete = false;
+                            out.procs.push(unknown(pid));
+                        }
+                    }
                 }
+                at = next;
             }
         }
-        Ok(())
     }
 
     /// Whether kernel threads are listed: only in the initial PID namespace
@@ -351,7 +384,11 @@ impl ProcDir {
         if p.known {
             match read_stat(self.fd(), p.pid) {
                 // The pid has another process now: the listed one has gone.
-                Ok(Some((now, _))) if now.start != p.start => return Err(io::Error::from_raw_os_error(libc::ESRCH)),
+                // A zombie has gone as far as signals go (a round's known
+                // descendants may have died since they were listed).
+                Ok(Some((now, _))) if now.start != p.start || now.state == b'Z' => {
+                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
+                }
                 Ok(Some(_)) => {}
                 Ok(None) => return Err(io::Error::from_raw_os_error(libc::ESRCH)),
                 Err(e) => {
@@ -377,12 +414,22 @@ fn unknown(pid: i32) -> Proc {
     Proc { pid, ppid: 0, pgid, name: Name::unknown(), state: b'?', start: 0, known: false }
 }
 
-fn pid_of(name: &CStr) -> Option<i32> {
-    let bytes = name.to_bytes();
-    if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
+fn pid_of(name: &[u8]) -> Option<i32> {
+    if name.is_empty() || !name.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    number(bytes)
+    number(name)
+}
+
+/// The first entry of a getdents64 batch (struct linux_dirent64: inode u64,
+/// offset of the next entry i64, record length u16, type u8, name NUL-ended):
+/// the offset to go on from after it, its name, and the rest of the batch.
+fn dirent(batch: &[u8]) -> Option<(i64, &[u8], &[u8])> {
+    let next = i64::from_ne_bytes(batch.get(8..16)?.try_into().ok()?);
+    let len = usize::from(u16::from_ne_bytes(batch.get(16..18)?.try_into().ok()?));
+    let name = batch.get(19..len)?;
+    let name = name.split(|&b| b == 0).next().unwrap_or_default();
+    Some((next, name, batch.get(len..)?))
 }
 
 /// Reads `PID/stat` below the open `/proc`: the process and whether it is a
@@ -680,6 +727,38 @@ mod tests {
         assert_ne!(dir.stat(me).unwrap().name.as_bytes(), b"?");
         assert!(dir.stat(-5).is_none());
         assert!(ProcDir::open(Path::new("/nonexistent")).is_err());
+    }
+
+    #[test]
+    fn a_listing_spread_over_many_calls_finds_what_one_listing_finds() {
+        // Children that outlive both listings, so that both see them.
+        let kids: Vec<std::process::Child> =
+            (0..50).map(|_| std::process::Command::new("sleep").arg("100").spawn().unwrap()).collect();
+        let mut dir = ProcDir::open(Path::new("/proc")).unwrap();
+        let mut whole = Listing::default();
+        dir.list(&mut whole).unwrap();
+        // A time limit already past: one pid a call, each going on from the
+        // offset the last one returned.
+        let mut spread = Listing { complete: true, ..Listing::default() };
+        let (mut at, mut calls) = (0, 0);
+        while let Some(next) = dir.list_on(&mut spread, at, Some(Instant::now())).unwrap() {
+            at = next;
+            calls += 1;
+        }
+        let pids = |l: &Listing| l.procs.iter().map(|p| p.pid).collect::<HashSet<_>>();
+        for kid in &kids {
+            let pid = kid.id() as i32;
+            assert!(pids(&whole).contains(&pid) && pids(&spread).contains(&pid), "pid {pid}");
+        }
+        assert!(calls + 1 >= spread.procs.len(), "{calls} calls for {} processes", spread.procs.len());
+        let mut sorted: Vec<i32> = spread.procs.iter().map(|p| p.pid).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), spread.procs.len(), "no pid listed twice");
+        for mut kid in kids {
+            kid.kill().unwrap();
+            kid.wait().unwrap();
+        }
     }
 
     #[test]

@@ -38,6 +38,10 @@ const TERM_PASSES_WITHIN: Duration = Duration::from_millis(50);
 /// kill(-1) goes out: the rest are counted as "others through kill(-1)".
 const KILL_LISTING_WITHIN: Duration = Duration::from_millis(20);
 
+/// How long one turn's share of a round of signals may take: as a reaping
+/// step, so that a signal or deadline waits at most one step.
+const ROUND_SLICE: Duration = crate::reap::REAP_SLICE;
+
 enum Way {
     /// PID 1 with a `/proc` of its namespace; `kernel_threads`: it lists
     /// kernel threads too (rinit as a VM's PID 1), which kill(-1) also
@@ -64,6 +68,11 @@ pub struct Reach {
     /// `/proc` as opened at start-up, until the way is decided.
     kept: Option<ProcDir>,
     way: Option<Way>,
+    /// The signal round under way, if one has more to do.
+    round: Option<Round>,
+    /// Not PID 1: the descendants the last whole listing found, for the
+    /// next SIGKILL round to hit first and for the give-up's names.
+    known: Vec<Proc>,
 }
 
 /// A `/proc` of rinit's namespace and its last listing, whose memory the
@@ -85,7 +94,7 @@ impl Reach {
         proc_root: PathBuf,
         kept: Option<ProcDir>,
     ) -> Reach {
-        Reach { scope, program, program_name, program_takes_term, proc_root, kept, way: None }
+        Reach { scope, program, program_name, program_takes_term, proc_root, kept, way: None, round: None, known: Vec::new() }
     }
 
     /// Issue 23: the most processes one listing of /proc found (rinit
@@ -107,8 +116,10 @@ impl Reach {
 
     /// SIGTERM, then SIGCONT (a stopped process must run to handle it), to
     /// every process in scope but rinit and the program (and the program's
-    /// group when it already has its signal).
-    pub fn term_others(&mut self, program_alive: bool, skip_program_group: bool) -> Termed {
+    /// group when it already has its signal). `None`: a round was started,
+    /// which [`Reach::further`] carries on and reports.
+    pub fn term_others(&mut self, program_alive: bool, skip_program_group: bool) -> Option<Termed> {
+        self.round = None;
         if self.terms_everyone(program_alive, skip_program_group) {
             // Two kill(-1) calls reach every process, thousands of them,
             // without one look at `/proc`: every `/proc/PID` entry looked up
@@ -116,78 +127,45 @@ impl Reach {
             // is reaped, which made those reaps several times dearer
             // (BENCHMARKS.md, shutdown at scale).
             term_by_kill_all(true);
-            return Termed::Everyone;
+            return Some(Termed::Everyone);
         }
         let program_takes_term = self.program_takes_term;
-        let (program, scope) = (self.program, self.scope);
-        let groups = [program];
-        let groups: &[i32] = if skip_program_group { &groups } else { &[] };
-        let proc = match self.way() {
-            Way::Listing { proc, .. } | Way::Descendants { proc } => proc,
+        let program = self.program;
+        match self.way() {
+            Way::Listing { .. } | Way::Descendants { .. } => {}
             Way::KillAll => {
                 if program_alive && !program_takes_term {
-                    return Termed::Deferred;
+                    return Some(Termed::Deferred);
                 }
                 // SIGCONT through kill(-1) would reach a running program
                 // too, which gets none unless stopped (rinit(1) SHUTDOWN):
                 // then stopped others stay stopped until the SIGKILL.
                 let cont = !program_alive || crate::reap::program_is_stopped(program);
                 term_by_kill_all(cont);
-                return Termed::Everyone;
+                return Some(Termed::Everyone);
             }
-            Way::ProgramOnly => return Termed::Unreachable,
-        };
-        // Processes forked between the listing and their parent's SIGTERM
-        // would be missed: list again until a pass finds nobody new (a few
-        // passes at most; stragglers still get SIGKILL at the grace).
-        let mut seen: HashSet<(i32, u64)> = HashSet::new();
-        // When each process got its SIGTERM, in the clock ticks of its
-        // children's start times: a child that a later pass finds, started
-        // at or after its parent's SIGTERM, was forked by the parent's handler (a cleanup
-        // helper, `touch` in a trap) and is the parent's to end; a later
-        // pass that SIGTERMed it cut the cleanup short (seen in Docker: a
-        // daemon's trap never wrote its file).
-        let mut termed_at: HashMap<i32, u64> = HashMap::new();
-        let (mut count, mut missed) = (0, false);
-        let started = Instant::now();
-        for pass in 0..TERM_PASSES {
-            if count > 0 && started.elapsed() >= TERM_PASSES_WITHIN {
-                break;
-            }
-            let Some(targets) = proc.list(scope, &[program], groups) else { break };
-            missed |= proc.missed_descendants(scope);
-            let mut new = 0;
-            for p in &targets {
-                if !seen.insert((p.pid, p.start)) {
-                    continue;
-                }
-                new += 1;
-                // Only in a later pass: everything in the first listing was
-                // there before any SIGTERM (a start in the same tick as its
-                // parent's SIGTERM says nothing more than that).
-                if pass > 0 && p.known && termed_at.get(&p.ppid).is_some_and(|&at| p.start >= at) {
-                    continue;
-                }
-                let now = procs::boot_ticks();
-                if proc.send(scope, p, libc::SIGTERM).is_ok() {
-                    let _ = proc.send(scope, p, libc::SIGCONT);
-                    termed_at.insert(p.pid, now);
-                    count += 1;
-                    debug!("sent SIGTERM to pid {} '{}'", p.pid, p.name);
-                }
-            }
-            if new == 0 {
-                break;
-            }
+            Way::ProgramOnly => return Some(Termed::Unreachable),
         }
-        Termed::Listed { count, missed }
+        let groups = if skip_program_group { vec![program] } else { Vec::new() };
+        let exclude = if program_alive { vec![program] } else { Vec::new() };
+        self.round = Some(Round::new(libc::SIGTERM, exclude, groups, Vec::new()));
+        None
     }
 
-    /// SIGKILL to everything in scope but rinit, the program included.
+    /// SIGKILL to everything in scope but rinit, the program included. Not
+    /// PID 1, the descendants are known only from a whole listing: the
+    /// program gets its SIGKILL at once, the others from a round, which
+    /// [`Reach::further`] carries on and reports.
     pub fn kill_all(&mut self, program_alive: bool) -> Killed {
-        let (program, scope) = (self.program, self.scope);
+        let scope = self.scope;
         let mut killed = Killed::default();
-        let program_name = self.program_name.clone();
+        if matches!(self.round, Some(Round { sig: libc::SIGKILL, .. })) {
+            // The last SIGKILL round is still under way: it goes on.
+            return killed;
+        }
+        self.round = None;
+        let (program, program_name) = (self.program, self.program_name.clone());
+        let known = self.known.clone();
         match self.way() {
             Way::Listing { proc, kernel_threads } => {
                 let kernel_threads = *kernel_threads;
@@ -218,16 +196,16 @@ impl Reach {
                 let zombie = has_zombie_child();
                 killed.unlisted = signals::send(-1, libc::SIGKILL).is_ok() && !zombie;
             }
-            Way::Descendants { proc } => match proc.list(scope, &[], &[]) {
-                Some(targets) => {
-                    for p in &targets {
-                        let _ = proc.send(scope, p, libc::SIGKILL);
-                    }
-                    killed.listed = named(&targets);
-                    killed.unreachable = proc.missed_descendants(scope);
+            Way::Descendants { .. } => {
+                // The program first (a child not yet reaped: its pid is
+                // its own), then the descendants the last listing found;
+                // a new listing then finds any others.
+                if program_alive && signals::send(program, libc::SIGKILL).is_ok() {
+                    killed.listed.push((program, program_name));
                 }
-                None => killed.unreachable = true,
-            },
+                let exclude = if program_alive { vec![program] } else { Vec::new() };
+                self.round = Some(Round::new(libc::SIGKILL, exclude, Vec::new(), known));
+            }
             Way::ProgramOnly => {
                 killed.unreachable = true;
                 if program_alive && signals::send(program, libc::SIGKILL).is_ok() {
@@ -236,6 +214,25 @@ impl Reach {
             }
         }
         killed
+    }
+
+    /// Whether a round is under way: the next wait must not sleep.
+    pub fn busy(&self) -> bool {
+        self.round.is_some()
+    }
+
+    /// Carries the round under way one slice further (at most
+    /// [`ROUND_SLICE`]); what that slice reached, if there is a round.
+    pub fn further(&mut self) -> Option<Reached> {
+        let mut round = self.round.take()?;
+        let until = Instant::now() + ROUND_SLICE;
+        // A round exists only once the way is decided, and only for these.
+        let Some(Way::Listing { proc, .. } | Way::Descendants { proc }) = self.way.as_mut() else { return None };
+        let (reached, done) = round.slice(proc, self.scope, until, &mut self.known);
+        if !done {
+            self.round = Some(round);
+        }
+        Some(reached)
     }
 
     /// As PID 1 with no child left: does anything else still live in the
@@ -259,11 +256,31 @@ impl Reach {
         }
     }
 
-    /// What is still running, named (None: rinit cannot list it).
-    pub fn left(&mut self) -> Option<Vec<(i32, String)>> {
+    /// What is still running, named (None: rinit cannot list it), and
+    /// whether there may be more than that: the look is bounded like the
+    /// SIGKILL round's naming, since it holds up rinit's exit. Not PID 1,
+    /// the descendants are those the last whole listing found, still there.
+    pub fn left(&mut self) -> Option<(Vec<(i32, String)>, bool)> {
         let scope = self.scope;
-        match self.way() {
-            Way::Listing { proc, .. } | Way::Descendants { proc } => proc.list(scope, &[], &[]).map(|left| named(&left)),
+        let until = Instant::now() + KILL_LISTING_WITHIN;
+        let known = &self.known;
+        match self.way.as_mut() {
+            Some(Way::Listing { proc, .. }) => {
+                let left = proc.list_until(scope, until)?;
+                Some((named(&left), proc.listing.cut))
+            }
+            Some(Way::Descendants { proc }) => {
+                let mut left = Vec::new();
+                for p in known {
+                    if Instant::now() >= until {
+                        return Some((named(&left), true));
+                    }
+                    if let Some(now) = proc.dir.stat(p.pid).filter(|now| now.start == p.start && now.state != b'Z') {
+                        left.push(now);
+                    }
+                }
+                Some((named(&left), false))
+            }
             _ => None,
         }
     }
@@ -330,6 +347,171 @@ impl Reach {
                 Way::ProgramOnly
             }
         }
+    }
+}
+
+/// What one slice of a round reached, for the summary.
+pub enum Reached {
+    Termed(Termed),
+    Killed(Killed),
+}
+
+/// One signal to the others, over as many turns of the loop as it takes,
+/// a slice a turn: a listing of thousands of processes (or, not as PID 1,
+/// of the host's) must not keep rinit from its signals and deadlines. As
+/// PID 1 each process is signalled as soon as it is listed; outside a
+/// namespace the descendants are known only once the whole listing is in
+/// (parent links), and are signalled after it.
+struct Round {
+    /// SIGTERM (with SIGCONT) or SIGKILL.
+    sig: i32,
+    /// The program while it lives: it has its signal from the action
+    /// itself (once reaped, its pid may be a new descendant's).
+    exclude: Vec<i32>,
+    /// Process groups left out (the program's, when it has its signal).
+    groups: Vec<i32>,
+    pass: usize,
+    /// Where this pass's listing goes on; None once it is complete.
+    /// (A directory offset: 0 is the top.)
+    cursor: Option<i64>,
+    /// Found and not yet signalled.
+    todo: Vec<Proc>,
+    seen: HashSet<(i32, u64)>,
+    new_in_pass: usize,
+    /// SIGTERM only: when each process got it, in the clock ticks of its
+    /// children's start times. A child that a later pass finds, started at
+    /// or after its parent's SIGTERM, was forked by the parent's handler (a
+    /// cleanup helper, `touch` in a trap) and is the parent's to end; a
+    /// later pass that SIGTERMed it cut the cleanup short (seen in Docker:
+    /// a daemon's trap never wrote its file).
+    termed_at: HashMap<i32, u64>,
+    started: Instant,
+}
+
+impl Round {
+    fn new(sig: i32, exclude: Vec<i32>, groups: Vec<i32>, mut todo: Vec<Proc>) -> Round {
+        let seen = HashSet::with_capacity(todo.len());
+        // Taken from the end: lowest pid first, as listed.
+        todo.reverse();
+        Round {
+            sig,
+            exclude,
+            groups,
+            pass: 0,
+            cursor: Some(0),
+            todo,
+            seen,
+            new_in_pass: 0,
+            termed_at: HashMap::new(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Signals and lists on until `until`; what it reached, and whether the
+    /// round is over. `known`: replaced by the targets of each whole listing
+    /// outside a namespace.
+    fn slice(&mut self, proc: &mut Lister, scope: Scope, until: Instant, known: &mut Vec<Proc>) -> (Reached, bool) {
+        let mut reached = Killed::default();
+        let mut count = 0;
+        let mut missed = false;
+        let done = loop {
+            if Instant::now() >= until {
+                break false;
+            }
+            if let Some(p) = self.todo.pop() {
+                if self.signal(proc, scope, &p) {
+                    count += 1;
+                    if self.sig == libc::SIGKILL {
+                        reached.listed.push((p.pid, p.name.to_string()));
+                    }
+                }
+                continue;
+            }
+            if let Some(from) = self.cursor {
+                if from == 0 {
+                    proc.listing.procs.clear();
+                    proc.listing.complete = true;
+                }
+                let listed_before = proc.listing.procs.len();
+                match proc.dir.list_on(&mut proc.listing, from, Some(until)) {
+                    Ok(next) => self.cursor = next,
+                    Err(e) => {
+                        warn!("cannot list /proc: {e}");
+                        self.cursor = None;
+                        missed |= !scope.whole_namespace;
+                        break true;
+                    }
+                }
+                proc.most = proc.most.max(proc.listing.procs.len());
+
+                if scope.whole_namespace {
+                    // Every process of the namespace is a target: each as
+                    // soon as it is listed.
+                    let tail = proc.listing.procs.get(listed_before..).unwrap_or_default();
+                    self.todo = procs::targets(tail, scope, &self.exclude, &self.groups);
+                } else if self.cursor.is_none() {
+                    self.todo = procs::targets(&proc.listing.procs, scope, &self.exclude, &self.groups);
+                    known.clone_from(&self.todo);
+                    missed |= proc.missed_descendants(scope);
+                }
+                if self.cursor.is_none() && !proc.listing.complete {
+                    debug!("some of /proc could not be read (too few file descriptors?): those processes are signalled by pid, unnamed");
+                }
+                // Signalled lowest pid first, as listed.
+                self.todo.reverse();
+                continue;
+            }
+            // This pass is over. Processes forked between the listing and
+            // their parent's signal would be missed: list again until a
+            // pass finds nobody new (a few passes at most, and only soon
+            // after the first; stragglers still get SIGKILL at the grace).
+            let again = self.new_in_pass > 0
+                && self.pass + 1 < self.passes()
+                && self.started.elapsed() < TERM_PASSES_WITHIN;
+            if !again {
+                break true;
+            }
+            self.pass += 1;
+            self.new_in_pass = 0;
+            self.cursor = Some(0);
+        };
+        let reached = if self.sig == libc::SIGTERM {
+            Reached::Termed(Termed::Listed { count, missed })
+        } else {
+            reached.unreachable = missed;
+            Reached::Killed(reached)
+        };
+        (reached, done)
+    }
+
+    /// SIGKILL's round is one pass: the next comes `REKILL_INTERVAL` later.
+    fn passes(&self) -> usize {
+        if self.sig == libc::SIGTERM { TERM_PASSES } else { 1 }
+    }
+
+    /// The round's signal to one process found, once; whether it was sent.
+    fn signal(&mut self, proc: &Lister, scope: Scope, p: &Proc) -> bool {
+        if !self.seen.insert((p.pid, p.start)) {
+            return false;
+        }
+        self.new_in_pass += 1;
+        if self.sig != libc::SIGTERM {
+            return proc.send(scope, p, self.sig).is_ok();
+        }
+        // Only in a later pass: everything in the first listing was there
+        // before any SIGTERM (a start in the same tick as its parent's
+        // SIGTERM says nothing more than that).
+        if self.pass > 0 && p.known && self.termed_at.get(&p.ppid).is_some_and(|&at| p.start >= at) {
+            return false;
+        }
+        let now = procs::boot_ticks();
+        if proc.send(scope, p, libc::SIGTERM).is_err() {
+            return false;
+        }
+        let _ = proc.send(scope, p, libc::SIGCONT);
+        self.termed_at.insert(p.pid, now);
+        debug!("sent SIGTERM to pid {} '{}'", p.pid, p.name);
+        true
     }
 }
 

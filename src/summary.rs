@@ -52,15 +52,24 @@ pub struct Summary {
     pub killed_unlisted: bool,
     /// Processes still there when rinit gave up waiting: pid and name.
     pub left: Vec<(i32, String)>,
+    /// More may have been left than `left` names (its look is bounded).
+    pub left_more: bool,
     /// Descendants that rinit could not find were left behind.
     pub unreached: bool,
     pub took: Duration,
 }
 
 impl Summary {
+    /// The others' SIGTERM; a round over several turns reports each turn's
+    /// share, which add up.
     pub fn termed(&mut self, others: Termed) {
         self.unreached |= matches!(others, Termed::Listed { missed: true, .. });
-        self.others = Some(others);
+        self.others = Some(match (self.others, others) {
+            (Some(Termed::Listed { count: a, missed: x }), Termed::Listed { count: b, missed: y }) => {
+                Termed::Listed { count: a + b, missed: x || y }
+            }
+            (_, others) => others,
+        });
     }
 
     pub fn killed(&mut self, round: Killed) {
@@ -76,7 +85,7 @@ impl Summary {
 
     /// Everyone left in time: nothing needed SIGKILL, nothing was left.
     pub fn is_clean(&self) -> bool {
-        self.killed.is_empty() && !self.killed_unlisted && self.left.is_empty() && !self.unreached && self.others != Some(Termed::Unreachable)
+        self.killed.is_empty() && !self.killed_unlisted && self.left.is_empty() && !self.left_more && !self.unreached && self.others != Some(Termed::Unreachable)
     }
 }
 
@@ -114,8 +123,13 @@ impl fmt::Display for Summary {
                 f.write_str(" and others through kill(-1)")?;
             }
         }
-        if !self.left.is_empty() {
-            write!(f, ", {} still running when rinit gave up ({})", self.left.len(), list(&self.left))?;
+        match (self.left.is_empty(), self.left_more) {
+            (false, more) => {
+                let at_least = if more { "at least " } else { "" };
+                write!(f, ", {at_least}{} still running when rinit gave up ({})", self.left.len(), list(&self.left))?;
+            }
+            (true, true) => f.write_str(", processes were still running when rinit gave up (not named in time)")?,
+            (true, false) => {}
         }
         if self.unreached {
             f.write_str(", descendants that rinit could not find were left running")?;

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 
 use crate::cgroup::{OomEvent, OomWatch};
-use crate::reach::Reach;
+use crate::reach::{Reach, Reached};
 use crate::reap::{self, Reaped, Reaper};
 use crate::report;
 use crate::shutdown::{self, Action, Event, Machine};
 use crate::signals;
-use crate::summary::{Summary, Termed};
+use crate::summary::{Killed, Summary, Termed};
 use crate::wait::{Waiter, Woken};
 
 pub struct Supervisor {
@@ -102,8 +102,15 @@ impl Supervisor {
             actions.clear();
             self.machine.handle_into(event, self.clock.elapsed(), &mut actions);
             let mut told = None;
-            for &action in &actions {
-                match self.carry_out(action) {
+            for i in 0..=actions.len() {
+                // The actions, then a slice of the round of signals under
+                // way, which an action of this turn or an earlier one
+                // started (the shutdown's listings go on a slice a turn).
+                let after = match actions.get(i) {
+                    Some(&action) => self.carry_out(action),
+                    None => self.reach_further(),
+                };
+                match after {
                     After::Exit(code) => return self.finish(code),
                     After::Tell(event) => told = Some(event),
                     After::Go => {}
@@ -168,14 +175,17 @@ impl Supervisor {
     }
 
     /// How long the next wait may sleep: until the machine's deadline, the
-    /// OOM watch's recheck or set-up, or the reaper's next step, whichever
+    /// OOM watch's recheck or set-up, the reaper's next step or the next
+    /// slice of a round of signals, whichever
     /// is first; None (idle: no timer at all) when none is pending.
     fn timeout(&self) -> Option<Duration> {
         let now = self.clock.elapsed();
         let deadline = self.machine.deadline().map(|d| d.saturating_sub(now));
         let recheck = self.oom.as_ref().and_then(|oom| oom.timeout(now));
         let watch_due = self.oom_watch_at.as_ref().map(|_| OOM_WATCH_AFTER.saturating_sub(now));
-        [deadline, recheck, watch_due, self.reaper.due_in(now)].into_iter().flatten().min()
+        // A round of signals under way goes on at once.
+        let round = self.reach.busy().then_some(Duration::ZERO);
+        [deadline, recheck, watch_due, self.reaper.due_in(now), round].into_iter().flatten().min()
     }
 
     /// One bounded step of reaping, as the machine's event.
@@ -208,29 +218,22 @@ impl Supervisor {
                 if self.reach.terms_everyone(program_alive, skip_program_group) {
                     self.leave_reaping_to_the_kernel();
                 }
-                let termed = self.reach.term_others(program_alive, skip_program_group);
-                if termed == Termed::Deferred {
-                    return After::Tell(Event::TermDeferred);
+                match self.reach.term_others(program_alive, skip_program_group) {
+                    Some(Termed::Deferred) => return After::Tell(Event::TermDeferred),
+                    Some(termed) => self.summary.termed(termed),
+                    // A round, carried on a slice a turn (`reach_further`).
+                    None => {}
                 }
-                self.summary.termed(termed);
             }
             Action::KillAll => {
                 // rinit's own SIGKILLs must not be taken for OOM kills.
                 self.tell_oom(OomEvent::OwnKills);
                 let killed = self.reach.kill_all(program_alive);
-                let unreachable = killed.unreachable;
-                self.summary.killed(killed);
-                // Not PID 1 and no usable /proc: rinit's other children
-                // cannot be found, so waiting for them would never end. They
-                // stay with rinit's parent or the next subreaper.
-                if let (true, false, Some(code)) = (unreachable, self.whole_namespace, self.program_code) {
-                    warn!("the program has exited; leaving its remaining descendants, which rinit cannot find without a /proc of this namespace");
-                    return After::Exit(code);
-                }
+                return self.killed(killed);
             }
             Action::GiveUp(code) => {
                 match self.reach.left() {
-                    Some(left) => self.summary.left = left,
+                    Some((left, more)) => (self.summary.left, self.summary.left_more) = (left, more),
                     None => self.summary.unreached = true,
                 }
                 return After::Exit(code);
@@ -244,6 +247,31 @@ impl Supervisor {
                 }
                 return After::Exit(code);
             }
+        }
+        After::Go
+    }
+
+    /// Takes a SIGKILL round's report into the summary.
+    fn killed(&mut self, killed: Killed) -> After {
+        let unreachable = killed.unreachable;
+        self.summary.killed(killed);
+        // Not PID 1 and no usable /proc: rinit's other children cannot be
+        // found, so waiting for them would never end. They stay with
+        // rinit's parent or the next subreaper.
+        if let (true, false, Some(code)) = (unreachable, self.whole_namespace, self.program_code) {
+            warn!("the program has exited; leaving its remaining descendants, which rinit cannot find without a /proc of this namespace");
+            return After::Exit(code);
+        }
+        After::Go
+    }
+
+    /// One slice of the round of signals under way, if any (an action
+    /// starts it; the loop carries it on once a turn, between its waits).
+    fn reach_further(&mut self) -> After {
+        match self.reach.further() {
+            Some(Reached::Termed(termed)) => self.summary.termed(termed),
+            Some(Reached::Killed(killed)) => return self.killed(killed),
+            None => {}
         }
         After::Go
     }

@@ -8,6 +8,7 @@ use common::*;
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::time::Duration;
 
 /// Signals whose default action ends the process (the core-dumping ones
 /// included: `ulimit -c 0` keeps them from writing a core).
@@ -159,6 +160,32 @@ fn every_sigterm_is_forwarded_not_only_the_first() {
     r.signal(libc::SIGTERM);
     r.lines.expect("TERM 2");
     assert_eq!(r.wait().code, Some(5));
+}
+
+#[test]
+fn synchronous_signals_sent_to_rinit_are_not_forwarded_and_do_not_end_it() {
+    // rinit(1) SIGNALS: SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP and
+    // SIGSYS are not blocked and not forwarded (as tini); sent to PID 1 by
+    // kill the kernel drops them. Each is followed by SIGUSR2 (12): were one
+    // blocked and forwarded, the program would see it first (pending
+    // signals are read lowest number first, and all but SIGSYS are lower),
+    // or rinit would die of it.
+    let script = r#"
+        for s in SEGV BUS FPE ILL ABRT TRAP SYS; do trap "echo $s >&3" $s; done
+        trap 'echo USR2 >&3' USR2; trap 'exit 4' TERM
+        echo ready >&3
+        while :; do sleep 100 & wait $!; kill $! 2>/dev/null; done"#;
+    let mut r = Pid1::start(&[], script);
+    ready(&mut r);
+    for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGABRT, libc::SIGTRAP, libc::SIGSYS] {
+        r.signal(sig);
+        r.signal(libc::SIGUSR2);
+        assert_eq!(r.lines.next(), "USR2", "after signal {sig}");
+    }
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_within(PATIENCE).code, Some(4));
+    // SIGSYS (31) would have come after its SIGUSR2.
+    assert_eq!(r.lines.next_within(Duration::from_secs(1)), None);
 }
 
 /// The program for the counting test: blocks two real-time signals, says

@@ -267,3 +267,100 @@ fn under_w_a_process_from_outside_is_looked_for_again_until_it_has_gone() {
     assert!(took < Duration::from_secs(5), "rinit exited {took:?} after the outsider went");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The program of the listing tests: $KIDS children asleep (they die of
+/// SIGTERM), reported ready on fd 3; it ignores SIGTERM itself, so the
+/// others get theirs from a listing at half the grace.
+const MANY_CHILDREN: &str = r#"
+    open(my $out, ">&=3"); $out->autoflush(1);
+    $SIG{TERM} = "IGNORE";
+    for (1..$ENV{KIDS}) { my $p = fork; if (defined $p && !$p) { $SIG{TERM} = "DEFAULT"; exec "busybox", "sleep", "1000"; exit 1 } }
+    print $out "ready\n";
+    sleep 1000 while 1;
+"#;
+
+/// strace attached to `pid` (its waits and opens only), until it exits;
+/// the trace's lines.
+fn trace_until_exit(pid: i32, r: Pid1, dir: &std::path::Path) -> (Ended, Vec<String>) {
+    let trace = dir.join("trace");
+    let mut strace = Command::new("strace")
+        .arg("-o")
+        .arg(&trace)
+        .args(["-e", "trace=ppoll,rt_sigtimedwait,openat", "-p", &pid.to_string()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // strace says "Process N attached" on stderr once it traces.
+    let mut attached = std::io::BufReader::new(strace.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut attached, &mut line).unwrap();
+    assert!(line.contains("attached"), "{line}");
+    // SAFETY: plain kill.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let end = r.wait();
+    assert!(strace.wait().unwrap().success());
+    (end, std::fs::read_to_string(&trace).unwrap().lines().map(String::from).collect())
+}
+
+/// The longest run of `stat` reads with no wait between them, and how many
+/// waits came between the first and the last `stat` read.
+fn stat_runs(trace: &[String]) -> (usize, usize) {
+    let is_stat = |l: &String| l.starts_with("openat(") && l.contains("/stat\"");
+    let is_wait = |l: &String| l.starts_with("ppoll(") || l.starts_with("rt_sigtimedwait(");
+    let (Some(first), Some(last)) = (trace.iter().position(is_stat), trace.iter().rposition(is_stat)) else {
+        return (0, 0);
+    };
+    let span = &trace[first..=last];
+    let longest = span.split(is_wait).map(|run| run.iter().filter(|l| is_stat(l)).count()).max().unwrap_or(0);
+    (longest, span.iter().filter(|l| is_wait(l)).count())
+}
+
+#[test]
+fn the_sigterm_to_thousands_of_others_goes_out_between_waits() {
+    // rinit(1) SHUTDOWN: listings of /proc go at most 5 ms at a time
+    // between two looks at signals and deadlines. As PID 1 with the program
+    // alive at half the grace, 2,000 others are listed and SIGTERMed: the
+    // trace shows waits among the `stat` reads (before: one run of 2,000),
+    // and the summary counts every process once over all the slices.
+    if common::skip_under_qemu() {
+        return;
+    }
+    let dir = temp_dir("round");
+    let mut cmd = namespaced(&["-t", "4s"], &["perl", "-e", MANY_CHILDREN]);
+    cmd.env("KIDS", "2000");
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("ready");
+    let pid = r.rinit_pid();
+    let (end, trace) = trace_until_exit(pid, r, &dir);
+    assert_eq!(end.code, Some(137), "{}", end.stderr);
+    let line = summary(&end.stderr);
+    assert!(line.contains("2001 processes got SIGTERM, 1 needed SIGKILL (pid 2 'perl')"), "{line}");
+    let (longest, waits) = stat_runs(&trace);
+    assert!(waits >= 2 && longest < 1000, "longest run of stat reads {longest}, waits among them {waits}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn not_pid_1_the_hosts_listing_goes_out_between_waits_and_descendants_get_sigterm() {
+    // Not PID 1 (a subreaper on the host), rinit lists the host's whole
+    // /proc to find its descendants: that listing too goes a slice at a
+    // time, and the 1,000 descendants get SIGTERM once it is in. (Fewer,
+    // and a longer grace: under strace each of the pidfd signals' seven
+    // system calls and the host's thousands of `stat` reads is slow.)
+    if common::skip_under_qemu() {
+        return;
+    }
+    let dir = temp_dir("round-host");
+    let mut cmd = direct(&["-s", "-t", "8s"], &["perl", "-e", MANY_CHILDREN]);
+    cmd.env("KIDS", "1000");
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("ready");
+    let pid = r.child.id() as i32;
+    let (end, trace) = trace_until_exit(pid, r, &dir);
+    assert_eq!(end.code, Some(137), "{}", end.stderr);
+    let line = summary(&end.stderr);
+    assert!(line.contains("1001 processes got SIGTERM, 1 needed SIGKILL (pid ") && line.contains("'perl')"), "{line}");
+    let (longest, waits) = stat_runs(&trace);
+    assert!(waits >= 2 && longest < 500, "longest run of stat reads {longest}, waits among them {waits}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

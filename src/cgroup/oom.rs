@@ -39,6 +39,9 @@ use log::{debug, warn};
 
 use crate::procs::{Ending, ProcDir};
 
+/// How long the look for dying children may take.
+const LOOK_WITHIN: Duration = Duration::from_millis(20);
+
 use super::locate::{Place, Version, locate};
 use super::notify::Notify;
 use super::{keyed, open, read};
@@ -208,13 +211,23 @@ impl OomWatch {
             debug!("no {}/thread-self/children: OOM victims go unnamed", self.proc_root.display());
             return Vec::new();
         };
-        children
-            .split_whitespace()
-            .filter_map(|pid| pid.parse::<i32>().ok())
-            .filter_map(|pid| dir.stat_ending(pid))
-            .filter(|(_, ending)| dying_of_sigkill(ending))
-            .map(|(child, _)| (child.pid, child.name.to_string()))
-            .collect()
+        // Bounded like the shutdown's listings: thousands of children (an
+        // orphan flood) must not keep the loop from its signals. A look cut
+        // short names nobody: a victim unseen could be a child not read.
+        let until = std::time::Instant::now() + LOOK_WITHIN;
+        let mut dying = Vec::new();
+        for pid in children.split_whitespace().filter_map(|pid| pid.parse::<i32>().ok()) {
+            if std::time::Instant::now() >= until {
+                debug!("too many children to look at in time: OOM victims go unnamed");
+                return Vec::new();
+            }
+            if let Some((child, ending)) = dir.stat_ending(pid)
+                && dying_of_sigkill(&ending)
+            {
+                dying.push((child.pid, child.name.to_string()));
+            }
+        }
+        dying
     }
 
     fn details(&self, so_far: u64) -> String {
