@@ -177,7 +177,7 @@ fn start(config: &Config) -> Result<i32, String> {
     // the loop must still receive signals; the OOM watch is what goes. The
     // watch itself is set up by the loop once the program has run a few
     // milliseconds (supervise::OOM_WATCH_AFTER), off the program's start.
-    let waiter = Waiter::open();
+    let waiter = Waiter::open(own_pid);
     let oom_watch_at = waiter.can_watch().then(|| PathBuf::from(CGROUP_ROOT));
     // Out of the way of every mount: rinit must never keep a filesystem busy.
     if let Err(e) = nix::unistd::chdir("/") {

@@ -267,7 +267,8 @@ pub fn set_mask(mask: Mask) -> io::Result<()> {
 /// Waits for one of the blocked signals. `None` timeout sleeps until a signal
 /// comes (idle rinit never wakes up by itself); `Ok(None)` means the timeout
 /// passed or the wait was interrupted, and the caller simply loops.
-pub fn wait(listen: Mask, timeout: Option<Duration>) -> io::Result<Option<i32>> {
+/// `own_pid` is rinit's pid (`raised_by_own_call`).
+pub fn wait(listen: Mask, timeout: Option<Duration>, own_pid: i32) -> io::Result<Option<i32>> {
     let set = listen.as_sigset();
     let ts = timeout.map(|t| libc::timespec {
         // Both fields are 64-bit on x86_64 Linux; durations here are at
@@ -285,7 +286,7 @@ pub fn wait(listen: Mask, timeout: Option<Duration>) -> io::Result<Option<i32>> 
     let sig = unsafe { libc::sigtimedwait(&set, &mut info, ts_ptr) };
     if sig > 0 {
         // SAFETY: for a signal sent by a process, si_pid is the sender.
-        if raised_by_own_call(info.si_code, unsafe { info.si_pid() }) {
+        if raised_by_own_call(info.si_code, unsafe { info.si_pid() }, own_pid) {
             return Ok(None);
         }
         return Ok(Some(sig));
@@ -305,8 +306,10 @@ pub fn wait(listen: Mask, timeout: Option<Duration>) -> io::Result<Option<i32>> 
 /// program, whose default action for either is to die, and forwarding them
 /// while each forward's log line raises another kept PID 1 busy for ever.
 /// rinit's own signal to itself (`send_self`) is queued (SI_QUEUE) instead.
-pub fn raised_by_own_call(code: i32, sender: i32) -> bool {
-    code == libc::SI_USER && sender == nix::unistd::getpid().as_raw()
+/// `own_pid` is rinit's pid, asked for once: a getpid per received signal
+/// would be a system call on the path of every forwarded one.
+pub fn raised_by_own_call(code: i32, sender: i32, own_pid: i32) -> bool {
+    code == libc::SI_USER && sender == own_pid
 }
 
 /// Sends `sig` to rinit itself, as queued (SI_QUEUE), so that the loop

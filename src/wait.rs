@@ -40,24 +40,27 @@ pub struct Waiter {
     /// Room for the records one read takes (8), on the heap: PID 1 may run
     /// under a stack limit of 16 KiB.
     buf: Vec<libc::signalfd_siginfo>,
+    /// rinit's pid, for `signals::raised_by_own_call`.
+    own_pid: i32,
 }
 
 impl Waiter {
-    /// Call with every signal already blocked (`signals::take_over`).
-    pub fn open() -> Waiter {
+    /// Call with every signal already blocked (`signals::take_over`);
+    /// `own_pid` is rinit's pid.
+    pub fn open(own_pid: i32) -> Waiter {
         let listen = Mask::blockable();
         let set = listen.as_sigset();
         // SAFETY: `set` is a valid sigset; -1 asks for a new descriptor.
         let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
         if fd < 0 {
             debug!("no signalfd ({}): waiting with sigtimedwait, without the OOM watch", io::Error::last_os_error());
-            return Waiter { signalfd: None, listen, queued: VecDeque::new(), buf: Vec::new() };
+            return Waiter { signalfd: None, listen, queued: VecDeque::new(), buf: Vec::new(), own_pid };
         }
         // SAFETY: signalfd_siginfo is plain data; all-zero is a valid value.
         let buf = vec![unsafe { std::mem::zeroed::<libc::signalfd_siginfo>() }; 8];
         // SAFETY: a fresh descriptor that nothing else owns.
         let signalfd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
-        Waiter { signalfd, listen, queued: VecDeque::with_capacity(8), buf }
+        Waiter { signalfd, listen, queued: VecDeque::with_capacity(8), buf, own_pid }
     }
 
     /// From now on `sig` no longer ends a wait: it stays pending, unread.
@@ -91,10 +94,10 @@ impl Waiter {
             // sigtimedwait hands out the lowest pending signal first, and a
             // flood of exits keeps SIGCHLD (17) pending: any other signal is
             // asked for first, without waiting, so that none starves.
-            if let Some(sig) = signals::wait(self.listen.without(libc::SIGCHLD), Some(Duration::ZERO))? {
+            if let Some(sig) = signals::wait(self.listen.without(libc::SIGCHLD), Some(Duration::ZERO), self.own_pid)? {
                 return Ok(Woken::Signal(sig));
             }
-            return Ok(signals::wait(self.listen, timeout)?.map_or(Woken::Nothing, Woken::Signal));
+            return Ok(signals::wait(self.listen, timeout, self.own_pid)?.map_or(Woken::Nothing, Woken::Signal));
         };
         let mut fds = [
             libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
@@ -119,7 +122,7 @@ impl Waiter {
             return Ok(Woken::Descriptor);
         }
         if signals.revents & libc::POLLIN != 0 {
-            read_signals(sfd, &mut self.buf, &mut self.queued);
+            read_signals(sfd, &mut self.buf, &mut self.queued, self.own_pid);
             return Ok(self.queued.pop_front().map_or(Woken::Nothing, Woken::Signal));
         }
         Ok(Woken::Nothing)
@@ -129,7 +132,7 @@ impl Waiter {
 /// Reads every pending signal there is room for in `buf` at once, lowest
 /// number first, into `queued`: a signal above SIGCHLD must not wait behind
 /// a SIGCHLD that a flood of exits raises again during every reaping step.
-fn read_signals(sfd: &OwnedFd, buf: &mut [libc::signalfd_siginfo], queued: &mut VecDeque<i32>) {
+fn read_signals(sfd: &OwnedFd, buf: &mut [libc::signalfd_siginfo], queued: &mut VecDeque<i32>, own_pid: i32) {
     let size = std::mem::size_of::<libc::signalfd_siginfo>();
     // SAFETY: `buf` is valid for its length in records of `size` bytes.
     let n = unsafe { libc::read(sfd.as_raw_fd(), buf.as_mut_ptr().cast(), std::mem::size_of_val(buf)) };
@@ -138,7 +141,7 @@ fn read_signals(sfd: &OwnedFd, buf: &mut [libc::signalfd_siginfo], queued: &mut 
     for info in buf.iter().take(count) {
         let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
         let sender = i32::try_from(info.ssi_pid).unwrap_or(0);
-        if !signals::raised_by_own_call(info.ssi_code, sender) {
+        if !signals::raised_by_own_call(info.ssi_code, sender, own_pid) {
             queued.push_back(sig);
         }
     }
