@@ -341,21 +341,25 @@ fn the_sigterm_to_thousands_of_others_goes_out_between_waits() {
 }
 
 #[test]
-fn not_pid_1_the_hosts_listing_goes_out_between_waits_and_descendants_get_sigterm() {
-    // Not PID 1 (a subreaper on the host), rinit lists the host's whole
-    // /proc to find its descendants: that listing too goes a slice at a
-    // time, and the 1,000 descendants get SIGTERM once it is in. (Fewer,
-    // and a longer grace: under strace each of the pidfd signals' seven
-    // system calls and the host's thousands of `stat` reads is slow.)
+fn not_pid_1_the_listing_goes_out_between_waits_and_descendants_get_sigterm() {
+    // Not PID 1 (pid 2 under a shell, a subreaper), rinit lists the whole
+    // /proc it sees to find its descendants (on a host, the host's): that
+    // listing too goes a slice at a time, and the 1,000 descendants get
+    // SIGTERM once it is in. (Fewer than as PID 1, and a longer grace:
+    // under strace each of a pidfd signal's seven system calls is slow.) In
+    // a namespace of its own so that nothing outlives a failed run.
     if common::skip_under_qemu() {
         return;
     }
-    let dir = temp_dir("round-host");
-    let mut cmd = direct(&["-s", "-t", "8s"], &["perl", "-e", MANY_CHILDREN]);
-    cmd.env("KIDS", "1000");
+    let dir = temp_dir("round-pid2");
+    let script = format!("{} -s -t 8s -- perl -e \"$PROG\"; exit $?", p(&rinit()));
+    let mut cmd = Command::new("unshare");
+    cmd.args(unshare_args()).args(["sh", "-c", &script]);
+    cmd.env("KIDS", "1000").env("PROG", MANY_CHILDREN);
     let mut r = Pid1::launch(cmd);
     r.lines.expect("ready");
-    let pid = r.child.id() as i32;
+    // unshare forks the shell (PID 1), which forks rinit.
+    let pid = child_of(child_of(r.child.id() as i32));
     let (end, trace) = trace_until_exit(pid, r, &dir);
     assert_eq!(end.code, Some(137), "{}", end.stderr);
     let line = summary(&end.stderr);

@@ -80,7 +80,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("oom_exit_shuts_down_gracefully_after_a_workers_oom_kill_and_exits_137", OWN_THREAD),
     ("without_oom_exit_a_workers_oom_kill_changes_nothing", OWN_THREAD),
     ("the_sigterm_to_thousands_of_others_goes_out_between_waits", SLOW),
-    ("not_pid_1_the_hosts_listing_goes_out_between_waits_and_descendants_get_sigterm", NO_SUBREAPER),
+    ("not_pid_1_the_listing_goes_out_between_waits_and_descendants_get_sigterm", NO_SUBREAPER),
 ];
 
 // What qemu-user (Debian 12's qemu-user-static, 7.2) does not emulate, as
