@@ -462,25 +462,49 @@ pub fn report(inits: &[Init], r: &Results, runs: usize) -> String {
          then every other process; dumb-init TERMs the program's process group; tini and catatonit TERM the program \
          and exit with it, and the kernel SIGKILLs the rest (so their trapping children never get their 50 ms). \
          VmHWM: /proc/PID/status of the init just before SIGTERM and sampled every millisecond until its exit \
-         (the last value read; largest over the runs of both variants).",
+         (the last value read; largest over the runs of both variants). \
+         Targets (issue 20): without trappers, rinit's median at most 1.1× dumb-init's; with trappers, at most \
+         50 ms (the trappers' delay, which dumb-init never waits for) + 1.1× dumb-init's median without trappers at the same N; \
+         the ratio column of a trapping row is rinit over that bound.",
         r.load.join(", "),
         r.took.as_secs_f64()
     );
     if let Some(d) = dumb {
         let _ = writeln!(s, "\n### Targets of issue 14 (rinit against dumb-init, same run)\n");
         let _ = writeln!(s, "| target | rinit | dumb-init | ratio | met |\n|---|--:|--:|--:|:-:|");
+        // The variant without trappers: the trapping rows' reference too.
+        let plain = r.variants.iter().position(|&t| t == 0);
         for (vi, &trap) in r.variants.iter().enumerate() {
             let label = if trap == 0 { String::new() } else { format!(", 1 in {trap} trapping") };
             for (ni, n) in r.ns.iter().enumerate() {
-                let (a, b) = (r.cells[vi][ni][0].secs, r.cells[vi][ni][d].secs);
-                let q = a / b;
-                let _ = writeln!(
-                    s,
-                    "| shutdown of {n}{label} ≤ 1.1× | {} ms | {} ms | {q:.2} | {} |",
-                    ms(a),
-                    ms(b),
-                    super::yes(q <= 1.1)
-                );
+                let a = r.cells[vi][ni][0].secs;
+                if trap == 0 {
+                    let b = r.cells[vi][ni][d].secs;
+                    let q = a / b;
+                    let _ = writeln!(
+                        s,
+                        "| shutdown of {n} ≤ 1.1× | {} ms | {} ms | {q:.2} | {} |",
+                        ms(a),
+                        ms(b),
+                        super::yes(q <= 1.1)
+                    );
+                } else if let Some(p) = plain {
+                    // Issue 20: dumb-init leaves the trapping processes to
+                    // the kernel's SIGKILL, rinit gives them their 50 ms,
+                    // so the bound is those 50 ms plus 1.1x dumb-init's row
+                    // without trappers at the same N.
+                    let b = r.cells[p][ni][d].secs;
+                    let bound = TRAP_DELAY.as_secs_f64() + 1.1 * b;
+                    let _ = writeln!(
+                        s,
+                        "| shutdown of {n}{label} ≤ 50 ms + 1.1× dumb-init without trappers | {} ms | {} ms (bound {} ms) | {:.2} | {} |",
+                        ms(a),
+                        ms(b),
+                        ms(bound),
+                        a / bound,
+                        super::yes(a <= bound)
+                    );
+                }
             }
             if let (Some((hi, lo, g)), Some((_, _, gd))) = (growth(r, vi, 0), growth(r, vi, d)) {
                 let _ = writeln!(

@@ -5,16 +5,21 @@
 //! The parsing is pure; `locate` is the one function that reads the files.
 //!
 //! It runs at every start (the OOM watch), so it is written to be cheap
-//! (issue 20: 564,070 instructions before, for 22 mounts): the fields are
-//! borrowed from the text as it was read (still escaped; unescaped only
-//! where a path is made of one, and only if it has an escape), mountinfo is
-//! read in one pass, and hiding is checked against the few cgroup mounts
-//! kept so far, not against every later mount.
+//! (issue 20: 564,070 instructions on 3d41bee for 22 mounts, about 45,000
+//! after a first round, now a few thousand): mountinfo is scanned as bytes,
+//! a line at a time, with no allocation per field and no UTF-8 check; each
+//! line is read only up to its mount point unless that is under or above
+//! the cgroup root; hiding is checked against the few cgroup mounts kept so
+//! far; the escaped text is compared as it is (see `escaped`), and
+//! unescaped only where a path is made of it. The place's two paths are
+//! one allocation.
 
 use std::borrow::Cow;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use super::{lines, read};
+use super::{find_byte, read_into};
 
 /// One line of `/proc/self/cgroup`: `ID:CONTROLLERS:PATH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,18 +27,23 @@ pub(super) struct Membership<'a> {
     /// The v2 line is `0::PATH`.
     pub v2: bool,
     /// Comma-separated, as in the file.
-    pub controllers: &'a str,
-    pub path: &'a str,
+    pub controllers: &'a [u8],
+    pub path: &'a [u8],
 }
 
-pub(super) fn parse_memberships(text: &str) -> impl Iterator<Item = Membership<'_>> {
-    lines(text).filter_map(|line| {
-        let mut fields = line.splitn(3, ':');
-        let id = fields.next()?;
-        let controllers = fields.next()?;
-        let path = fields.next()?;
-        Some(Membership { v2: id == "0" && controllers.is_empty(), controllers, path })
+pub(super) fn parse_memberships(text: &[u8]) -> impl Iterator<Item = Membership<'_>> {
+    text.split(|&b| b == b'\n').filter_map(|line| {
+        let (id, rest) = split_once(line, b':')?;
+        let (controllers, path) = split_once(rest, b':')?;
+        Some(Membership { v2: id == b"0" && controllers.is_empty(), controllers, path })
     })
+}
+
+/// `text` split at its first `sep`, which goes (a byte loop: no searcher).
+fn split_once(text: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
+    let at = text.iter().position(|&b| b == sep)?;
+    let (before, after) = text.split_at_checked(at)?;
+    Some((before, after.get(1..).unwrap_or_default()))
 }
 
 /// A cgroup filesystem from `/proc/self/mountinfo`, its fields as the file
@@ -41,72 +51,66 @@ pub(super) fn parse_memberships(text: &str) -> impl Iterator<Item = Membership<'
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Mount<'a> {
     /// The cgroup that the mount shows at its mount point.
-    pub root: &'a str,
-    pub point: &'a str,
+    pub root: &'a [u8],
+    pub point: &'a [u8],
     pub v2: bool,
     pub read_only: bool,
     /// v1: the super options, which name the hierarchy's controllers.
-    pub options: &'a str,
+    pub options: &'a [u8],
 }
 
 impl Mount<'_> {
     fn has_option(&self, option: &str) -> bool {
-        has_item(self.options, option)
+        has_item(self.options, option.as_bytes())
     }
 
     /// The mount point as a path.
+    #[cfg(test)]
     fn point(&self) -> PathBuf {
-        PathBuf::from(unescape(self.point).into_owned())
+        PathBuf::from(OsString::from_vec(unescape(self.point).into_owned()))
     }
 }
 
 /// Whether the comma-separated `list` has `item` (a byte loop: no searcher).
-fn has_item(list: &str, item: &str) -> bool {
-    list.as_bytes().split(|&b| b == b',').any(|i| i == item.as_bytes())
+fn has_item(list: &[u8], item: &[u8]) -> bool {
+    list.split(|&b| b == b',').any(|i| i == item)
 }
 
-/// Splits off the text up to the next space or the end of the line (the
-/// newline stays): mountinfo escapes spaces inside fields as \040, so a
-/// space only separates. A byte loop, as the fields are short; "" at the
-/// end of a line.
-fn field<'a>(rest: &mut &'a str) -> &'a str {
-    let end = rest.bytes().position(|b| b == b' ' || b == b'\n').unwrap_or(rest.len());
-    let (field, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
-    // Past the space, if it is one (a byte test: `strip_prefix(' ')` costs
-    // as much as the field).
-    *rest = if after.as_bytes().first() == Some(&b' ') { after.get(1..).unwrap_or_default() } else { after };
+/// Splits off the text up to the next space, or to the end of the line;
+/// the space goes. mountinfo escapes spaces inside fields as \040, so a
+/// space only separates. "" at the end of the line.
+#[inline(always)]
+fn field<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
+    let line = *rest;
+    let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    let (field, after) = line.split_at_checked(end).unwrap_or((line, &[]));
+    *rest = after.get(1..).unwrap_or_default();
     field
-}
-
-/// Moves `rest` to the start of the next line.
-fn next_line(rest: &mut &str) {
-    let end = rest.bytes().position(|b| b == b'\n').map_or(rest.len(), |n| n + 1);
-    *rest = rest.get(end..).unwrap_or_default();
 }
 
 /// The cgroup filesystem that a mountinfo line describes, from the `rest`
 /// of the line after its root and mount point, or `None` for another
 /// filesystem:
 /// `ID PARENT MAJ:MIN ROOT POINT | OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER`.
-fn cgroup_mount<'a>(root: &'a str, point: &'a str, rest: &mut &'a str) -> Option<Mount<'a>> {
-    let mount_options = field(rest);
+fn cgroup_mount<'a>(root: &'a [u8], point: &'a [u8], mut rest: &'a [u8]) -> Option<Mount<'a>> {
+    let mount_options = field(&mut rest);
     // The optional fields (`shared:1`, `master:3`) end at `-`.
     loop {
-        match field(rest) {
-            "-" => break,
-            "" => return None,
+        match field(&mut rest) {
+            b"-" => break,
+            b"" => return None,
             _ => {}
         }
     }
-    let v2 = match field(rest) {
-        "cgroup" => false,
-        "cgroup2" => true,
+    let v2 = match field(&mut rest) {
+        b"cgroup" => false,
+        b"cgroup2" => true,
         _ => return None,
     };
-    field(rest);
-    let options = field(rest);
+    field(&mut rest);
+    let options = field(&mut rest);
     // Read-only either for this mount or for the whole filesystem.
-    let read_only = has_item(mount_options, "ro") || has_item(options, "ro");
+    let read_only = has_item(mount_options, b"ro") || has_item(options, b"ro");
     Some(Mount { root, point, v2, read_only, options })
 }
 
@@ -118,29 +122,45 @@ fn cgroup_mount<'a>(root: &'a str, point: &'a str, rest: &mut &'a str) -> Option
 /// line drops the mounts kept so far that it hides, then is kept itself if
 /// it is a cgroup mount under `root`. Only a mount at `root`, above it or
 /// below it can hide one under it: any other line is read only up to its
-/// mount point. Every byte is looked at once.
-fn visible_mounts<'a>(mountinfo: &'a str, root: &[u8]) -> Vec<Mount<'a>> {
-    let mut kept: Vec<Mount<'a>> = Vec::with_capacity(16);
-    let mut rest = mountinfo;
-    while !rest.is_empty() {
+/// mount point.
+///
+/// The lines are compared as they are, escaped: the kernel escapes a few
+/// bytes as `\ooo` (space, tab, newline, `\`, and `#` in newer kernels),
+/// which leaves `/` alone and is a prefix code, so one escaped path is
+/// within another exactly when the paths are. Only a `root` with one of
+/// those bytes (never rinit's own) has each mount point unescaped first.
+fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8]) -> Vec<Mount<'a>> {
+    let plain = !root.iter().any(|b| b" \t\n\\#".contains(b));
+    let mut kept: Vec<Mount<'a>> = Vec::new();
+    let mut text = mountinfo;
+    while !text.is_empty() {
+        let end = find_byte(text, b'\n').unwrap_or(text.len());
+        let (line, after) = text.split_at_checked(end).unwrap_or((text, &[]));
+        text = after.get(1..).unwrap_or_default();
+        let mut rest = line;
         let (_id, _parent, _dev) = (field(&mut rest), field(&mut rest), field(&mut rest));
         let (mount_root, point) = (field(&mut rest), field(&mut rest));
-        if !point.is_empty() {
-            let path = unescape(point);
-            let under_root = is_within(path.as_bytes(), root);
-            if under_root || is_within(root, path.as_bytes()) {
-                // A mount over `/` itself does not hide anything: path
-                // lookup starts at the process's root, not at what is
-                // mounted on it.
-                if point != "/" {
-                    kept.retain(|m| !is_within(m.point.as_bytes(), point.as_bytes()));
-                }
-                if under_root && let Some(mount) = cgroup_mount(mount_root, point, &mut rest) {
-                    kept.push(mount);
-                }
-            }
+        // The empty line after the last newline, or a line cut short.
+        if point.is_empty() {
+            continue;
         }
-        next_line(&mut rest);
+        let (under_root, above_root) = if plain {
+            (is_within(point, root), is_within(root, point))
+        } else {
+            let point = unescape(point);
+            (is_within(&point, root), is_within(root, &point))
+        };
+        if !under_root && !above_root {
+            continue;
+        }
+        // A mount over `/` itself does not hide anything: path lookup
+        // starts at the process's root, not at what is mounted on it.
+        if point != b"/" {
+            kept.retain(|m| !is_within(m.point, point));
+        }
+        if under_root && let Some(mount) = cgroup_mount(mount_root, point, rest) {
+            kept.push(mount);
+        }
     }
     kept
 }
@@ -148,7 +168,7 @@ fn visible_mounts<'a>(mountinfo: &'a str, root: &[u8]) -> Vec<Mount<'a>> {
 /// Every visible cgroup mount.
 #[cfg(test)]
 pub(super) fn visible_cgroup_mounts(mountinfo: &str) -> Vec<Mount<'_>> {
-    visible_mounts(mountinfo, b"/")
+    visible_mounts(mountinfo.as_bytes(), b"/")
 }
 
 /// Whether `path` is `dir` or below it, component by component (`/a/bc` is
@@ -158,17 +178,19 @@ fn is_within(path: &[u8], dir: &[u8]) -> bool {
     let dir = dir.strip_suffix(b"/").unwrap_or(dir);
     // The byte after `dir` first: it tells most siblings apart without
     // comparing the rest.
-    matches!(path.get(dir.len()), None | Some(b'/')) && path.len() >= dir.len() && path.starts_with(dir)
+    matches!(path.get(dir.len()), None | Some(b'/'))
+        && path.len() >= dir.len()
+        && path.iter().zip(dir).all(|(a, b)| a == b)
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space, `\134` for `\`);
 /// borrowed when there are none, as nearly always.
-fn unescape(field: &str) -> Cow<'_, str> {
-    if !field.bytes().any(|b| b == b'\\') {
+fn unescape(field: &[u8]) -> Cow<'_, [u8]> {
+    if !field.contains(&b'\\') {
         return Cow::Borrowed(field);
     }
     let mut out = Vec::with_capacity(field.len());
-    let mut rest = field.as_bytes();
+    let mut rest = field;
     while let Some((&c, after)) = rest.split_first() {
         let octal = match after {
             [x, y, z, ..] if c == b'\\' && [x, y, z].iter().all(|d| (b'0'..=b'7').contains(*d)) => {
@@ -187,25 +209,36 @@ fn unescape(field: &str) -> Cow<'_, str> {
             }
         }
     }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+    Cow::Owned(out)
 }
 
-/// Where the cgroup `path` is under `mount`, or None if the mount does not
-/// show it (its root is elsewhere in the hierarchy).
-fn translate(mount: &Mount<'_>, path: &str) -> Option<PathBuf> {
+/// Where the cgroup `path` is under `mount`: the mount point and the path
+/// below it, as one path (the length of the mount point's part beside
+/// it), or None if the mount does not show it (its root is elsewhere in
+/// the hierarchy).
+fn translate(mount: &Mount<'_>, path: &[u8]) -> Option<(PathBuf, usize)> {
     let root = unescape(mount.root);
-    let rest = if root == "/" { path } else { path.strip_prefix(&*root)? };
+    let rest = if *root == *b"/" { path } else { path.strip_prefix(&*root)? };
     // Root `/docker/ab` must not match `/docker/abc`.
-    if !rest.is_empty() && !rest.starts_with('/') {
+    if !rest.is_empty() && rest.first() != Some(&b'/') {
         return None;
     }
-    let rel = rest.trim_start_matches('/');
+    let first = rest.iter().position(|&b| b != b'/').unwrap_or(rest.len());
+    let rel = rest.get(first..).unwrap_or_default();
     // Outside a cgroup namespace's root the kernel shows `/../x`.
-    if rel.split('/').any(|c| c == "..") {
+    if rel.split(|&b| b == b'/').any(|c| c == b"..") {
         return None;
     }
-    let point = mount.point();
-    Some(if rel.is_empty() { point } else { point.join(rel) })
+    let point = unescape(mount.point);
+    let mut dir = Vec::with_capacity(point.len() + 1 + rel.len());
+    dir.extend_from_slice(&point);
+    if !rel.is_empty() {
+        if point.last() != Some(&b'/') {
+            dir.push(b'/');
+        }
+        dir.extend_from_slice(rel);
+    }
+    Some((PathBuf::from(OsString::from_vec(dir)), point.len()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,9 +252,18 @@ pub(super) enum Version {
 pub(super) struct Place {
     pub version: Version,
     pub dir: PathBuf,
-    /// Where the hierarchy is mounted: nothing above it is visible.
-    pub mount_point: PathBuf,
+    /// The length of the mount point, which starts `dir`.
+    point_len: usize,
     pub read_only: bool,
+}
+
+impl Place {
+    /// Where the hierarchy is mounted: nothing above it is visible.
+    pub fn mount_point(&self) -> &Path {
+        let dir = self.dir.as_os_str().as_encoded_bytes();
+        let point = dir.get(..self.point_len).unwrap_or(dir);
+        Path::new(std::ffi::OsStr::from_bytes(point))
+    }
 }
 
 /// Finds rinit's cgroup for `controller`: the v1 hierarchy that has it if
@@ -229,6 +271,10 @@ pub(super) struct Place {
 /// one, whose controllers the caller checks in `cgroup.controllers`.
 /// Only mounts under `cgroup_root` count.
 pub(super) fn find_place(mountinfo: &str, own: &str, cgroup_root: &Path, controller: &str) -> Result<Place, String> {
+    find_place_in(mountinfo.as_bytes(), own.as_bytes(), cgroup_root, controller)
+}
+
+fn find_place_in(mountinfo: &[u8], own: &[u8], cgroup_root: &Path, controller: &str) -> Result<Place, String> {
     let mounts = visible_mounts(mountinfo, cgroup_root.as_os_str().as_encoded_bytes());
     if mounts.is_empty() {
         return Err(format!("no cgroup filesystem is mounted at {}", cgroup_root.display()));
@@ -246,7 +292,7 @@ pub(super) fn find_place(mountinfo: &str, own: &str, cgroup_root: &Path, control
     };
     let own_path = parse_memberships(own)
         .find(|m| match version {
-            Version::V1 => !m.v2 && has_item(m.controllers, controller),
+            Version::V1 => !m.v2 && has_item(m.controllers, controller.as_bytes()),
             Version::V2 => m.v2,
         })
         .map(|m| m.path);
@@ -260,24 +306,38 @@ pub(super) fn find_place(mountinfo: &str, own: &str, cgroup_root: &Path, control
             Version::V2 => m.v2,
         })
         .find_map(|m| {
-            translate(m, own_path).map(|dir| Place { version, dir, mount_point: m.point(), read_only: m.read_only })
+            translate(m, own_path).map(|(dir, point_len)| Place { version, dir, point_len, read_only: m.read_only })
         })
         .ok_or_else(|| {
             format!(
-                "rinit's cgroup {own_path} is not visible under the {controller} hierarchy mounted at {}",
+                "rinit's cgroup {} is not visible under the {controller} hierarchy mounted at {}",
+                String::from_utf8_lossy(own_path),
                 cgroup_root.display()
             )
         })
 }
 
-/// rinit's cgroup for `controller`, from the two files under `proc_root`.
+/// rinit's cgroup for `controller`, from the two files under `proc_root`,
+/// read into one buffer.
 pub(super) fn locate(proc_root: &Path, cgroup_root: &Path, controller: &str) -> Result<Place, String> {
-    // One path, its last part changed: each join would be an allocation.
-    let mut path = proc_root.join("self/mountinfo");
-    let mountinfo = read(&path)?;
-    path.set_file_name("cgroup");
-    let own = read(&path)?;
-    find_place(&mountinfo, &own, cgroup_root, controller)
+    let mut text = Vec::new();
+    locate_with(proc_root, cgroup_root, controller, &mut text)
+}
+
+/// `locate`, reading into `text` (cleared first), whose allocation the
+/// caller may use again.
+pub(super) fn locate_with(
+    proc_root: &Path,
+    cgroup_root: &Path,
+    controller: &str,
+    text: &mut Vec<u8>,
+) -> Result<Place, String> {
+    text.clear();
+    read_into(proc_root, "self/mountinfo", text)?;
+    let mountinfo_len = text.len();
+    read_into(proc_root, "self/cgroup", text)?;
+    let (mountinfo, own) = text.split_at_checked(mountinfo_len).unwrap_or((text.as_slice(), &[]));
+    find_place_in(mountinfo, own, cgroup_root, controller)
 }
 
 #[cfg(test)]
@@ -287,12 +347,13 @@ mod tests {
 
     #[test]
     fn parses_proc_self_cgroup() {
-        let m: Vec<_> = parse_memberships("12:pids:/docker/abc\n4:cpu,cpuacct:/x\n1:name=systemd:/s\n0::/a:b\n").collect();
+        let m: Vec<_> =
+            parse_memberships(b"12:pids:/docker/abc\n4:cpu,cpuacct:/x\n1:name=systemd:/s\n0::/a:b\n").collect();
         assert_eq!(m.len(), 4);
-        assert_eq!(m[0], Membership { v2: false, controllers: "pids", path: "/docker/abc" });
-        assert!(has_item(m[1].controllers, "cpu") && has_item(m[1].controllers, "cpuacct"));
-        assert!(!has_item(m[1].controllers, "cpuac"));
-        assert_eq!(m[3], Membership { v2: true, controllers: "", path: "/a:b" });
+        assert_eq!(m[0], Membership { v2: false, controllers: b"pids", path: b"/docker/abc" });
+        assert!(has_item(m[1].controllers, b"cpu") && has_item(m[1].controllers, b"cpuacct"));
+        assert!(!has_item(m[1].controllers, b"cpuac"));
+        assert_eq!(m[3], Membership { v2: true, controllers: b"", path: b"/a:b" });
     }
 
     #[test]
@@ -306,12 +367,18 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(
             m[0],
-            Mount { root: "/docker/abc", point: "/sys/fs/cgroup/pids", v2: false, read_only: true, options: "rw,pids" }
+            Mount {
+                root: b"/docker/abc",
+                point: b"/sys/fs/cgroup/pids",
+                v2: false,
+                read_only: true,
+                options: b"rw,pids"
+            }
         );
         assert!(m[0].has_option("pids") && !m[0].has_option("pid"));
         assert_eq!(m[1].point(), PathBuf::from("/sys/fs/cgroup/my dir"));
         assert!(m[1].v2 && !m[1].read_only);
-        assert_eq!(unescape("a\\134b\\0"), "a\\b\\0");
+        assert_eq!(*unescape(b"a\\134b\\0"), *b"a\\b\\0");
     }
 
     #[test]
@@ -355,8 +422,15 @@ mod tests {
 
     #[test]
     fn translates_the_mount_root() {
-        let mount = |root| Mount { root, point: "/sys/fs/cgroup/pids", v2: false, read_only: false, options: "" };
+        let mount = |root: &'static str| Mount {
+            root: root.as_bytes(),
+            point: b"/sys/fs/cgroup/pids",
+            v2: false,
+            read_only: false,
+            options: b"",
+        };
         let at = |p: &str| Some(PathBuf::from(p));
+        let translate = |m: &Mount<'_>, p: &str| translate(m, p.as_bytes()).map(|(dir, _)| dir);
         assert_eq!(translate(&mount("/"), "/"), at("/sys/fs/cgroup/pids"));
         assert_eq!(translate(&mount("/"), "/a/b"), at("/sys/fs/cgroup/pids/a/b"));
         // In a container the mount shows /docker/<id> and nothing above.
@@ -378,7 +452,10 @@ mod tests {
 44 31 0:41 / /sys/fs/cgroup/my rw - tmpfs tmpfs rw
 ";
         let m = visible_cgroup_mounts(text);
-        assert_eq!(m.iter().map(|m| m.point).collect::<Vec<_>>(), ["/sys/fs/cgroup/pids", "/sys/fs/cgroup/my\\040dir"]);
+        assert_eq!(
+            m.iter().map(|m| m.point).collect::<Vec<_>>(),
+            [&b"/sys/fs/cgroup/pids"[..], b"/sys/fs/cgroup/my\\040dir"]
+        );
         // A mount at a directory above, /sys, hides both; one below does not.
         let hidden = format!("{text}45 1 0:42 / /sys rw - sysfs sysfs rw\n");
         assert!(visible_cgroup_mounts(&hidden).is_empty());
@@ -393,8 +470,8 @@ mod tests {
         let text = "41 31 0:38 /a\\040b /c\\040g/pids rw - cgroup cgroup rw,pids\n";
         let place = find_place(text, "8:pids:/a b/x\n", Path::new("/c g"), "pids").unwrap();
         assert_eq!(place.dir, PathBuf::from("/c g/pids/x"));
-        assert_eq!(place.mount_point, PathBuf::from("/c g/pids"));
-        assert_eq!(unescape("plain"), Cow::Borrowed("plain"));
-        assert_eq!(unescape("\\777\\12\\"), "\\777\\12\\", "not escapes: kept as they are");
+        assert_eq!(place.mount_point(), Path::new("/c g/pids"));
+        assert_eq!(unescape(b"plain"), Cow::Borrowed(b"plain"));
+        assert_eq!(*unescape(b"\\777\\12\\"), *b"\\777\\12\\", "not escapes: kept as they are");
     }
 }

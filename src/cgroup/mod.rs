@@ -44,36 +44,58 @@ fn open(path: &Path) -> std::io::Result<fs::File> {
     open_with(path, libc::O_RDONLY)
 }
 
-/// `open`, for writing, as `fs::write` opens (a control file: the
-/// cgroup's OOM registration; the unit tests' fake cgroups make it).
-fn open_for_writing(path: &Path) -> std::io::Result<fs::File> {
-    open_with(path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC)
-}
+/// How `fs::write` opens (a control file: the cgroup's OOM registration;
+/// the unit tests' fake cgroups make it).
+const WRITE_FLAGS: libc::c_int = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC;
 
 fn open_with(path: &Path, flags: libc::c_int) -> std::io::Result<fs::File> {
+    open_at(path.as_os_str().as_encoded_bytes(), b"", flags)
+}
+
+/// `open` of `name` in `dir`, the path made where `open` makes it: no
+/// `PathBuf` to allocate (and `Path::join` costs a thousand instructions).
+fn open_in(dir: &Path, name: &str, flags: libc::c_int) -> std::io::Result<fs::File> {
+    open_at(dir.as_os_str().as_encoded_bytes(), name.as_bytes(), flags)
+}
+
+/// Opens `dir` + `/` + `name` (or `dir` alone when `name` is empty).
+fn open_at(dir: &[u8], name: &[u8], flags: libc::c_int) -> std::io::Result<fs::File> {
     // The C string is made on the stack when the path fits, as it always
     // does here: an allocation costs more than the system call's set-up.
-    let bytes = path.as_os_str().as_encoded_bytes();
     let mut buf = [0u8; 256];
-    let heap;
-    let c_path: &std::ffi::CStr = match buf.get_mut(..bytes.len()) {
-        Some(dst) if bytes.len() < 256 => {
-            dst.copy_from_slice(bytes);
-            std::ffi::CStr::from_bytes_until_nul(&buf)
-                .ok()
-                .filter(|c| c.count_bytes() == bytes.len())
-                .ok_or(std::io::ErrorKind::InvalidInput)?
-        }
-        _ => {
-            heap = std::ffi::CString::new(bytes).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-            &heap
+    let mut heap = Vec::new();
+    let parts: [&[u8]; 3] = if name.is_empty() { [dir, b"", b""] } else { [dir, b"/", name] };
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let path: &mut [u8] = match buf.get_mut(..=len) {
+        Some(path) => path,
+        None => {
+            heap.resize(len + 1, 0);
+            &mut heap
         }
     };
+    let mut at = 0;
+    for part in parts {
+        if let Some(dst) = path.get_mut(at..at + part.len()) {
+            dst.copy_from_slice(part);
+        }
+        at += part.len();
+    }
+    let c_path = std::ffi::CStr::from_bytes_until_nul(path)
+        .ok()
+        .filter(|c| c.count_bytes() == len)
+        .ok_or(std::io::ErrorKind::InvalidInput)?;
     // SAFETY: a valid C string; openat returns a new descriptor or -1.
     let fd = unsafe {
         libc::syscall(libc::SYS_openat, libc::AT_FDCWD, c_path.as_ptr(), flags | libc::O_CLOEXEC, 0o666 as libc::c_uint)
     };
     crate::fd::from_syscall(fd).map(fs::File::from)
+}
+
+/// Appends the whole of `name` in `dir` to `text` (as `read` reads).
+fn read_into(dir: &Path, name: &str, text: &mut Vec<u8>) -> Result<(), String> {
+    let why = |e: std::io::Error| format!("cannot read {}: {e}", dir.join(name).display());
+    let file = open_in(dir, name, libc::O_RDONLY).map_err(why)?;
+    read_to_end(&file, text).map_err(why)
 }
 
 /// Reads a whole `/proc` or cgroup file, to its end: read returns 0 there
@@ -119,6 +141,16 @@ fn read_to_end(file: &fs::File, text: &mut Vec<u8>) -> std::io::Result<()> {
     }
 }
 
+/// Where the first `byte` in `text` is: musl's `memchr`, a word at a time
+/// (a byte loop costs about 7 instructions a byte at opt-level z, and
+/// mountinfo is read to every newline at every start).
+fn find_byte(text: &[u8], byte: u8) -> Option<usize> {
+    // SAFETY: memchr reads at most `text.len()` bytes from the start of
+    // `text`, and returns a pointer into it or null.
+    let p = unsafe { libc::memchr(text.as_ptr().cast(), byte.into(), text.len()) };
+    (!p.is_null()).then(|| (p as usize).wrapping_sub(text.as_ptr() as usize))
+}
+
 /// Writes a cgroup control file (one `write`, as the kernel wants).
 fn write(path: &Path, value: &str) -> Result<(), String> {
     fs::write(path, value).map_err(|e| format!("cannot write '{value}' to {}: {e}", path.display()))
@@ -128,28 +160,17 @@ fn has_word(text: &str, word: &str) -> bool {
     text.split_whitespace().any(|w| w == word)
 }
 
-/// The value of `key` in a flat keyed file (`oom_kill 3`). Read on every
-/// look at the OOM count: a comparison of the key per line, no searcher.
+/// The value of `key` in a flat keyed file (`oom_kill 3`).
 fn keyed(text: &str, key: &str) -> Option<u64> {
-    lines(text).find_map(|line| {
-        let value = line.strip_prefix(key)?;
-        // A byte test: `strip_prefix(' ')` would cost as much as the line.
-        (value.as_bytes().first() == Some(&b' ')).then(|| value.trim().parse().ok()).flatten()
-    })
+    keyed_bytes(text.as_bytes(), key)
 }
 
-/// The lines of `text`, found with a byte loop: these files have short
-/// lines, for which `str::lines` and its searcher cost more than the bytes.
-fn lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = rest.bytes().position(|b| b == b'\n').unwrap_or(rest.len());
-        let (line, after) = rest.split_at_checked(end).unwrap_or((rest, ""));
-        rest = after.get(1..).unwrap_or_default();
-        Some(line)
+/// `keyed` of the bytes as read. Read on every look at the OOM count: a
+/// comparison of the key per line, no searcher, no UTF-8 check of the rest.
+fn keyed_bytes(text: &[u8], key: &str) -> Option<u64> {
+    text.split(|&b| b == b'\n').find_map(|line| {
+        let value = line.strip_prefix(key.as_bytes())?.strip_prefix(b" ")?;
+        std::str::from_utf8(value).ok()?.trim().parse().ok()
     })
 }
 
@@ -165,9 +186,6 @@ mod tests {
         assert_eq!(keyed("oom_kill_disable 0\noom 2\n", "oom"), Some(2), "a key that starts another is not it");
         assert_eq!(keyed("oom_kill x\noom_kill 4\r\n", "oom_kill"), Some(4), "the first line with a number");
         assert!(has_word("cpu pids\n", "pids"));
-        assert_eq!(lines("a\n\nb c\nd").collect::<Vec<_>>(), ["a", "", "b c", "d"]);
-        assert_eq!(lines("a\n").collect::<Vec<_>>(), ["a"]);
-        assert_eq!(lines("").count(), 0);
         assert!(!has_word("cpu pidsx\n", "pids"));
     }
 

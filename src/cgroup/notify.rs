@@ -40,8 +40,8 @@ impl Notify {
         // SAFETY: plain system call; the result is checked.
         let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         let fd = owned(raw).map_err(|e| format!("eventfd: {e}"))?;
-        let control = dir.join("cgroup.event_control");
-        let why = |e: std::io::Error| format!("cannot register for OOM events in {}: {e}", control.display());
+        let why =
+            |e: std::io::Error| format!("cannot register for OOM events in {}/cgroup.event_control: {e}", dir.display());
         // "<event fd> <fd of memory.oom_control>", in one write as the
         // kernel wants it, made on the stack; the kernel keeps what it
         // needs, so the control file is closed again at once.
@@ -49,7 +49,7 @@ impl Notify {
         let mut w = &mut line[..];
         write!(w, "{} {}", fd.as_raw_fd(), oom_control.as_raw_fd()).map_err(why)?;
         let len = 32 - w.len();
-        let mut file = super::open_for_writing(&control).map_err(why)?;
+        let mut file = super::open_in(dir, "cgroup.event_control", super::WRITE_FLAGS).map_err(why)?;
         file.write_all(line.get(..len).unwrap_or_default()).map_err(why)?;
         Ok(Notify { fd })
     }

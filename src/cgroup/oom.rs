@@ -42,9 +42,9 @@ use crate::procs::{Ending, ProcDir};
 /// How long the look for dying children may take.
 const LOOK_WITHIN: Duration = Duration::from_millis(20);
 
-use super::locate::{Place, Version, locate};
+use super::locate::{Place, Version, locate_with};
 use super::notify::Notify;
-use super::{keyed, open, read};
+use super::{keyed, keyed_bytes, open_in, read};
 
 mod book;
 use book::{Book, Input, Report, Step};
@@ -86,13 +86,26 @@ enum LimitFrom {
     V2(Vec<PathBuf>),
 }
 
+impl LimitFrom {
+    /// The cgroup whose files the watch keeps open.
+    fn counting_dir(&self) -> Option<&Path> {
+        match self {
+            LimitFrom::V1(dir) => Some(dir),
+            LimitFrom::V2(dirs) => dirs.first().map(PathBuf::as_path),
+        }
+    }
+}
+
 impl OomWatch {
     /// Starts watching rinit's memory cgroup, if it can be found and the
     /// kernel can notify (None otherwise, said at debug level: a host
     /// without the memory controller, or too few file descriptors).
     pub fn start(proc_root: &Path, cgroup_root: &Path) -> Option<OomWatch> {
-        match locate(proc_root, cgroup_root, "memory") {
-            Ok(place) => watch_at(place, proc_root),
+        // The buffer the two /proc files are read into becomes the
+        // watch's memory.stat page: one allocation for both.
+        let mut text = Vec::new();
+        match locate_with(proc_root, cgroup_root, "memory", &mut text) {
+            Ok(place) => watch_at(place, proc_root, text),
             Err(e) => {
                 debug!("no OOM report: {e}");
                 None
@@ -184,7 +197,7 @@ impl OomWatch {
             Version::V1 => "total_rss",
             Version::V2 => "anon",
         };
-        let Some(anon) = stat.get(..n).and_then(|t| keyed(&String::from_utf8_lossy(t), key)) else { return false };
+        let Some(anon) = stat.get(..n).and_then(|t| keyed_bytes(t, key)) else { return false };
         // No limit of its own: the OOM was an ancestor's or the machine's.
         let cap = cap.get(..m).map(String::from_utf8_lossy).unwrap_or_default();
         parse_limit(&cap).is_none_or(|cap| anon.saturating_add(MARGIN) < cap)
@@ -243,7 +256,7 @@ impl OomWatch {
         use std::os::unix::fs::FileExt;
         let mut buf = [0u8; 512];
         let n = self.file.read_at(&mut buf, 0).ok()?;
-        keyed(&String::from_utf8_lossy(buf.get(..n)?), "oom_kill")
+        keyed_bytes(buf.get(..n)?, "oom_kill")
     }
 
     fn limit_in_force(&self) -> Option<u64> {
@@ -269,42 +282,44 @@ fn dying_of_sigkill(ending: &Ending) -> bool {
 }
 
 /// The OOM watch of the memory cgroup at `place`, if its counter is readable.
-fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
-    let (counter, limit) = match place.version {
-        Version::V1 => (place.dir.join("memory.oom_control"), LimitFrom::V1(place.dir.clone())),
+/// `page` is any buffer: it becomes the memory.stat page.
+fn watch_at(place: Place, proc_root: &Path, mut page: Vec<u8>) -> Option<OomWatch> {
+    let version = place.version;
+    let (counter, cap) = match version {
+        Version::V1 => ("memory.oom_control", "memory.limit_in_bytes"),
+        Version::V2 => ("memory.events", "memory.max"),
+    };
+    let limit = match version {
+        Version::V1 => LimitFrom::V1(place.dir),
         Version::V2 => {
             // Without the memory controller here (a leaf made for the pids
             // limit, say) the nearest ancestor that has it does the counting.
             let visible: Vec<PathBuf> = place
                 .dir
                 .ancestors()
-                .take_while(|d| d.starts_with(&place.mount_point))
+                .take_while(|d| d.starts_with(place.mount_point()))
                 .map(Path::to_path_buf)
                 .collect();
-            let from = visible.iter().position(|d| d.join("memory.events").exists())?;
-            let dirs = visible.get(from..).unwrap_or_default().to_vec();
-            (dirs.first()?.join("memory.events"), LimitFrom::V2(dirs))
+            let from = visible.iter().position(|d| d.join(counter).exists())?;
+            LimitFrom::V2(visible.get(from..).unwrap_or_default().to_vec())
         }
     };
-    // std opens files close-on-exec.
-    let file = match open(&counter) {
+    // The cgroup that counts: its files are opened by name there, with no
+    // path made for each (std opens files close-on-exec, and so does `open_in`).
+    let dir = limit.counting_dir()?;
+    let file = match open_in(dir, counter, libc::O_RDONLY) {
         Ok(f) => f,
         Err(e) => {
-            debug!("no OOM report: cannot read {}: {e}", counter.display());
+            debug!("no OOM report: cannot read {}/{counter}: {e}", dir.display());
             return None;
         }
     };
-    let notify = match place.version {
-        Version::V1 => Notify::eventfd(&place.dir, &file),
-        Version::V2 => Notify::inotify(&counter),
+    let notify = match version {
+        Version::V1 => Notify::eventfd(dir, &file),
+        Version::V2 => Notify::inotify(&dir.join(counter)),
     };
-    let dir = counter.parent().unwrap_or(&place.dir);
-    let cap = match place.version {
-        Version::V1 => "memory.limit_in_bytes",
-        Version::V2 => "memory.max",
-    };
-    let usage = open(&dir.join("memory.stat")).ok();
-    let cap = open(&dir.join(cap)).ok();
+    let usage = open_in(dir, "memory.stat", libc::O_RDONLY).ok();
+    let cap = open_in(dir, cap, libc::O_RDONLY).ok();
     let notify = match notify {
         Ok(n) => Some(n),
         Err(e) => {
@@ -312,22 +327,35 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
             None
         }
     };
+    // Zeroed, which touches its pages now. The allocation is the one
+    // locate read into (at least a page); `resize` would zero it a byte at
+    // a time (24,000 instructions), `write_bytes` is a memset.
+    const PAGE: usize = 4096;
+    page.clear();
+    page.reserve_exact(PAGE);
+    page.shrink_to(PAGE);
+    // SAFETY: the capacity is at least PAGE (reserved above), and the
+    // first PAGE bytes are initialised (zeroed) before the length says so.
+    unsafe {
+        std::ptr::write_bytes(page.as_mut_ptr(), 0, PAGE);
+        page.set_len(PAGE);
+    }
     let mut watch = OomWatch {
         file,
         notify,
-        version: place.version,
+        version,
         limit,
         proc_root: proc_root.to_path_buf(),
         usage,
-        stat_buf: vec![0; 4096],
+        stat_buf: page,
         cap,
-        book: Book::new(0, place.version == Version::V1),
+        book: Book::new(0, version == Version::V1),
     };
     let Some(count) = watch.current() else {
-        debug!("no OOM report: no oom_kill count in {}", counter.display());
+        debug!("no OOM report: no oom_kill count in {}/{counter}", watch.limit.counting_dir()?.display());
         return None;
     };
-    watch.book = Book::new(count, place.version == Version::V1);
+    watch.book = Book::new(count, version == Version::V1);
     // The first read of each kept-open file makes the kernel allocate its
     // buffer (two pages for memory.stat), which must not happen in the
     // middle of an OOM kill: that set off a second kill, of unshare, in
@@ -348,7 +376,7 @@ fn watch_at(place: Place, proc_root: &Path) -> Option<OomWatch> {
         debug!("no OOM report: too few file descriptors left (RLIMIT_NOFILE)");
         return None;
     }
-    debug!("watching {} for OOM kills", counter.display());
+    debug!("watching {}/{counter} for OOM kills", watch.limit.counting_dir()?.display());
     Some(watch)
 }
 

@@ -82,7 +82,7 @@ fn apply_pids_max(proc_root: &Path, cgroup_root: &Path, max: u64) -> Result<Pids
     let place = locate(proc_root, cgroup_root, "pids")?;
     if place.read_only {
         // As in an unprivileged Docker container: every write would fail with EROFS.
-        return Err(format!("the cgroup filesystem at {} is mounted read-only", place.mount_point.display()));
+        return Err(format!("the cgroup filesystem at {} is mounted read-only", place.mount_point().display()));
     }
     let own = place.dir.join("pids.max");
     if own.exists() {

@@ -137,7 +137,7 @@ fn v2_limit(files: impl Iterator<Item = Option<String>>) -> Limit {
 /// has `file` (its controller) upwards; empty if none has.
 fn nearest_with(place: &Place, file: &str) -> Vec<PathBuf> {
     let visible: Vec<PathBuf> =
-        place.dir.ancestors().take_while(|d| d.starts_with(&place.mount_point)).map(Path::to_path_buf).collect();
+        place.dir.ancestors().take_while(|d| d.starts_with(place.mount_point())).map(Path::to_path_buf).collect();
     match visible.iter().position(|d| d.join(file).exists()) {
         Some(from) => visible.get(from..).unwrap_or_default().to_vec(),
         None => Vec::new(),
