@@ -36,6 +36,10 @@ pub fn usage(proc_root: &Path, cgroup_root: &Path) -> Figures {
         }
     };
     let place = |controller: &str| match find_place(&mountinfo, &own, cgroup_root, controller) {
+        Ok(p) if is_machines_root(&p) => {
+            debug!("exit report: no {controller} figures: {} is the machine's root cgroup, no container's", p.dir.display());
+            None
+        }
         Ok(p) => Some(p),
         Err(e) => {
             debug!("exit report: {e}");
@@ -57,6 +61,17 @@ pub fn usage(proc_root: &Path, cgroup_root: &Path) -> Figures {
         figures.pids_peak = dir.and_then(|d| number(&d.join("pids.peak")));
     }
     figures
+}
+
+/// Whether the cgroup is a hierarchy's real root (rinit on a host, in no
+/// container's cgroup), whose figures are the whole machine's since boot:
+/// v1 has `cgroup.sane_behavior` there only, v2 `cgroup.type` everywhere but
+/// there. A container's cgroup namespace root is not one.
+fn is_machines_root(place: &Place) -> bool {
+    match place.version {
+        Version::V1 => place.dir.join("cgroup.sane_behavior").exists(),
+        Version::V2 => !place.dir.join("cgroup.type").exists(),
+    }
 }
 
 fn cpu_at(place: &Place) -> Option<Cpu> {
@@ -207,6 +222,7 @@ mod tests {
         // rinit in a leaf made for --pids-max, memory counted by the parent.
         let f = Fake::new(&[V2], "0::/pod/ctr/rinit-1-0\n");
         put_all(&f, &[
+            ("pod/ctr/rinit-1-0/cgroup.type", "domain\n"),
             ("pod/ctr/rinit-1-0/cpu.stat", "usage_usec 1500000\nuser_usec 1400000\nsystem_usec 100000\nnr_periods 0\n"),
             ("pod/ctr/rinit-1-0/pids.current", "3\n"),
             ("pod/ctr/rinit-1-0/pids.peak", "25\n"),
@@ -229,6 +245,7 @@ mod tests {
         // An older kernel (no memory.peak), no pids controller anywhere.
         let f = Fake::new(&[V2], "0::/ctr\n");
         put_all(&f, &[
+            ("ctr/cgroup.type", "domain\n"),
             ("ctr/cpu.stat", "usage_usec 42\n"),
             ("ctr/memory.current", "100\n"),
             ("ctr/memory.max", "max\n"),
@@ -241,6 +258,27 @@ mod tests {
         fs_dir(&g, "ctr");
         let u = usage(&g.proc_root(), &g.cgroup_root());
         assert_eq!((u.cpu, u.version, u.memory_limit), (None, None, Limit::Unknown));
+    }
+
+    #[test]
+    fn the_machines_root_cgroup_gives_no_figures() {
+        // rinit on a host: its cgroups are the hierarchies' roots, whose
+        // files count the whole machine since boot.
+        let f = Fake::new(&[V1_CPUACCT, V1_MEMORY], "4:memory:/\n2:cpuacct:/\n");
+        put_all(&f, &[
+            ("cpuacct/cgroup.sane_behavior", "0\n"),
+            ("cpuacct/cpuacct.usage", "2894162000000\n"),
+            ("memory/cgroup.sane_behavior", "0\n"),
+            ("memory/memory.max_usage_in_bytes", "9000000000\n"),
+        ]);
+        let u = usage(&f.proc_root(), &f.cgroup_root());
+        assert_eq!((u.cpu, u.memory_peak), (None, None));
+        let g = Fake::new(&[V2], "0::/\n");
+        g.put("cpu.stat", "usage_usec 2894162000000\n");
+        assert_eq!(usage(&g.proc_root(), &g.cgroup_root()).cpu, None);
+        // A container's cgroup namespace root is its own (cgroup.type there).
+        g.put("cgroup.type", "domain\n");
+        assert!(usage(&g.proc_root(), &g.cgroup_root()).cpu.is_some());
     }
 
     #[test]
