@@ -258,13 +258,21 @@ fn set_pdeathsig(sig: c_int) -> Result<(), String> {
 /// would take those numbers and its log lines could land in them. Hold the
 /// slots with /dev/null, close-on-exec, so the program still sees them closed.
 fn reserve_std_fds() {
-    for fd in 0..=2 {
+    // One poll asks about all three (a closed one comes back POLLNVAL)
+    // where F_GETFD takes a call each; if poll is refused (fewer than three
+    // descriptors allowed, no memory), F_GETFD it is.
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd { fd, events: 0, revents: 0 });
+    // SAFETY: three valid pollfds; a zero timeout returns at once.
+    let closed = if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } >= 0 {
+        fds.map(|p| p.revents & libc::POLLNVAL != 0)
+    } else {
         // SAFETY: F_GETFD only queries the descriptor.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
-            // SAFETY: the path is a valid C string; open returns the lowest
-            // free descriptor, which is `fd`.
-            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-        }
+        [0, 1, 2].map(|fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1)
+    };
+    for _ in closed.iter().filter(|&&c| c) {
+        // SAFETY: the path is a valid C string; open returns the lowest
+        // free descriptor, which is the lowest of the closed ones left.
+        unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
     }
 }
 

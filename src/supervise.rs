@@ -137,8 +137,23 @@ impl Supervisor {
 
     /// Sleeps until something happens and says what, as one event.
     fn next_event(&mut self) -> Event {
-        self.start_oom_watch_when_due();
-        let woken = self.waiter.wait(self.timeout(), self.oom.as_ref().and_then(OomWatch::fd));
+        loop {
+            self.start_oom_watch_when_due();
+            let (timeout, for_the_watch_alone) = self.timeout();
+            let woken = self.waiter.wait(timeout, self.oom.as_ref().and_then(OomWatch::fd));
+            if for_the_watch_alone && matches!(woken, Ok(Woken::Nothing)) {
+                // Nothing else was due by then: setting the watch up (at the
+                // top) is all this wake-up is for, and looking for children
+                // would be two wait4 at every start for nothing (a child's
+                // exit wakes rinit through its SIGCHLD).
+                continue;
+            }
+            return self.woken(woken);
+        }
+    }
+
+    /// What a wake-up says, as one event.
+    fn woken(&mut self, woken: std::io::Result<Woken>) -> Event {
         match woken {
             // A turn woken by a signal to forward does not look for
             // children: a SIGCHLD queued with it stays pending and gets a
@@ -177,15 +192,21 @@ impl Supervisor {
     /// How long the next wait may sleep: until the machine's deadline, the
     /// OOM watch's recheck or set-up, the reaper's next step or the next
     /// slice of a round of signals, whichever
-    /// is first; None (idle: no timer at all) when none is pending.
-    fn timeout(&self) -> Option<Duration> {
+    /// is first; None (idle: no timer at all) when none is pending. And
+    /// whether it is the OOM watch's set-up alone (nothing else due by then).
+    fn timeout(&self) -> (Option<Duration>, bool) {
         let now = self.clock.elapsed();
         let deadline = self.machine.deadline().map(|d| d.saturating_sub(now));
         let recheck = self.oom.as_ref().and_then(|oom| oom.timeout(now));
         let watch_due = self.oom_watch_at.as_ref().map(|_| OOM_WATCH_AFTER.saturating_sub(now));
         // A round of signals under way goes on at once.
         let round = self.reach.busy().then_some(Duration::ZERO);
-        [deadline, recheck, watch_due, self.reaper.due_in(now), round].into_iter().flatten().min()
+        let others = [deadline, recheck, self.reaper.due_in(now), round].into_iter().flatten().min();
+        match (watch_due, others) {
+            (Some(watch), Some(other)) if other <= watch => (Some(other), false),
+            (Some(watch), _) => (Some(watch), true),
+            (None, other) => (other, false),
+        }
     }
 
     /// One bounded step of reaping, as the machine's event.

@@ -737,3 +737,76 @@ fn start_up_instructions_with_the_oom_watch_stay_under_their_bound() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The system calls of rinit's start-up as PID 1 (issue 20), counted with
+/// `strace -f`: rinit's own calls from its execve up to and including the
+/// first ppoll without a timeout, its first blocking wait, once the OOM watch
+/// is set up (the program's calls, before and after its execve, not
+/// counted). The same calls on every run but for the scheduling of the
+/// program against the 3 ms deferred watch (a wait4 more or less), so a
+/// bound with headroom is a test. The peers, counted the same way by
+/// benches/compare.rs: tini-static 20, tini 38, catatonit 21, dumb-init 65.
+#[test]
+fn start_up_system_calls_stay_under_their_bound() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    if !cfg!(target_arch = "x86_64") || std::env::var_os("RINIT_BIN").is_some() {
+        skip("the bound is for the x86_64 binary (system calls differ by architecture)");
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        skip("strace is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    let rinit = common::docker::release_rinit();
+    let dir = temp_dir("strace-start");
+    let log = dir.join("log");
+    // The program ends once PID 1 sleeps in ppoll(…, 2, NULL, …) (271 on
+    // x86_64; its timeout, the third argument, NULL): every run traces the
+    // whole start-up, OOM watch included.
+    let out = Command::new("strace")
+        .arg("-f")
+        .arg("-o")
+        .arg(&log)
+        .arg("unshare")
+        .args(unshare_args())
+        .arg(&rinit)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "until read n a b c r </proc/1/syscall && [ \"$n $b $c\" = '271 0x2 0x0' ]; do :; done",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    // Lines are `PID call(…` (or `PID <... call resumed>`, `PID +++ …`: a
+    // call strace splits in two counts once).
+    let rinit_exec = format!("execve(\"{}\"", rinit.display());
+    let mut lines = text.lines().filter_map(|l| l.split_once(' ')).map(|(p, r)| (p, r.trim_start()));
+    let pid = lines.by_ref().find(|(_, r)| r.starts_with(&rinit_exec)).map(|(p, _)| p).expect("rinit's execve");
+    let mut calls = vec![rinit_exec.as_str()];
+    for (p, r) in lines {
+        if p != pid || r.starts_with("<...") || r.starts_with("+++") || r.starts_with("---") {
+            continue;
+        }
+        calls.push(r);
+        if r.starts_with("ppoll(") && r.contains("], 2, NULL,") {
+            break;
+        }
+    }
+    assert!(calls.last().is_some_and(|c| c.starts_with("ppoll(")), "no ppoll without a timeout:\n{text}");
+    // 50 measured here (cgroup v1, OOM watch on the memory cgroup); 55 on
+    // 8be9c5e, before one poll replaced three F_GETFD, the watch's set-up
+    // stopped looking for children (two wait4) and one pipe replaced two
+    // dups (and close_range their two closes).
+    let bound = 53;
+    let n = calls.len();
+    eprintln!("start-up: {n} system calls, bound {bound}");
+    assert!(n <= bound, "{n} system calls at start-up, more than {bound}:\n{}", calls.join("\n"));
+    let _ = std::fs::remove_dir_all(dir);
+}

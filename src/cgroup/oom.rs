@@ -456,13 +456,27 @@ fn touch_stack(frames: usize) {
     std::hint::black_box(&mut frame);
 }
 
-/// Whether two more descriptors can be had now.
+/// Whether two more descriptors can be had now: a pipe takes two in one
+/// call (two dups took two, and two closes).
 fn spare_descriptors() -> bool {
-    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor (the raw call: musl's
-    // fcntl adds an F_SETFD).
-    let dup = || crate::fd::from_syscall(unsafe { libc::syscall(libc::SYS_fcntl, 2, libc::F_DUPFD_CLOEXEC, 0) });
-    // Both held at once, then dropped, and so closed.
-    dup().and_then(|first| dup().map(|second| (first, second))).is_ok()
+    let mut fds = [-1; 2];
+    // SAFETY: pipe2 writes two descriptors into the array it is given.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return false;
+    }
+    let [a, b] = fds;
+    // The two lowest free numbers, so next to each other unless a
+    // descriptor sits between them: then, or on a kernel without
+    // close_range (before 5.9), one close each.
+    // SAFETY: closes the two descriptors just made, and only them.
+    if b != a + 1 || unsafe { libc::syscall(libc::SYS_close_range, a, b, 0) } != 0 {
+        // SAFETY: as above.
+        unsafe {
+            libc::close(a);
+            libc::close(b);
+        }
+    }
+    true
 }
 
 /// A memory limit as users write it: `128 MiB`, `1.5 GiB`.
