@@ -134,6 +134,15 @@ pub struct Proc {
     pub known: bool,
 }
 
+impl Proc {
+    /// Whether `now`, the same pid read again, is still this process and
+    /// alive: the same start time (not a later process that took the pid),
+    /// and no zombie (which has gone as far as signals go).
+    pub fn lives_on_as(&self, now: &Proc) -> bool {
+        now.start == self.start && now.state != b'Z'
+    }
+}
+
 /// How a process is ending, from the far end of its `stat` line. Kept out
 /// of [`Proc`] and parsed only where asked (the OOM report): a shutdown
 /// listing of thousands of processes neither stores it nor parses that far.
@@ -383,12 +392,10 @@ impl ProcDir {
         };
         if p.known {
             match read_stat(self.fd(), p.pid) {
-                // The pid has another process now: the listed one has gone.
-                // A zombie has gone as far as signals go (a round's known
-                // descendants may have died since they were listed).
-                Ok(Some((now, _))) if now.start != p.start || now.state == b'Z' => {
-                    return Err(io::Error::from_raw_os_error(libc::ESRCH));
-                }
+                // Another process has the pid now, or the listed one is a
+                // zombie (a round's known descendants may have died since
+                // they were listed): it has gone.
+                Ok(Some((now, _))) if !p.lives_on_as(&now) => return Err(io::Error::from_raw_os_error(libc::ESRCH)),
                 Ok(Some(_)) => {}
                 Ok(None) => return Err(io::Error::from_raw_os_error(libc::ESRCH)),
                 Err(e) => {

@@ -147,8 +147,7 @@ impl Reach {
             Way::ProgramOnly => return Some(Termed::Unreachable),
         }
         let groups = if skip_program_group { vec![program] } else { Vec::new() };
-        let exclude = if program_alive { vec![program] } else { Vec::new() };
-        self.round = Some(Round::new(libc::SIGTERM, exclude, groups, Vec::new()));
+        self.round = Some(Round::new(libc::SIGTERM, program_alive.then_some(program), groups, Vec::new()));
         None
     }
 
@@ -165,6 +164,13 @@ impl Reach {
         }
         self.round = None;
         let (program, program_name) = (self.program, self.program_name.clone());
+        // The program is rinit's child, not yet reaped while it lives: its
+        // pid is its own, so a plain kill() is exact.
+        let kill_program = |killed: &mut Killed| {
+            if program_alive && signals::send(program, libc::SIGKILL).is_ok() {
+                killed.listed.push((program, program_name));
+            }
+        };
         let known = self.known.clone();
         match self.way() {
             Way::Listing { proc, kernel_threads } => {
@@ -197,20 +203,14 @@ impl Reach {
                 killed.unlisted = signals::send(-1, libc::SIGKILL).is_ok() && !zombie;
             }
             Way::Descendants { .. } => {
-                // The program first (a child not yet reaped: its pid is
-                // its own), then the descendants the last listing found;
-                // a new listing then finds any others.
-                if program_alive && signals::send(program, libc::SIGKILL).is_ok() {
-                    killed.listed.push((program, program_name));
-                }
-                let exclude = if program_alive { vec![program] } else { Vec::new() };
-                self.round = Some(Round::new(libc::SIGKILL, exclude, Vec::new(), known));
+                // The program first, then the descendants the last listing
+                // found; a new listing then finds any others.
+                kill_program(&mut killed);
+                self.round = Some(Round::new(libc::SIGKILL, program_alive.then_some(program), Vec::new(), known));
             }
             Way::ProgramOnly => {
                 killed.unreachable = true;
-                if program_alive && signals::send(program, libc::SIGKILL).is_ok() {
-                    killed.listed.push((program, program_name));
-                }
+                kill_program(&mut killed);
             }
         }
         killed
@@ -275,7 +275,7 @@ impl Reach {
                     if Instant::now() >= until {
                         return Some((named(&left), true));
                     }
-                    if let Some(now) = proc.dir.stat(p.pid).filter(|now| now.start == p.start && now.state != b'Z') {
+                    if let Some(now) = proc.dir.stat(p.pid).filter(|now| p.lives_on_as(now)) {
                         left.push(now);
                     }
                 }
@@ -389,13 +389,15 @@ struct Round {
 }
 
 impl Round {
-    fn new(sig: i32, exclude: Vec<i32>, groups: Vec<i32>, mut todo: Vec<Proc>) -> Round {
+    /// `program`: the program while it lives, which has its signal from the
+    /// action itself.
+    fn new(sig: i32, program: Option<i32>, groups: Vec<i32>, mut todo: Vec<Proc>) -> Round {
         let seen = HashSet::with_capacity(todo.len());
         // Taken from the end: lowest pid first, as listed.
         todo.reverse();
         Round {
             sig,
-            exclude,
+            exclude: program.into_iter().collect(),
             groups,
             pass: 0,
             cursor: Some(0),

@@ -164,6 +164,9 @@ fn every_sigterm_is_forwarded_not_only_the_first() {
 
 #[test]
 fn synchronous_signals_sent_to_rinit_are_not_forwarded_and_do_not_end_it() {
+    if common::skip_under_qemu() {
+        return;
+    }
     // rinit(1) SIGNALS: SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP and
     // SIGSYS are not blocked and not forwarded (as tini); sent to PID 1 by
     // kill the kernel drops them. Each is followed by SIGUSR2 (12): were one

@@ -82,6 +82,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("the_sigterm_to_thousands_of_others_goes_out_between_waits", SLOW),
     ("not_pid_1_the_listing_goes_out_between_waits_and_descendants_get_sigterm", NO_SUBREAPER),
     ("start_up_system_calls_stay_under_their_bound", OWN_SYSCALLS),
+    ("synchronous_signals_sent_to_rinit_are_not_forwarded_and_do_not_end_it", OWN_FAULTS),
 ];
 
 // What qemu-user (Debian 12's qemu-user-static, 7.2) does not emulate, as
@@ -101,6 +102,8 @@ const SLOW: &str = "under qemu-user each of rinit's system calls costs many time
 const NO_MOUNT_API: &str = "qemu-user does not pass on the mount API (fsopen, fsmount): rinit cannot make \
      a proc instance of its own there and takes its kill(-1) way";
 const OWN_SYSCALLS: &str = "strace sees the emulator's own system calls beside the ones rinit makes";
+const OWN_FAULTS: &str = "qemu-user takes SIGSEGV, SIGBUS and the other synchronous signals for the guest's \
+     faults: after a kill() of SIGSEGV the emulated rinit sits in sigsuspend and forwards nothing more";
 const OWN_SYSCALL: &str = "/proc/PID/syscall shows the emulator's own system call, not the one rinit made";
 
 /// Whether the binary under test is for another architecture than the tests
