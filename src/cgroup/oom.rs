@@ -33,18 +33,18 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
 use crate::procs::{Ending, ProcDir};
 
-/// How long the look for dying children may take.
-const LOOK_WITHIN: Duration = Duration::from_millis(20);
-
 use super::locate::{Place, Version, locate_with};
 use super::notify::Notify;
 use super::{keyed, keyed_bytes, open_in, read};
+
+/// How long the look for dying children may take.
+const LOOK_WITHIN: Duration = Duration::from_millis(20);
 
 mod book;
 use book::{Book, Input, Report, Step};
@@ -227,10 +227,10 @@ impl OomWatch {
         // Bounded like the shutdown's listings: thousands of children (an
         // orphan flood) must not keep the loop from its signals. A look cut
         // short names nobody: a victim unseen could be a child not read.
-        let until = std::time::Instant::now() + LOOK_WITHIN;
+        let until = Instant::now() + LOOK_WITHIN;
         let mut dying = Vec::new();
         for pid in children.split_whitespace().filter_map(|pid| pid.parse::<i32>().ok()) {
-            if std::time::Instant::now() >= until {
+            if Instant::now() >= until {
                 debug!("too many children to look at in time: OOM victims go unnamed");
                 return Vec::new();
             }
