@@ -93,7 +93,7 @@ impl Supervisor {
     }
 
     /// Runs until the machine says exit; returns rinit's exit status.
-    pub fn run(mut self) -> i32 {
+    pub fn run(&mut self) -> i32 {
         // One buffer for the machine's actions, reused on every turn.
         let mut actions = Vec::with_capacity(4);
         // The first turn looks for children: the program may be gone already.
@@ -326,6 +326,11 @@ impl Supervisor {
 
     /// Sets the OOM watch up once `OOM_WATCH_AFTER` has passed, unless the
     /// program has already gone.
+    ///
+    /// Out of line, like `log_end` (each runs once): inlined, their locals
+    /// made `run`'s frame, which is above every call of the loop, larger
+    /// (PID 1 may have about 8 KiB of stack in all: rinit(1) CGROUPS).
+    #[inline(never)]
     fn start_oom_watch_when_due(&mut self) {
         if self.oom_watch_at.is_none() || self.clock.elapsed() < OOM_WATCH_AFTER && self.program_code.is_none() {
             return;
@@ -354,6 +359,15 @@ impl Supervisor {
             code = shutdown::OOM_EXIT_STATUS;
             forced = true;
         }
+        self.log_end(code, forced);
+        code
+    }
+
+    /// The shutdown summary and the exit report. Out of line: their
+    /// formatting (1.5 KB of locals) stays off the stack under the OOM
+    /// watch's last look, which `finish` makes first.
+    #[inline(never)]
+    fn log_end(&self, code: i32, forced: bool) {
         // The line that names the processes that had to be SIGKILLed is the
         // one users need: it shows at the default level (warnings).
         if self.summary.is_clean() {
@@ -372,7 +386,6 @@ impl Supervisor {
             };
             report::deliver(wanted, &self.proc_root, exit);
         }
-        code
     }
 
     fn program_target(&self) -> i32 {

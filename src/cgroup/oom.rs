@@ -224,23 +224,7 @@ impl OomWatch {
             debug!("no {}/thread-self/children: OOM victims go unnamed", self.proc_root.display());
             return Vec::new();
         };
-        // Bounded like the shutdown's listings: thousands of children (an
-        // orphan flood) must not keep the loop from its signals. A look cut
-        // short names nobody: a victim unseen could be a child not read.
-        let until = Instant::now() + LOOK_WITHIN;
-        let mut dying = Vec::new();
-        for pid in children.split_whitespace().filter_map(|pid| pid.parse::<i32>().ok()) {
-            if Instant::now() >= until {
-                debug!("too many children to look at in time: OOM victims go unnamed");
-                return Vec::new();
-            }
-            if let Some((child, ending)) = dir.stat_ending(pid)
-                && dying_of_sigkill(&ending)
-            {
-                dying.push((child.pid, child.name.to_string()));
-            }
-        }
-        dying
+        dying_of(&dir, &children)
     }
 
     fn details(&self, so_far: u64) -> String {
@@ -271,6 +255,34 @@ impl OomWatch {
             }
         }
     }
+}
+
+/// Those of `children` (pids, as `/proc/PID/task/TID/children` lists them)
+/// that are dying of SIGKILL, with their names.
+///
+/// Out of line: the `stat` page read here (2 KB, on the stack) made
+/// `OomWatch::on`'s frame 2.7 KB, and `ProcDir::open`'s path buffer (1 KB)
+/// came on top of it; apart, only the larger of the two is on the stack at
+/// once. PID 1 may have about 8 KiB of stack in all (rinit(1) CGROUPS).
+#[inline(never)]
+fn dying_of(dir: &ProcDir, children: &str) -> Vec<(i32, String)> {
+    // Bounded like the shutdown's listings: thousands of children (an
+    // orphan flood) must not keep the loop from its signals. A look cut
+    // short names nobody: a victim unseen could be a child not read.
+    let until = Instant::now() + LOOK_WITHIN;
+    let mut dying = Vec::new();
+    for pid in children.split_whitespace().filter_map(|pid| pid.parse::<i32>().ok()) {
+        if Instant::now() >= until {
+            debug!("too many children to look at in time: OOM victims go unnamed");
+            return Vec::new();
+        }
+        if let Some((child, ending)) = dir.stat_ending(pid)
+            && dying_of_sigkill(&ending)
+        {
+            dying.push((child.pid, child.name.to_string()));
+        }
+    }
+    dying
 }
 
 /// Whether a process is dying of SIGKILL: SIGKILL pending, or its exit
