@@ -316,27 +316,30 @@ fn stat_runs(trace: &[String]) -> (usize, usize) {
 }
 
 #[test]
-fn the_sigterm_to_thousands_of_others_goes_out_between_waits() {
+fn the_sigterm_to_a_thousand_others_goes_out_between_waits() {
     // rinit(1) SHUTDOWN: listings of /proc go at most 5 ms at a time
     // between two looks at signals and deadlines. As PID 1 with the program
-    // alive at half the grace, 2,000 others are listed and SIGTERMed: the
-    // trace shows waits among the `stat` reads (before: one run of 2,000),
-    // and the summary counts every process once over all the slices.
+    // alive at half the grace, 1,000 others are listed and SIGTERMed: the
+    // trace shows waits among the `stat` reads (before: one run of 1,000),
+    // and the summary counts every process once over all the slices. The
+    // round has the second half of an 8 s grace: strace stops rinit at each
+    // of its system calls, and under CI's load 2,000 others had not all
+    // had their SIGTERM within 2 s (1,031 had).
     if common::skip_under_qemu() {
         return;
     }
     let dir = temp_dir("round");
-    let mut cmd = namespaced(&["-t", "4s"], &["perl", "-e", MANY_CHILDREN]);
-    cmd.env("KIDS", "2000");
+    let mut cmd = namespaced(&["-t", "8s"], &["perl", "-e", MANY_CHILDREN]);
+    cmd.env("KIDS", "1000");
     let mut r = Pid1::launch(cmd);
     r.lines.expect("ready");
     let pid = r.rinit_pid();
     let (end, trace) = trace_until_exit(pid, r, &dir);
     assert_eq!(end.code, Some(137), "{}", end.stderr);
     let line = summary(&end.stderr);
-    assert!(line.contains("2001 processes got SIGTERM, 1 needed SIGKILL (pid 2 'perl')"), "{line}");
+    assert!(line.contains("1001 processes got SIGTERM, 1 needed SIGKILL (pid 2 'perl')"), "{line}");
     let (longest, waits) = stat_runs(&trace);
-    assert!(waits >= 2 && longest < 1000, "longest run of stat reads {longest}, waits among them {waits}");
+    assert!(waits >= 2 && longest < 500, "longest run of stat reads {longest}, waits among them {waits}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
