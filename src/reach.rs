@@ -168,7 +168,16 @@ impl Reach {
         // pid is its own, so a plain kill() is exact.
         let kill_program = |killed: &mut Killed| {
             if program_alive && signals::send(program, libc::SIGKILL).is_ok() {
-                killed.listed.push((program, program_name));
+                killed.listed.push((program, program_name.clone()));
+            }
+        };
+        // As PID 1 kill(-1) reaches the program too: alive (not a zombie
+        // waiting to be reaped), it is named however little the listing had
+        // time for (cut short, it may have found only rinit).
+        let name_program = |killed: &mut Killed| {
+            let zombie = || crate::reap::peek_child(libc::P_PID, program.unsigned_abs(), libc::WEXITED).is_ok_and(|pid| pid == program);
+            if program_alive && !killed.listed.iter().any(|(pid, _)| *pid == program) && !zombie() {
+                killed.listed.push((program, program_name.clone()));
             }
         };
         let known = self.known.clone();
@@ -196,11 +205,21 @@ impl Reach {
                 let listed_nobody = listed.as_ref().is_some_and(Vec::is_empty);
                 let zombie = listed_nobody && has_zombie_child();
                 let reached = signals::send(-1, libc::SIGKILL).is_ok();
-                killed.unlisted = reached && (listed.is_none() || cut || listed_nobody && !zombie && !kernel_threads);
+                let unlisted = reached && (listed.is_none() || cut || listed_nobody && !kernel_threads);
+                (killed.unlisted, killed.unsure) = (unlisted && !zombie, unlisted && zombie);
+                if reached && (listed.is_none() || cut) {
+                    name_program(&mut killed);
+                }
             }
             Way::KillAll => {
+                // Nothing is listed. With the program alive, "the rest"
+                // is at least the program; otherwise kill(-1) may have
+                // reached only a zombie of rinit's (a storm's processes exit
+                // all the time), and the deaths reaped after it tell.
                 let zombie = has_zombie_child();
-                killed.unlisted = signals::send(-1, libc::SIGKILL).is_ok() && !zombie;
+                let reached = signals::send(-1, libc::SIGKILL).is_ok();
+                let sure = program_alive || !zombie;
+                (killed.unlisted, killed.unsure) = (reached && sure, reached && !sure);
             }
             Way::Descendants { .. } => {
                 // The program first, then the descendants the last listing

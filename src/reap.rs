@@ -74,7 +74,7 @@ impl Reaper {
     /// One step: reaps ended children for at most [`REAP_SLICE`] (or, once
     /// the kernel reaps, looks whether any is left), telling `on_reaped`
     /// each pid. `clock` is the loop's.
-    pub fn step(&mut self, clock: Instant, mut on_reaped: impl FnMut(i32)) -> Reaped {
+    pub fn step(&mut self, clock: Instant, mut on_reaped: impl FnMut(i32, Ended)) -> Reaped {
         let started = clock.elapsed();
         let mut program = None;
         // The program first, while it runs: its end must be seen in the
@@ -107,9 +107,9 @@ impl Reaper {
     }
 
     /// One child reaped: the program's status noted, `-w`'s line logged.
-    fn reaped(&mut self, pid: i32, raw: i32, program: &mut Option<i32>, on_reaped: &mut impl FnMut(i32)) {
+    fn reaped(&mut self, pid: i32, raw: i32, program: &mut Option<i32>, on_reaped: &mut impl FnMut(i32, Ended)) {
         let Some(ended) = ending(raw) else { return };
-        on_reaped(pid);
+        on_reaped(pid, ended);
         if pid == self.program {
             let code = status::exit_code(ended, &self.remap_exit);
             debug!("program (pid {pid}) {}; exit status {code}", describe_end(ended));

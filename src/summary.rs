@@ -34,6 +34,10 @@ pub struct Killed {
     /// rinit cannot find all that is left (not PID 1, without `/proc`, or
     /// with `stat` files it could not read).
     pub unreachable: bool,
+    /// kill(-1) reached something while rinit had a zombie child, which it
+    /// reaches too: whether a live process was there is told by the deaths
+    /// reaped after it ([`Summary::reaped_killed`]).
+    pub unsure: bool,
 }
 
 /// At info level when everyone left in time, as a warning when anything
@@ -50,6 +54,9 @@ pub struct Summary {
     pub killed: Vec<(i32, String)>,
     /// SIGKILL through kill(-1) reached processes no listing named.
     pub killed_unlisted: bool,
+    /// A kill(-1) that may have reached only a zombie: a SIGKILL death
+    /// reaped from then on settles it.
+    pub killed_unsure: bool,
     /// Processes still there when rinit gave up waiting: pid and name.
     pub left: Vec<(i32, String)>,
     /// More may have been left than `left` names (its look is bounded).
@@ -80,7 +87,16 @@ impl Summary {
             }
         }
         self.killed_unlisted |= round.unlisted;
+        self.killed_unsure |= round.unsure;
         self.unreached |= round.unreachable;
+    }
+
+    /// A process other than the program was reaped, killed by SIGKILL:
+    /// after a kill(-1) that was unsure of whom it reached, somebody was
+    /// there. (The processes the kill(-1) ended are all rinit's to reap as
+    /// PID 1: their parents die with them.)
+    pub fn reaped_killed(&mut self) {
+        self.killed_unlisted |= self.killed_unsure;
     }
 
     /// Everyone left in time: nothing needed SIGKILL, nothing was left.
@@ -149,6 +165,22 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_kill_all_beside_a_zombie_counts_once_a_sigkill_death_is_reaped() {
+        let mut s = Summary { took: ms(1_000), ..Summary::default() };
+        s.others = Some(Termed::Everyone);
+        s.killed(Killed { unsure: true, ..Killed::default() });
+        assert!(s.is_clean(), "a zombie alone: nobody needed SIGKILL");
+        assert!(s.to_string().contains(", 0 needed SIGKILL,"), "{s}");
+        s.reaped_killed();
+        assert!(!s.is_clean());
+        assert!(s.to_string().contains("the rest got SIGKILL through kill(-1)"), "{s}");
+        // A SIGKILL death with no unsure kill(-1) before it changes nothing.
+        let mut s = Summary::default();
+        s.reaped_killed();
+        assert!(s.is_clean());
     }
 
     #[test]

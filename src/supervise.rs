@@ -17,6 +17,7 @@ use crate::reap::{self, Reaped, Reaper};
 use crate::report;
 use crate::shutdown::{self, Action, Event, Machine};
 use crate::signals;
+use crate::status::Ended;
 use crate::summary::{Killed, Summary, Termed};
 use crate::wait::{Waiter, Woken};
 
@@ -212,12 +213,15 @@ impl Supervisor {
     /// One bounded step of reaping, as the machine's event.
     fn reap(&mut self) -> Event {
         self.tell_oom(OomEvent::BeforeReap);
-        let (oom, clock) = (&mut self.oom, self.clock);
-        let Reaped { program, all_gone } = self.reaper.step(self.clock, |pid| {
+        let (oom, clock, summary, the_program) = (&mut self.oom, self.clock, &mut self.summary, self.program);
+        let Reaped { program, all_gone } = self.reaper.step(self.clock, |pid, ended| {
             // A victim's kill was accounted for when it was found: the
             // report is all there is to this event.
             if let Some(oom) = oom.as_mut() {
                 oom.on(OomEvent::Reaped(pid), clock.elapsed());
+            }
+            if pid != the_program && ended == Ended::Signaled(libc::SIGKILL) {
+                summary.reaped_killed();
             }
         });
         if program.is_some() {
