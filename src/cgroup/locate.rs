@@ -19,7 +19,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use super::{find_byte, read_into};
+use super::{find_byte, find_space_or_newline, read_into};
 
 /// One line of `/proc/self/cgroup`: `ID:CONTROLLERS:PATH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,72 +76,117 @@ fn has_item(list: &[u8], item: &[u8]) -> bool {
     list.split(|&b| b == b',').any(|i| i == item)
 }
 
-/// Splits off the text up to the next space, or to the end of the line;
-/// the space goes. mountinfo escapes spaces inside fields as \040, so a
-/// space only separates. "" at the end of the line.
-#[inline(always)]
-fn field<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
-    let line = *rest;
-    let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
-    let (field, after) = line.split_at_checked(end).unwrap_or((line, &[]));
-    *rest = after.get(1..).unwrap_or_default();
-    field
+/// mountinfo read a field at a time: the fields of a line, then on to the
+/// next line. A field is looked for in the rest of the text, not in its
+/// line, so that the eight-byte steps of the search are not cut short at
+/// the line's end, and a line is only read to its end (`next_line`) when
+/// what is left of it does not matter.
+struct Fields<'a> {
+    /// From the start of the next field, or, past the line's last field,
+    /// from where it ended.
+    rest: &'a [u8],
+    /// Whether the line's last field has been given.
+    line_done: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// The next field of the line, up to a space, a newline or the end of
+    /// the text; "" once past its last. mountinfo escapes spaces inside
+    /// fields as \040, so a space only separates.
+    fn field(&mut self) -> &'a [u8] {
+        if self.line_done {
+            return b"";
+        }
+        let end = find_space_or_newline(self.rest);
+        let (field, after) = self.rest.split_at_checked(end).unwrap_or((self.rest, &[]));
+        self.line_done = after.first() != Some(&b' ');
+        self.rest = after.get(1..).unwrap_or_default();
+        field
+    }
+
+    /// On to the first field of the next line; false at the end of the text.
+    fn next_line(&mut self) -> bool {
+        if !self.line_done {
+            let end = find_byte(self.rest, b'\n').unwrap_or(self.rest.len());
+            self.rest = self.rest.get(end + 1..).unwrap_or_default();
+        }
+        self.line_done = false;
+        !self.rest.is_empty()
+    }
+}
+
+/// Which cgroup mounts `visible_mounts` keeps.
+#[derive(Debug, Clone, Copy)]
+enum Keep<'c> {
+    /// Those that can hold a controller: the v1 ones that have it, and v2
+    /// ones (whose controllers are in `cgroup.controllers`). At every start
+    /// (the OOM watch) these are one or two of a dozen, and the others'
+    /// read-only flags are never looked for.
+    Controller(&'c [u8]),
+    /// Every one (the tests, and the error that says which kind is missing).
+    All,
 }
 
 /// The cgroup filesystem that a mountinfo line describes, from the `rest`
 /// of the line after its root and mount point, or `None` for another
-/// filesystem:
+/// filesystem or one that `keep` leaves out:
 /// `ID PARENT MAJ:MIN ROOT POINT | OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER`.
-fn cgroup_mount<'a>(root: &'a [u8], point: &'a [u8], mut rest: &'a [u8]) -> Option<Mount<'a>> {
-    let mount_options = field(&mut rest);
+fn cgroup_mount<'a>(root: &'a [u8], point: &'a [u8], rest: &mut Fields<'a>, keep: Keep<'_>) -> Option<Mount<'a>> {
+    let mount_options = rest.field();
     // The optional fields (`shared:1`, `master:3`) end at `-`.
     loop {
-        match field(&mut rest) {
+        match rest.field() {
             b"-" => break,
             b"" => return None,
             _ => {}
         }
     }
-    let v2 = match field(&mut rest) {
+    let v2 = match rest.field() {
         b"cgroup" => false,
         b"cgroup2" => true,
         _ => return None,
     };
-    field(&mut rest);
-    let options = field(&mut rest);
+    rest.field();
+    let options = rest.field();
+    if let Keep::Controller(controller) = keep
+        && !v2
+        && !has_item(options, controller)
+    {
+        return None;
+    }
     // Read-only either for this mount or for the whole filesystem.
     let read_only = has_item(mount_options, b"ro") || has_item(options, b"ro");
     Some(Mount { root, point, v2, read_only, options })
 }
 
-/// The cgroup mounts under `root` that a path resolves to, in mount order:
-/// a later mount at the same point, or at a directory above it, hides an
-/// earlier one (`docker run -v /sys/fs/cgroup/pids:/sys/fs/cgroup/pids:rw`
-/// puts a writable mount on top of the read-only one). mountinfo lists a
-/// namespace's mounts in the order they were made, so one pass does: each
-/// line drops the mounts kept so far that it hides, then is kept itself if
-/// it is a cgroup mount under `root`. Only a mount at `root`, above it or
-/// below it can hide one under it: any other line is read only up to its
-/// mount point.
+/// The cgroup mounts under `root` that a path resolves to, in mount order,
+/// those that `keep` asks for: a later mount at the same point, or at a
+/// directory above it, hides an earlier one (`docker run -v
+/// /sys/fs/cgroup/pids:/sys/fs/cgroup/pids:rw` puts a writable mount on top
+/// of the read-only one). mountinfo lists a namespace's mounts in the order
+/// they were made, so one pass does: each line drops the mounts kept so far
+/// that it hides, then is kept itself if it is a cgroup mount under `root`.
+/// Only a mount at `root`, above it or below it can hide one under it: any
+/// other line is read only up to its mount point. A mount hides whatever is
+/// under it whether it is kept or not, so leaving out the mounts `keep`
+/// does not ask for changes nothing about the others.
 ///
 /// The lines are compared as they are, escaped: the kernel escapes a few
 /// bytes as `\ooo` (space, tab, newline, `\`, and `#` in newer kernels),
 /// which leaves `/` alone and is a prefix code, so one escaped path is
 /// within another exactly when the paths are. Only a `root` with one of
 /// those bytes (never rinit's own) has each mount point unescaped first.
-fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8]) -> Vec<Mount<'a>> {
+fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8], keep: Keep<'_>) -> Vec<Mount<'a>> {
     let plain = !root.iter().any(|b| b" \t\n\\#".contains(b));
     let mut kept: Vec<Mount<'a>> = Vec::new();
-    let mut text = mountinfo;
-    while !text.is_empty() {
-        let end = find_byte(text, b'\n').unwrap_or(text.len());
-        let (line, after) = text.split_at_checked(end).unwrap_or((text, &[]));
-        text = after.get(1..).unwrap_or_default();
-        let mut rest = line;
-        let (_id, _parent, _dev) = (field(&mut rest), field(&mut rest), field(&mut rest));
-        let (mount_root, point) = (field(&mut rest), field(&mut rest));
+    let mut line = Fields { rest: mountinfo, line_done: false };
+    let mut more = !mountinfo.is_empty();
+    while more {
+        let (_id, _parent, _dev) = (line.field(), line.field(), line.field());
+        let (mount_root, point) = (line.field(), line.field());
         // The empty line after the last newline, or a line cut short.
         if point.is_empty() {
+            more = line.next_line();
             continue;
         }
         let (under_root, above_root) = if plain {
@@ -151,6 +196,7 @@ fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8]) -> Vec<Mount<'a>> {
             (is_within(&point, root), is_within(root, &point))
         };
         if !under_root && !above_root {
+            more = line.next_line();
             continue;
         }
         // A mount over `/` itself does not hide anything: path lookup
@@ -158,9 +204,10 @@ fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8]) -> Vec<Mount<'a>> {
         if point != b"/" {
             kept.retain(|m| !is_within(m.point, point));
         }
-        if under_root && let Some(mount) = cgroup_mount(mount_root, point, rest) {
+        if under_root && let Some(mount) = cgroup_mount(mount_root, point, &mut line, keep) {
             kept.push(mount);
         }
+        more = line.next_line();
     }
     kept
 }
@@ -168,7 +215,7 @@ fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8]) -> Vec<Mount<'a>> {
 /// Every visible cgroup mount.
 #[cfg(test)]
 pub(super) fn visible_cgroup_mounts(mountinfo: &str) -> Vec<Mount<'_>> {
-    visible_mounts(mountinfo.as_bytes(), b"/")
+    visible_mounts(mountinfo.as_bytes(), b"/", Keep::All)
 }
 
 /// Whether `path` is `dir` or below it, component by component (`/a/bc` is
@@ -275,15 +322,16 @@ pub(super) fn find_place(mountinfo: &str, own: &str, cgroup_root: &Path, control
 }
 
 fn find_place_in(mountinfo: &[u8], own: &[u8], cgroup_root: &Path, controller: &str) -> Result<Place, String> {
-    let mounts = visible_mounts(mountinfo, cgroup_root.as_os_str().as_encoded_bytes());
-    if mounts.is_empty() {
-        return Err(format!("no cgroup filesystem is mounted at {}", cgroup_root.display()));
-    }
+    let root = cgroup_root.as_os_str().as_encoded_bytes();
+    let mounts = visible_mounts(mountinfo, root, Keep::Controller(controller.as_bytes()));
     let is_v1 = |m: &Mount<'_>| !m.v2 && m.has_option(controller);
     let version = if mounts.iter().any(is_v1) {
         Version::V1
     } else if mounts.iter().any(|m| m.v2) {
         Version::V2
+    } else if visible_mounts(mountinfo, root, Keep::All).is_empty() {
+        // Read again, whole, only to say which of the two is missing.
+        return Err(format!("no cgroup filesystem is mounted at {}", cgroup_root.display()));
     } else {
         return Err(format!(
             "no cgroup hierarchy with the {controller} controller is mounted at {}",
