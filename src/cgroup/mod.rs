@@ -115,11 +115,17 @@ fn read(path: &Path) -> Result<String, String> {
 
 /// Appends what is left of `file` to `text` until read returns 0, each
 /// read straight into the spare capacity (nothing zeroed, nothing copied).
+/// The buffer grows only when less than `MIN_SPARE` of it is left (a seq_file
+/// gives what fits, and the rest at the next read): at start-up mountinfo
+/// and the cgroup file then share the one page that becomes the OOM watch's
+/// (issue 20: growing it at half a page full, then shrinking it back for the
+/// watch, cost two reallocations, an mmap and a munmap each).
 fn read_to_end(file: &fs::File, text: &mut Vec<u8>) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     const PAGE: usize = 4096;
+    const MIN_SPARE: usize = 512;
     loop {
-        if text.capacity() - text.len() < PAGE / 2 {
+        if text.capacity() - text.len() < MIN_SPARE {
             text.reserve(PAGE);
         }
         let spare = text.spare_capacity_mut();
