@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let lookup = |name: &str| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
     match cli::parse(&args, &lookup) {
         Ok(Command::Run(config)) => {
             assert!(!config.program.is_empty());
