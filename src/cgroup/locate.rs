@@ -19,7 +19,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use super::{find_byte, find_space_or_newline, read_into};
+use super::{find_byte, read_into};
 
 /// One line of `/proc/self/cgroup`: `ID:CONTROLLERS:PATH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,42 +76,42 @@ fn has_item(list: &[u8], item: &[u8]) -> bool {
     list.split(|&b| b == b',').any(|i| i == item)
 }
 
-/// mountinfo read a field at a time: the fields of a line, then on to the
-/// next line. A field is looked for in the rest of the text, not in its
-/// line, so that the eight-byte steps of the search are not cut short at
-/// the line's end, and a line is only read to its end (`next_line`) when
-/// what is left of it does not matter.
-struct Fields<'a> {
-    /// From the start of the next field, or, past the line's last field,
-    /// from where it ended.
-    rest: &'a [u8],
-    /// Whether the line's last field has been given.
-    line_done: bool,
+/// Splits off the text up to the next space, or to the end of the line;
+/// the space goes. mountinfo escapes spaces inside fields as \040, so a
+/// space only separates. "" at the end of the line.
+fn field<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
+    let line = *rest;
+    let end = find_byte(line, b' ').unwrap_or(line.len());
+    let (field, after) = line.split_at_checked(end).unwrap_or((line, &[]));
+    *rest = after.get(1..).unwrap_or_default();
+    field
 }
 
-impl<'a> Fields<'a> {
-    /// The next field of the line, up to a space, a newline or the end of
-    /// the text; "" once past its last. mountinfo escapes spaces inside
-    /// fields as \040, so a space only separates.
-    fn field(&mut self) -> &'a [u8] {
-        if self.line_done {
-            return b"";
+/// The line's root (its fourth field) and what follows it: one byte loop
+/// over the short fields at the start of every line (`ID PARENT MAJ:MIN
+/// ROOT`, the root nearly always `/`), where a search for each field's end
+/// costs more in set-up than it saves.
+fn root_field(line: &[u8]) -> (&[u8], &[u8]) {
+    let (mut spaces, mut start) = (0, 0);
+    for (i, &b) in line.iter().enumerate() {
+        if b == b' ' {
+            spaces += 1;
+            if spaces == 3 {
+                start = i + 1;
+            } else if spaces == 4 {
+                return (line.get(start..i).unwrap_or_default(), line.get(i + 1..).unwrap_or_default());
+            }
         }
-        let end = find_space_or_newline(self.rest);
-        let (field, after) = self.rest.split_at_checked(end).unwrap_or((self.rest, &[]));
-        self.line_done = after.first() != Some(&b' ');
-        self.rest = after.get(1..).unwrap_or_default();
-        field
     }
+    (&[], &[])
+}
 
-    /// On to the first field of the next line; false at the end of the text.
-    fn next_line(&mut self) -> bool {
-        if !self.line_done {
-            let end = find_byte(self.rest, b'\n').unwrap_or(self.rest.len());
-            self.rest = self.rest.get(end + 1..).unwrap_or_default();
-        }
-        self.line_done = false;
-        !self.rest.is_empty()
+/// `text` split at its last space: what is before it and the last field
+/// (all of `text` when it has no space). mountinfo's last fields are short.
+fn last_field(text: &[u8]) -> (&[u8], &[u8]) {
+    match text.iter().rposition(|&b| b == b' ') {
+        Some(at) => (text.get(..at).unwrap_or_default(), text.get(at + 1..).unwrap_or_default()),
+        None => (&[], text),
     }
 }
 
@@ -131,29 +131,31 @@ enum Keep<'c> {
 /// of the line after its root and mount point, or `None` for another
 /// filesystem or one that `keep` leaves out:
 /// `ID PARENT MAJ:MIN ROOT POINT | OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER`.
-fn cgroup_mount<'a>(root: &'a [u8], point: &'a [u8], rest: &mut Fields<'a>, keep: Keep<'_>) -> Option<Mount<'a>> {
-    let mount_options = rest.field();
-    // The optional fields (`shared:1`, `master:3`) end at `-`.
-    loop {
-        match rest.field() {
-            b"-" => break,
-            b"" => return None,
-            _ => {}
-        }
-    }
-    let v2 = match rest.field() {
+/// Read from the end: the three fields after the `-` are the line's last
+/// (none of them has a space: the kernel escapes them), and the optional
+/// fields before it vary in number.
+fn cgroup_mount<'a>(root: &'a [u8], point: &'a [u8], rest: &'a [u8], keep: Keep<'_>) -> Option<Mount<'a>> {
+    let (rest, options) = last_field(rest);
+    let (rest, _source) = last_field(rest);
+    let (rest, fstype) = last_field(rest);
+    let v2 = match fstype {
         b"cgroup" => false,
         b"cgroup2" => true,
         _ => return None,
     };
-    rest.field();
-    let options = rest.field();
+    // `OPTIONS [OPTIONAL...] -`, the optional fields (`shared:1`,
+    // `master:3`) up to the `-`.
+    let (before, dash) = last_field(rest);
+    if dash != b"-" || before.is_empty() {
+        return None;
+    }
     if let Keep::Controller(controller) = keep
         && !v2
         && !has_item(options, controller)
     {
         return None;
     }
+    let mount_options = field(&mut { before });
     // Read-only either for this mount or for the whole filesystem.
     let read_only = has_item(mount_options, b"ro") || has_item(options, b"ro");
     Some(Mount { root, point, v2, read_only, options })
@@ -167,7 +169,8 @@ fn cgroup_mount<'a>(root: &'a [u8], point: &'a [u8], rest: &mut Fields<'a>, keep
 /// they were made, so one pass does: each line drops the mounts kept so far
 /// that it hides, then is kept itself if it is a cgroup mount under `root`.
 /// Only a mount at `root`, above it or below it can hide one under it: any
-/// other line is read only up to its mount point. A mount hides whatever is
+/// other line is read only up to its mount point (and searched for its
+/// newline). A mount hides whatever is
 /// under it whether it is kept or not, so leaving out the mounts `keep`
 /// does not ask for changes nothing about the others.
 ///
@@ -177,16 +180,17 @@ fn cgroup_mount<'a>(root: &'a [u8], point: &'a [u8], rest: &mut Fields<'a>, keep
 /// within another exactly when the paths are. Only a `root` with one of
 /// those bytes (never rinit's own) has each mount point unescaped first.
 fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8], keep: Keep<'_>) -> Vec<Mount<'a>> {
-    let plain = !root.iter().any(|b| b" \t\n\\#".contains(b));
+    let plain = !root.iter().any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\\' | b'#'));
     let mut kept: Vec<Mount<'a>> = Vec::new();
-    let mut line = Fields { rest: mountinfo, line_done: false };
-    let mut more = !mountinfo.is_empty();
-    while more {
-        let (_id, _parent, _dev) = (line.field(), line.field(), line.field());
-        let (mount_root, point) = (line.field(), line.field());
+    let mut text = mountinfo;
+    while !text.is_empty() {
+        let end = find_byte(text, b'\n').unwrap_or(text.len());
+        let (line, after) = text.split_at_checked(end).unwrap_or((text, &[]));
+        text = after.get(1..).unwrap_or_default();
+        let (mount_root, mut rest) = root_field(line);
+        let point = field(&mut rest);
         // The empty line after the last newline, or a line cut short.
         if point.is_empty() {
-            more = line.next_line();
             continue;
         }
         let (under_root, above_root) = if plain {
@@ -196,7 +200,6 @@ fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8], keep: Keep<'_>) -> Vec<M
             (is_within(&point, root), is_within(root, &point))
         };
         if !under_root && !above_root {
-            more = line.next_line();
             continue;
         }
         // A mount over `/` itself does not hide anything: path lookup
@@ -204,10 +207,9 @@ fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8], keep: Keep<'_>) -> Vec<M
         if point != b"/" {
             kept.retain(|m| !is_within(m.point, point));
         }
-        if under_root && let Some(mount) = cgroup_mount(mount_root, point, &mut line, keep) {
+        if under_root && let Some(mount) = cgroup_mount(mount_root, point, rest, keep) {
             kept.push(mount);
         }
-        more = line.next_line();
     }
     kept
 }
@@ -466,6 +468,33 @@ mod tests {
         assert_eq!(m[0].point(), PathBuf::from("/sys/fs/cgroup/memory"));
         let e = find_place(text, "8:pids:/\n4:memory:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap_err();
         assert!(e.contains("no cgroup hierarchy with the pids controller"), "{e}");
+    }
+
+    #[test]
+    fn a_long_mountinfo_is_read_to_its_end() {
+        // 70 cgroup mounts at 19 points, lines of every length around the
+        // eight-byte steps, escapes, optional fields, empty lines, lines cut
+        // short, and a last line without its newline.
+        let mut text = String::new();
+        for i in 0..70 {
+            let pad = "x".repeat(i % 19);
+            let optional = ["", " shared:1", " shared:2 master:3"][i % 3];
+            text += &format!("{i} 1 0:{i} /r{pad} /sys/fs/cgroup/a\\040b{pad} rw,relatime{optional} - cgroup cgroup rw,c{i}\n");
+            if i % 10 == 0 {
+                text += "\n7 1 0:7 / /sys/fs/cgroup/cut rw - cgroup\n8 1 0:8\n";
+            }
+        }
+        text += "99 1 0:9 / /sys/fs/cgroup/last ro - cgroup2 cgroup2 rw";
+        let mounts = visible_cgroup_mounts(&text);
+        // Each point with the last of its mounts, and the last line's.
+        assert_eq!(mounts.len(), 20, "{mounts:?}");
+        let at = |pad: usize| PathBuf::from(format!("/sys/fs/cgroup/a b{}", "x".repeat(pad)));
+        assert_eq!(mounts[18].point(), at(69 % 19));
+        assert_eq!((mounts[18].root, mounts[18].options), (&b"/rxxxxxxxxxxxx"[..], &b"rw,c69"[..]));
+        assert!(mounts.iter().all(|m| m.point() != Path::new("/sys/fs/cgroup/cut")), "no super options: not a mount");
+        assert_eq!(mounts[19], Mount { root: b"/", point: b"/sys/fs/cgroup/last", v2: true, read_only: true, options: b"rw" });
+        let place = find_place(&text, "0::/\n", Path::new("/sys/fs/cgroup"), "memory").unwrap();
+        assert_eq!(place.dir, PathBuf::from("/sys/fs/cgroup/last"));
     }
 
     #[test]
