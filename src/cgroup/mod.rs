@@ -147,6 +147,18 @@ fn read_to_end(file: &fs::File, text: &mut Vec<u8>) -> std::io::Result<()> {
     }
 }
 
+/// Eight bytes of ones: `ONES * b` is a word of eight `b`s.
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+
+/// A high bit in each byte of `word` that is 0, and in no other: each
+/// byte's low seven bits added to 0x7f carry into its high bit unless they
+/// are all 0, and never into the next byte.
+#[inline(always)]
+fn exact_zero_bytes(word: u64) -> u64 {
+    const LOWS: u64 = u64::from_le_bytes([0x7f; 8]);
+    !((word & LOWS).wrapping_add(LOWS) | word | LOWS)
+}
+
 /// Where the first `byte` in `text` is, eight bytes at a time: mountinfo
 /// is read to every newline, and its mount points found, at every start
 /// (issue 20). A byte loop costs about 7 instructions a byte at opt-level
@@ -156,8 +168,6 @@ fn find_byte(text: &[u8], byte: u8) -> Option<usize> {
     let pattern = ONES * u64::from(byte);
     first_of(text, |word| zero_bytes(word ^ pattern), |b| b == byte)
 }
-
-const ONES: u64 = u64::from_le_bytes([1; 8]);
 
 /// A high bit in each byte of `word` that is 0, and maybe in some bytes
 /// after such a byte (the borrow carries on through a 1): the lowest one,
@@ -247,6 +257,20 @@ mod tests {
         }
         assert_eq!(find_byte(b"abc\n", b'\n'), Some(3));
         assert_eq!(find_byte(b"\0\0\0\0\0\0\0\0\0", 0), Some(0));
+    }
+
+    #[test]
+    fn finds_zero_bytes_exactly() {
+        // Every byte value at every place, among bytes that trip the
+        // cheaper trick's borrow (1 after a 0) and its high bits (0x80).
+        for at in 0..8 {
+            for b in 0..=255u8 {
+                let mut bytes = [1u8, 0x80, 1, 0, 1, 0xff, 0, 1];
+                bytes[at] = b;
+                let want = bytes.iter().enumerate().fold(0u64, |m, (i, &x)| if x == 0 { m | 0x80 << (8 * i) } else { m });
+                assert_eq!(exact_zero_bytes(u64::from_le_bytes(bytes)), want, "{bytes:?}");
+            }
+        }
     }
 
     #[test]
