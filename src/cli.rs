@@ -1232,12 +1232,12 @@ mod tests {
     fn program_arguments_need_not_be_utf8() {
         use std::os::unix::ffi::OsStringExt;
         let raw = OsString::from_vec(vec![b'a', 0xff]);
-        let args = vec![OsString::from("prog"), raw.clone()];
+        let args = [OsString::from("prog"), raw.clone()];
         match parse(&[args[0].as_os_str(), &args[1]], &|_| None) {
             Ok(Command::Run(c)) => assert_eq!(c.program[1], raw),
             other => panic!("{other:?}"),
         }
-        let bad_opt = vec![OsString::from_vec(vec![b'-', 0xff]), OsString::from("p")];
+        let bad_opt = [OsString::from_vec(vec![b'-', 0xff]), OsString::from("p")];
         assert!(parse(&[bad_opt[0].as_os_str(), &bad_opt[1]], &|_| None).is_err());
     }
 }
