@@ -7,7 +7,7 @@
 //! `--help` text, [`ENV_VARS`] and the man-page test (tests/manual.rs) are all
 //! driven from that table.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::time::Duration;
 
 use crate::signals::{self, RewriteMap};
@@ -447,24 +447,25 @@ impl OptionSpec {
 }
 
 /// Parses `args` (without argv\[0\]) and the environment, read through
-/// `env`, into a [`Command`].
+/// `env`, into a [`Command`]. The arguments are borrowed (rinit's own
+/// point into its argv, with no copy of each made at start-up).
 pub fn parse(
-    args: &[OsString],
+    args: &[&OsStr],
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Command, UsageError> {
     let mut draft = Draft::new();
-    let mut rest = args.iter();
+    let mut rest = args.iter().copied();
     let mut program = Vec::new();
     while let Some(arg) = rest.next() {
         let bytes = arg.as_encoded_bytes();
         if bytes == b"--" {
-            program.extend(rest.by_ref().cloned());
+            program.extend(rest.by_ref().map(OsStr::to_os_string));
             break;
         }
         if !bytes.starts_with(b"-") || bytes == b"-" {
             // The first non-option starts the program: `rinit cmd -x` runs `cmd -x`.
-            program.push(arg.clone());
-            program.extend(rest.by_ref().cloned());
+            program.push(arg.to_os_string());
+            program.extend(rest.by_ref().map(OsStr::to_os_string));
             break;
         }
         let Some(text) = arg.to_str() else {
@@ -491,7 +492,7 @@ pub fn parse(
 
 fn parse_long<'a>(
     long: &str,
-    rest: &mut impl Iterator<Item = &'a OsString>,
+    rest: &mut impl Iterator<Item = &'a OsStr>,
     draft: &mut Draft,
 ) -> Result<Option<Command>, UsageError> {
     let (name, attached) = match long.split_once('=') {
@@ -513,7 +514,7 @@ fn parse_long<'a>(
 
 fn parse_short_cluster<'a>(
     cluster: &str,
-    rest: &mut impl Iterator<Item = &'a OsString>,
+    rest: &mut impl Iterator<Item = &'a OsStr>,
     draft: &mut Draft,
 ) -> Result<Option<Command>, UsageError> {
     for (i, c) in cluster.char_indices() {
@@ -541,7 +542,7 @@ fn parse_short_cluster<'a>(
 }
 
 fn next_value<'a>(
-    rest: &mut impl Iterator<Item = &'a OsString>,
+    rest: &mut impl Iterator<Item = &'a OsStr>,
     flag: &str,
 ) -> Result<String, UsageError> {
     match rest.next() {
@@ -825,8 +826,8 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn os(args: &[&str]) -> Vec<OsString> {
-        args.iter().map(OsString::from).collect()
+    fn os<'a>(args: &[&'a str]) -> Vec<&'a OsStr> {
+        args.iter().map(|a| OsStr::new(*a)).collect()
     }
 
     fn parse_with(args: &[&str], vars: &[(&str, &str)]) -> Result<Command, UsageError> {
@@ -1231,12 +1232,12 @@ mod tests {
     fn program_arguments_need_not_be_utf8() {
         use std::os::unix::ffi::OsStringExt;
         let raw = OsString::from_vec(vec![b'a', 0xff]);
-        let args = vec![OsString::from("prog"), raw.clone()];
-        match parse(&args, &|_| None) {
+        let args = [OsString::from("prog"), raw.clone()];
+        match parse(&[args[0].as_os_str(), &args[1]], &|_| None) {
             Ok(Command::Run(c)) => assert_eq!(c.program[1], raw),
             other => panic!("{other:?}"),
         }
-        let bad_opt = vec![OsString::from_vec(vec![b'-', 0xff]), OsString::from("p")];
-        assert!(parse(&bad_opt, &|_| None).is_err());
+        let bad_opt = [OsString::from_vec(vec![b'-', 0xff]), OsString::from("p")];
+        assert!(parse(&[bad_opt[0].as_os_str(), &bad_opt[1]], &|_| None).is_err());
     }
 }

@@ -6,7 +6,7 @@
 //! exactly the dispositions its parent gave it, and never changes one.
 #![no_main]
 
-use std::ffi::{CStr, OsString, c_char, c_int};
+use std::ffi::{CStr, OsStr, OsString, c_char, c_int};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -68,25 +68,29 @@ unsafe fn own_vars(envp: *const *const c_char) -> Vec<(OsString, OsString)> {
     vars
 }
 
-unsafe fn collect_args(argc: c_int, argv: *const *const c_char) -> Vec<OsString> {
+/// The arguments where the kernel put them: argv's strings stay there, and
+/// unchanged, for as long as rinit runs (a copy of each was an allocation
+/// at every start, issue 20).
+unsafe fn collect_args(argc: c_int, argv: *const *const c_char) -> Vec<&'static OsStr> {
     let count = usize::try_from(argc).unwrap_or(0);
     (0..count)
         // SAFETY: i < argc, so argv[i] is a valid pointer (caller's contract).
         .map(|i| unsafe { *argv.add(i) })
         .filter(|p| !p.is_null())
-        // SAFETY: non-null argv entries are NUL-terminated C strings.
-        .map(|p| OsString::from_vec(unsafe { CStr::from_ptr(p) }.to_bytes().to_vec()))
+        // SAFETY: non-null argv entries are NUL-terminated C strings, which
+        // nothing frees or writes to while the process lives.
+        .map(|p| OsStr::from_bytes(unsafe { CStr::from_ptr(p) }.to_bytes()))
         .collect()
 }
 
-fn run(args: &[OsString], vars: &[(OsString, OsString)]) -> i32 {
+fn run(args: &[&OsStr], vars: &[(OsString, OsString)]) -> i32 {
     reserve_std_fds();
     let config = match configure(args, vars) {
         Ok(config) => config,
         Err(code) => return code,
     };
     match start(&config) {
-        Ok(code) => code,
+        Ok(never) => match never {},
         Err(msg) => {
             say(&msg);
             status::SETUP_FAILED
@@ -99,7 +103,7 @@ fn run(args: &[OsString], vars: &[(OsString, OsString)]) -> i32 {
 /// `set_up`: the parser's and env_logger's locals would otherwise stay in
 /// the frame above the loop for as long as rinit runs.
 #[inline(never)]
-fn configure(args: &[OsString], vars: &[(OsString, OsString)]) -> Result<Config, i32> {
+fn configure(args: &[&OsStr], vars: &[(OsString, OsString)]) -> Result<Config, i32> {
     // The first of a name, as getenv finds it.
     let env = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let config = match cli::parse(args.get(1..).unwrap_or_default(), &env) {
@@ -131,13 +135,20 @@ fn say(msg: &str) {
     let _ = writeln!(std::io::stderr(), "rinit: {msg}");
 }
 
-fn start(config: &Config) -> Result<i32, String> {
+/// Runs the program to the end of rinit; returns only if the set-up fails.
+fn start(config: &Config) -> Result<std::convert::Infallible, String> {
     let (mut supervisor, limit) = set_up(config)?;
     let code = supervisor.run();
     if let Some(limit) = limit {
         limit.release();
     }
-    Ok(code)
+    // rinit ends here. The exit frees the Supervisor, the configuration
+    // and the arguments all at once; dropping them first would free them
+    // one allocation at a time (issue 20: about 4,500 instructions of
+    // musl's free at every run). Nothing of rinit's needs a destructor:
+    // descriptors close with the process, stderr is unbuffered, and what
+    // goes to stdout is flushed where it is printed.
+    std::process::exit(code)
 }
 
 /// Everything before the loop: the program started, and the loop's state

@@ -71,7 +71,8 @@ fn os(bytes: Vec<u8>) -> OsString {
 }
 
 fn run_parse(args: &[OsString], env: &HashMap<&'static str, OsString>) -> Result<Command, cli::UsageError> {
-    cli::parse(args, &|k| env.get(k).cloned())
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
+    cli::parse(&args, &|k| env.get(k).cloned())
 }
 
 proptest! {

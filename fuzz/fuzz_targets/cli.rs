@@ -27,7 +27,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let lookup = |name: &str| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone());
-    match cli::parse(&args, &lookup) {
+    let borrowed: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
+    match cli::parse(&borrowed, &lookup) {
         Ok(Command::Run(config)) => {
             assert!(!config.program.is_empty());
             assert!(args.ends_with(&config.program));

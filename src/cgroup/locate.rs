@@ -19,7 +19,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-use super::{find_byte, read_into};
+use super::{ONES, exact_zero_bytes, find_byte, read_into};
 
 /// One line of `/proc/self/cgroup`: `ID:CONTROLLERS:PATH`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,67 +79,147 @@ fn has_item(list: &[u8], item: &[u8]) -> bool {
 /// Splits off the text up to the next space, or to the end of the line;
 /// the space goes. mountinfo escapes spaces inside fields as \040, so a
 /// space only separates. "" at the end of the line.
-#[inline(always)]
 fn field<'a>(rest: &mut &'a [u8]) -> &'a [u8] {
     let line = *rest;
-    let end = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
+    let end = find_byte(line, b' ').unwrap_or(line.len());
     let (field, after) = line.split_at_checked(end).unwrap_or((line, &[]));
     *rest = after.get(1..).unwrap_or_default();
     field
 }
 
+/// The line's root (its fourth field) and what follows it. The short
+/// fields before it (`ID PARENT MAJ:MIN`) and the root (nearly always `/`)
+/// mostly lie in the line's first two words: their spaces are taken from a
+/// mask of the word's spaces, where a byte loop costs about 7 instructions
+/// a byte, or a search for each field's end more in set-up than it saves.
+fn root_field(line: &[u8]) -> (&[u8], &[u8]) {
+    const SPACES: u64 = ONES * b' ' as u64;
+    let (mut seen, mut start) = (0, 0);
+    let mut at = 0;
+    while let Some(word) = word_at(line, at) {
+        let mut spaces = exact_zero_bytes(word ^ SPACES);
+        while spaces != 0 {
+            let i = at + (spaces.trailing_zeros() / 8) as usize;
+            seen += 1;
+            if seen == 3 {
+                start = i + 1;
+            } else if seen == 4 {
+                return (line.get(start..i).unwrap_or_default(), line.get(i + 1..).unwrap_or_default());
+            }
+            spaces &= spaces - 1;
+        }
+        at += 8;
+    }
+    (&[], &[])
+}
+
+/// Eight bytes of `text` from `at` as a word (the first in the low byte),
+/// those past its end 0 (not a space); None past the end.
+fn word_at(text: &[u8], at: usize) -> Option<u64> {
+    if let Some(word) = text.get(at..at + 8) {
+        return Some(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+    }
+    let rest = text.get(at..).filter(|rest| !rest.is_empty())?;
+    let mut word = [0; 8];
+    word.iter_mut().zip(rest).for_each(|(w, &b)| *w = b);
+    Some(u64::from_le_bytes(word))
+}
+
+/// `text` split at its last space: what is before it and the last field
+/// (all of `text` when it has no space). mountinfo's last fields are short.
+fn last_field(text: &[u8]) -> (&[u8], &[u8]) {
+    match text.iter().rposition(|&b| b == b' ') {
+        Some(at) => (text.get(..at).unwrap_or_default(), text.get(at + 1..).unwrap_or_default()),
+        None => (&[], text),
+    }
+}
+
+/// Which cgroup mounts `visible_mounts` keeps.
+#[derive(Debug, Clone, Copy)]
+enum Keep<'c> {
+    /// Those that can hold a controller: the v1 ones that have it, and v2
+    /// ones (whose controllers are in `cgroup.controllers`). At every start
+    /// (the OOM watch) these are one or two of a dozen, and the others'
+    /// read-only flags are never looked for.
+    Controller(&'c [u8]),
+    /// Every one (the tests, and the error that says which kind is missing).
+    All,
+}
+
 /// The cgroup filesystem that a mountinfo line describes, from the `rest`
 /// of the line after its root and mount point, or `None` for another
-/// filesystem:
+/// filesystem or one that `keep` leaves out:
 /// `ID PARENT MAJ:MIN ROOT POINT | OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER`.
-fn cgroup_mount<'a>(root: &'a [u8], point: &'a [u8], mut rest: &'a [u8]) -> Option<Mount<'a>> {
-    let mount_options = field(&mut rest);
-    // The optional fields (`shared:1`, `master:3`) end at `-`.
-    loop {
-        match field(&mut rest) {
-            b"-" => break,
-            b"" => return None,
-            _ => {}
-        }
-    }
-    let v2 = match field(&mut rest) {
+/// Read from the end: the three fields after the `-` are the line's last
+/// (none of them has a space: the kernel escapes them), and the optional
+/// fields before it vary in number.
+fn cgroup_mount<'a>(root: &'a [u8], point: &'a [u8], rest: &'a [u8], keep: Keep<'_>) -> Option<Mount<'a>> {
+    let (rest, options) = last_field(rest);
+    let (rest, _source) = last_field(rest);
+    let (rest, fstype) = last_field(rest);
+    let v2 = match fstype {
         b"cgroup" => false,
         b"cgroup2" => true,
         _ => return None,
     };
-    field(&mut rest);
-    let options = field(&mut rest);
+    // `OPTIONS [OPTIONAL...] -`, the optional fields (`shared:1`,
+    // `master:3`) up to the `-`.
+    let (before, dash) = last_field(rest);
+    if dash != b"-" || before.is_empty() {
+        return None;
+    }
+    if let Keep::Controller(controller) = keep
+        && !v2
+        && !has_item(options, controller)
+    {
+        return None;
+    }
+    let mount_options = field(&mut { before });
     // Read-only either for this mount or for the whole filesystem.
     let read_only = has_item(mount_options, b"ro") || has_item(options, b"ro");
     Some(Mount { root, point, v2, read_only, options })
 }
 
-/// The cgroup mounts under `root` that a path resolves to, in mount order:
-/// a later mount at the same point, or at a directory above it, hides an
-/// earlier one (`docker run -v /sys/fs/cgroup/pids:/sys/fs/cgroup/pids:rw`
-/// puts a writable mount on top of the read-only one). mountinfo lists a
-/// namespace's mounts in the order they were made, so one pass does: each
-/// line drops the mounts kept so far that it hides, then is kept itself if
-/// it is a cgroup mount under `root`. Only a mount at `root`, above it or
-/// below it can hide one under it: any other line is read only up to its
-/// mount point.
+/// The cgroup mounts under `root` that a path resolves to, in mount order,
+/// those that `keep` asks for: a later mount at the same point, or at a
+/// directory above it, hides an earlier one (`docker run -v
+/// /sys/fs/cgroup/pids:/sys/fs/cgroup/pids:rw` puts a writable mount on top
+/// of the read-only one). mountinfo lists a namespace's mounts in the order
+/// they were made, so one pass does: each line drops the mounts kept so far
+/// that it hides, then is kept itself if it is a cgroup mount under `root`.
+/// Only a mount at `root`, above it or below it can hide one under it: any
+/// other line is read only up to its mount point (and searched for its
+/// newline). A mount hides whatever is
+/// under it whether it is kept or not, so leaving out the mounts `keep`
+/// does not ask for changes nothing about the others.
 ///
 /// The lines are compared as they are, escaped: the kernel escapes a few
 /// bytes as `\ooo` (space, tab, newline, `\`, and `#` in newer kernels),
 /// which leaves `/` alone and is a prefix code, so one escaped path is
 /// within another exactly when the paths are. Only a `root` with one of
 /// those bytes (never rinit's own) has each mount point unescaped first.
-fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8]) -> Vec<Mount<'a>> {
-    let plain = !root.iter().any(|b| b" \t\n\\#".contains(b));
+fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8], keep: Keep<'_>) -> Vec<Mount<'a>> {
+    let plain = !root.iter().any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\\' | b'#'));
     let mut kept: Vec<Mount<'a>> = Vec::new();
     let mut text = mountinfo;
     while !text.is_empty() {
         let end = find_byte(text, b'\n').unwrap_or(text.len());
         let (line, after) = text.split_at_checked(end).unwrap_or((text, &[]));
         text = after.get(1..).unwrap_or_default();
-        let mut rest = line;
-        let (_id, _parent, _dev) = (field(&mut rest), field(&mut rest), field(&mut rest));
-        let (mount_root, point) = (field(&mut rest), field(&mut rest));
+        let (mount_root, mut rest) = root_field(line);
+        // Most mount points are elsewhere (`/proc`, `/dev/shm`): the byte
+        // after their first `/` differs from the root's, which tells them
+        // apart without finding where they end (issue 20: about 150
+        // instructions a line). Only a point that is `/` itself, or starts
+        // as the root does, is read on.
+        if plain
+            && let (Some(b'/'), Some(&second)) = (rest.first(), rest.get(1))
+            && second != b' '
+            && root.get(1).is_some_and(|&r| r != second)
+        {
+            continue;
+        }
+        let point = field(&mut rest);
         // The empty line after the last newline, or a line cut short.
         if point.is_empty() {
             continue;
@@ -158,7 +238,7 @@ fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8]) -> Vec<Mount<'a>> {
         if point != b"/" {
             kept.retain(|m| !is_within(m.point, point));
         }
-        if under_root && let Some(mount) = cgroup_mount(mount_root, point, rest) {
+        if under_root && let Some(mount) = cgroup_mount(mount_root, point, rest, keep) {
             kept.push(mount);
         }
     }
@@ -168,7 +248,7 @@ fn visible_mounts<'a>(mountinfo: &'a [u8], root: &[u8]) -> Vec<Mount<'a>> {
 /// Every visible cgroup mount.
 #[cfg(test)]
 pub(super) fn visible_cgroup_mounts(mountinfo: &str) -> Vec<Mount<'_>> {
-    visible_mounts(mountinfo.as_bytes(), b"/")
+    visible_mounts(mountinfo.as_bytes(), b"/", Keep::All)
 }
 
 /// Whether `path` is `dir` or below it, component by component (`/a/bc` is
@@ -275,15 +355,16 @@ pub(super) fn find_place(mountinfo: &str, own: &str, cgroup_root: &Path, control
 }
 
 fn find_place_in(mountinfo: &[u8], own: &[u8], cgroup_root: &Path, controller: &str) -> Result<Place, String> {
-    let mounts = visible_mounts(mountinfo, cgroup_root.as_os_str().as_encoded_bytes());
-    if mounts.is_empty() {
-        return Err(format!("no cgroup filesystem is mounted at {}", cgroup_root.display()));
-    }
+    let root = cgroup_root.as_os_str().as_encoded_bytes();
+    let mounts = visible_mounts(mountinfo, root, Keep::Controller(controller.as_bytes()));
     let is_v1 = |m: &Mount<'_>| !m.v2 && m.has_option(controller);
     let version = if mounts.iter().any(is_v1) {
         Version::V1
     } else if mounts.iter().any(|m| m.v2) {
         Version::V2
+    } else if visible_mounts(mountinfo, root, Keep::All).is_empty() {
+        // Read again, whole, only to say which of the two is missing.
+        return Err(format!("no cgroup filesystem is mounted at {}", cgroup_root.display()));
     } else {
         return Err(format!(
             "no cgroup hierarchy with the {controller} controller is mounted at {}",
@@ -418,6 +499,46 @@ mod tests {
         assert_eq!(m[0].point(), PathBuf::from("/sys/fs/cgroup/memory"));
         let e = find_place(text, "8:pids:/\n4:memory:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap_err();
         assert!(e.contains("no cgroup hierarchy with the pids controller"), "{e}");
+    }
+
+    #[test]
+    fn a_long_mountinfo_is_read_to_its_end() {
+        // 70 cgroup mounts at 19 points, lines of every length around the
+        // eight-byte steps, escapes, optional fields, empty lines, lines cut
+        // short, and a last line without its newline.
+        let mut text = String::new();
+        for i in 0..70 {
+            let pad = "x".repeat(i % 19);
+            let optional = ["", " shared:1", " shared:2 master:3"][i % 3];
+            text += &format!("{i} 1 0:{i} /r{pad} /sys/fs/cgroup/a\\040b{pad} rw,relatime{optional} - cgroup cgroup rw,c{i}\n");
+            if i % 10 == 0 {
+                text += "\n7 1 0:7 / /sys/fs/cgroup/cut rw - cgroup\n8 1 0:8\n";
+            }
+        }
+        text += "99 1 0:9 / /sys/fs/cgroup/last ro - cgroup2 cgroup2 rw";
+        let mounts = visible_cgroup_mounts(&text);
+        // Each point with the last of its mounts, and the last line's.
+        assert_eq!(mounts.len(), 20, "{mounts:?}");
+        let at = |pad: usize| PathBuf::from(format!("/sys/fs/cgroup/a b{}", "x".repeat(pad)));
+        assert_eq!(mounts[18].point(), at(69 % 19));
+        assert_eq!((mounts[18].root, mounts[18].options), (&b"/rxxxxxxxxxxxx"[..], &b"rw,c69"[..]));
+        assert!(mounts.iter().all(|m| m.point() != Path::new("/sys/fs/cgroup/cut")), "no super options: not a mount");
+        assert_eq!(mounts[19], Mount { root: b"/", point: b"/sys/fs/cgroup/last", v2: true, read_only: true, options: b"rw" });
+        let place = find_place(&text, "0::/\n", Path::new("/sys/fs/cgroup"), "memory").unwrap();
+        assert_eq!(place.dir, PathBuf::from("/sys/fs/cgroup/last"));
+    }
+
+    #[test]
+    fn the_root_is_the_fourth_field_wherever_the_words_end() {
+        for pad in 0..20 {
+            let id = "1".repeat(pad + 1);
+            let line = format!("{id} 2 0:{pad} /r{} /p rest", "x".repeat(pad));
+            let (root, rest) = root_field(line.as_bytes());
+            assert_eq!(root, format!("/r{}", "x".repeat(pad)).as_bytes(), "{line}");
+            assert_eq!(rest, b"/p rest");
+        }
+        assert_eq!(root_field(b"1 2 3 /"), (&b""[..], &b""[..]), "no space after the root: cut short");
+        assert_eq!(root_field(b"1 2 3 / "), (&b"/"[..], &b""[..]));
     }
 
     #[test]

@@ -115,11 +115,17 @@ fn read(path: &Path) -> Result<String, String> {
 
 /// Appends what is left of `file` to `text` until read returns 0, each
 /// read straight into the spare capacity (nothing zeroed, nothing copied).
+/// The buffer grows only when less than `MIN_SPARE` of it is left (a seq_file
+/// gives what fits, and the rest at the next read): at start-up mountinfo
+/// and the cgroup file then share the one page that becomes the OOM watch's
+/// (issue 20: growing it at half a page full, then shrinking it back for the
+/// watch, cost two reallocations, an mmap and a munmap each).
 fn read_to_end(file: &fs::File, text: &mut Vec<u8>) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     const PAGE: usize = 4096;
+    const MIN_SPARE: usize = 512;
     loop {
-        if text.capacity() - text.len() < PAGE / 2 {
+        if text.capacity() - text.len() < MIN_SPARE {
             text.reserve(PAGE);
         }
         let spare = text.spare_capacity_mut();
@@ -141,14 +147,52 @@ fn read_to_end(file: &fs::File, text: &mut Vec<u8>) -> std::io::Result<()> {
     }
 }
 
-/// Where the first `byte` in `text` is: musl's `memchr`, a word at a time
-/// (a byte loop costs about 7 instructions a byte at opt-level z, and
-/// mountinfo is read to every newline at every start).
+/// Eight bytes of ones: `ONES * b` is a word of eight `b`s.
+const ONES: u64 = u64::from_le_bytes([1; 8]);
+
+/// A high bit in each byte of `word` that is 0, and in no other: each
+/// byte's low seven bits added to 0x7f carry into its high bit unless they
+/// are all 0, and never into the next byte.
+#[inline(always)]
+fn exact_zero_bytes(word: u64) -> u64 {
+    const LOWS: u64 = u64::from_le_bytes([0x7f; 8]);
+    !((word & LOWS).wrapping_add(LOWS) | word | LOWS)
+}
+
+/// Where the first `byte` in `text` is, eight bytes at a time: mountinfo
+/// is read to every newline, and its mount points found, at every start
+/// (issue 20). A byte loop costs about 7 instructions a byte at opt-level
+/// z, and musl's `memchr` about 2.5 with 50 or so of set-up on each call,
+/// too many for fields a few bytes long.
 fn find_byte(text: &[u8], byte: u8) -> Option<usize> {
-    // SAFETY: memchr reads at most `text.len()` bytes from the start of
-    // `text`, and returns a pointer into it or null.
-    let p = unsafe { libc::memchr(text.as_ptr().cast(), byte.into(), text.len()) };
-    (!p.is_null()).then(|| (p as usize).wrapping_sub(text.as_ptr() as usize))
+    let pattern = ONES * u64::from(byte);
+    first_of(text, |word| zero_bytes(word ^ pattern), |b| b == byte)
+}
+
+/// A high bit in each byte of `word` that is 0, and maybe in some bytes
+/// after such a byte (the borrow carries on through a 1): the lowest one,
+/// the first byte in little-endian order, is always right.
+#[inline(always)]
+fn zero_bytes(word: u64) -> u64 {
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    word.wrapping_sub(ONES) & !word & HIGHS
+}
+
+/// The first byte of `text` that `is_it` says is wanted: `found` gives the
+/// wanted bytes of eight at a time (as `zero_bytes` does), `is_it` checks
+/// the last few one by one.
+#[inline(always)]
+fn first_of(text: &[u8], found: impl Fn(u64) -> u64, is_it: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut words = text.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let hits = found(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words.remainder().iter().position(|&b| is_it(b)).map(|i| at + i)
 }
 
 /// Writes a cgroup control file (one `write`, as the kernel wants).
@@ -187,6 +231,46 @@ mod tests {
         assert_eq!(keyed("oom_kill x\noom_kill 4\r\n", "oom_kill"), Some(4), "the first line with a number");
         assert!(has_word("cpu pids\n", "pids"));
         assert!(!has_word("cpu pidsx\n", "pids"));
+    }
+
+    #[test]
+    fn finds_a_byte_wherever_it_is() {
+        // Every position in and past the first words, the bytes around it
+        // chosen to trip a careless word trick (0x80 and the byte + 1).
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut text = vec![b'/'; len];
+                for (i, b) in text.iter_mut().enumerate() {
+                    *b = [b'/', 0x80, b' ' + 1, 0xff, 0][i % 5];
+                }
+                if let Some(b) = text.get_mut(at) {
+                    *b = b' ';
+                }
+                let want = text.iter().position(|&b| b == b' ');
+                assert_eq!(find_byte(&text, b' '), want, "len {len}, at {at}: {text:?}");
+                // Two of them: the first one counts.
+                if at + 3 < len {
+                    text[at + 3] = b' ';
+                    assert_eq!(find_byte(&text, b' '), want, "len {len}, at {at}");
+                }
+            }
+        }
+        assert_eq!(find_byte(b"abc\n", b'\n'), Some(3));
+        assert_eq!(find_byte(b"\0\0\0\0\0\0\0\0\0", 0), Some(0));
+    }
+
+    #[test]
+    fn finds_zero_bytes_exactly() {
+        // Every byte value at every place, among bytes that trip the
+        // cheaper trick's borrow (1 after a 0) and its high bits (0x80).
+        for at in 0..8 {
+            for b in 0..=255u8 {
+                let mut bytes = [1u8, 0x80, 1, 0, 1, 0xff, 0, 1];
+                bytes[at] = b;
+                let want = bytes.iter().enumerate().fold(0u64, |m, (i, &x)| if x == 0 { m | 0x80 << (8 * i) } else { m });
+                assert_eq!(exact_zero_bytes(u64::from_le_bytes(bytes)), want, "{bytes:?}");
+            }
+        }
     }
 
     #[test]
