@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStringExt;
 use libfuzzer_sys::fuzz_target;
 use rinit::cli::{self, Command};
 
-const VARS: [&str; 9] = cli::ENV_VARS;
+const VARS: [&str; cli::ENV_VARS.len()] = cli::ENV_VARS;
 
 fuzz_target!(|data: &[u8]| {
     let mut args = Vec::new();
