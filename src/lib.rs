@@ -17,6 +17,7 @@ pub mod supervise;
 pub mod shutdown;
 pub mod signals;
 pub mod spawn;
+pub mod stack;
 pub mod status;
 pub mod summary;
 pub mod wait;

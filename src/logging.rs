@@ -18,10 +18,19 @@ pub fn level(verbosity: u32) -> LevelFilter {
 }
 
 /// Installs the logger. `filter` (RINIT_LOG) wins over the verbosity.
+/// Out of line, like `cli::parse`.
+#[inline(never)]
 pub fn init(verbosity: u32, filter: Option<&str>) {
     let mut builder = env_logger::Builder::new();
     builder
-        .format(|buf, record| writeln!(buf, "[rinit] {}", record.args()))
+        // The message's own arguments written straight in: `writeln!` with
+        // `{}` formatted them one `fmt::write` deeper (PID 1 may have about
+        // 4 KiB of stack: rinit(1) LIMITS).
+        .format(|buf, record| {
+            buf.write_all(b"[rinit] ")?;
+            buf.write_fmt(*record.args())?;
+            buf.write_all(b"\n")
+        })
         .target(env_logger::Target::Stderr)
         .filter_level(level(verbosity));
     if let Some(f) = filter {

@@ -18,17 +18,24 @@ use rinit::reach::Reach;
 use rinit::reap::Reaper;
 use rinit::supervise::{Settings, Supervisor};
 use rinit::wait::Waiter;
-use rinit::{cgroup, logging, procs, signals, spawn, status};
+use rinit::{cgroup, logging, procs, signals, spawn, stack, status};
 
 const PROC_ROOT: &str = "/proc";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 #[unsafe(no_mangle)]
 extern "C" fn main(argc: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
+    // First of all, before anything can touch a page past the stack limit
+    // (rinit(1) LIMITS).
+    let stack = match stack::check() {
+        stack::Checked::Enough => None,
+        stack::Checked::Raised(original) => Some(original),
+        stack::Checked::Short => return status::SETUP_FAILED,
+    };
     // SAFETY: the C runtime passes argc valid NUL-terminated strings, and
     // the environment as a NULL-terminated array of them.
     let (args, vars) = unsafe { (collect_args(argc, argv), own_vars(envp)) };
-    run(&args, &vars)
+    run(&args, &vars, stack)
 }
 
 /// The variables that rinit reads (`RINIT_*`, `TINI_*`, `LISTEN_*`: rinit(1)
@@ -83,13 +90,14 @@ unsafe fn collect_args(argc: c_int, argv: *const *const c_char) -> Vec<&'static 
         .collect()
 }
 
-fn run(args: &[&OsStr], vars: &[(OsString, OsString)]) -> i32 {
+/// `stack`: the stack limit to give the program back, if rinit raised it.
+fn run(args: &[&OsStr], vars: &[(OsString, OsString)], stack: Option<stack::Original>) -> i32 {
     reserve_std_fds();
     let config = match configure(args, vars) {
         Ok(config) => config,
         Err(code) => return code,
     };
-    match start(&config) {
+    match start(&config, stack) {
         Ok(never) => match never {},
         Err(msg) => {
             say(&msg);
@@ -103,7 +111,7 @@ fn run(args: &[&OsStr], vars: &[(OsString, OsString)]) -> i32 {
 /// `set_up`: the parser's and env_logger's locals would otherwise stay in
 /// the frame above the loop for as long as rinit runs.
 #[inline(never)]
-fn configure(args: &[&OsStr], vars: &[(OsString, OsString)]) -> Result<Config, i32> {
+fn configure(args: &[&OsStr], vars: &[(OsString, OsString)]) -> Result<Box<Config>, i32> {
     // The first of a name, as getenv finds it.
     let env = |name: &str| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let config = match cli::parse(args.get(1..).unwrap_or_default(), &env) {
@@ -123,7 +131,8 @@ fn configure(args: &[&OsStr], vars: &[(OsString, OsString)]) -> Result<Config, i
         }
     };
     logging::init(config.verbosity, config.log_filter.as_deref());
-    Ok(config)
+    // On the heap: in main's frame, it sat under everything rinit does.
+    Ok(Box::new(config))
 }
 
 /// Everything rinit prints before the program runs (usage errors, set-up
@@ -136,8 +145,8 @@ fn say(msg: &str) {
 }
 
 /// Runs the program to the end of rinit; returns only if the set-up fails.
-fn start(config: &Config) -> Result<std::convert::Infallible, String> {
-    let (mut supervisor, limit) = set_up(config)?;
+fn start(config: &Config, stack: Option<stack::Original>) -> Result<std::convert::Infallible, String> {
+    let (mut supervisor, limit) = set_up(config, stack)?;
     let code = supervisor.run();
     if let Some(limit) = limit {
         limit.release();
@@ -157,9 +166,28 @@ fn start(config: &Config) -> Result<std::convert::Infallible, String> {
 /// of 16 KiB, of which the kernel's random offset of the stack takes up to
 /// 8 KiB. Inlined in `start` it made a 3.6 KB frame above the loop's deepest
 /// calls (the OOM watch's look at the children, 5 KB), and 1 run in 4 died of
-/// SIGSEGV under `prlimit --stack=16384`.
+/// SIGSEGV under `prlimit --stack=16384`. Two steps apart below it, for the
+/// same reason: the Supervisor and its Settings (2 KB) made in one frame with
+/// the start's calls put them under the deepest of those (`/proc` opened,
+/// the fork), 5.4 KB below main in all.
 #[inline(never)]
-fn set_up(config: &Config) -> Result<(Box<Supervisor>, Option<cgroup::PidsLimit>), String> {
+fn set_up(config: &Config, stack: Option<stack::Original>) -> Result<(Box<Supervisor>, Option<cgroup::PidsLimit>), String> {
+    let (launched, limit) = launch(config, stack)?;
+    Ok((supervisor(config, launched), limit))
+}
+
+/// What `launch` leaves for the Supervisor.
+struct Launched {
+    own_pid: i32,
+    program: i32,
+    proc_dir: Option<procs::ProcDir>,
+    waiter: Waiter,
+}
+
+/// The start, up to the program running: signals taken over, `/proc`
+/// opened, the pids limit, the fork.
+#[inline(never)]
+fn launch(config: &Config, stack: Option<stack::Original>) -> Result<(Launched, Option<cgroup::PidsLimit>), String> {
     let own_pid = nix::unistd::getpid().as_raw();
     // rinit(1) SOCKET ACTIVATION: found before rinit opens a descriptor of
     // its own, which could take one of those numbers.
@@ -188,20 +216,13 @@ fn set_up(config: &Config) -> Result<(Box<Supervisor>, Option<cgroup::PidsLimit>
     // Said once the program runs: a program that cannot be run ends rinit
     // anyway, and a warning before its error would only bury it.
     let orphans_unreaped = own_pid != 1 && !subreaper;
-    let proc_root = PathBuf::from(PROC_ROOT);
     // Opened now and kept for the shutdown, which must find every process
     // even if rinit has run out of file descriptors by then (a low
     // RLIMIT_NOFILE): the listing itself then needs no new descriptor.
-    let proc_dir = procs::ProcDir::open(&proc_root).ok();
-    let limit = match config.pids_max {
-        Some(max) => Some(
-            cgroup::limit_pids(&proc_root, Path::new(CGROUP_ROOT), max)
-                .map_err(|e| e.to_string())?,
-        ),
-        None => None,
-    };
+    let proc_dir = procs::ProcDir::open(Path::new(PROC_ROOT)).ok();
+    let limit = config.pids_max.map(limit_pids).transpose()?;
 
-    let start = spawn::Start { inherited, watch_exec: orphans_unreaped, listen_pid: listen.is_some() };
+    let start = spawn::Start { inherited, watch_exec: orphans_unreaped, listen_pid: listen.is_some(), stack };
     let (program, exec) = match spawn::spawn(&config.program, start) {
         Ok(spawned) => (spawned.pid.as_raw(), spawned.exec),
         Err(e) => {
@@ -219,10 +240,11 @@ fn set_up(config: &Config) -> Result<(Box<Supervisor>, Option<cgroup::PidsLimit>
     // watch itself is set up by the loop once the program has run a few
     // milliseconds (supervise::OOM_WATCH_AFTER), off the program's start.
     let waiter = Waiter::open(own_pid);
-    let oom_watch_at = waiter.can_watch().then(|| PathBuf::from(CGROUP_ROOT));
-    // Out of the way of every mount: rinit must never keep a filesystem busy.
-    if let Err(e) = nix::unistd::chdir("/") {
-        warn!("cannot change directory to /: {e}");
+    // Out of the way of every mount: rinit must never keep a filesystem
+    // busy. libc's chdir: nix's puts a 1 KB path buffer on the stack.
+    // SAFETY: a NUL-terminated path.
+    if unsafe { libc::chdir(c"/".as_ptr()) } != 0 {
+        warn!("cannot change directory to /: {}", std::io::Error::last_os_error());
     }
     // Asked for only when there is a warning to give; read after the work
     // above, which overlaps the child's exec.
@@ -231,7 +253,22 @@ fn set_up(config: &Config) -> Result<(Box<Supervisor>, Option<cgroup::PidsLimit>
             "not running as PID 1 and not a subreaper: orphaned processes will not be reaped or shut down by rinit; use -s (RINIT_SUBREAPER=1), or leave RINIT_SUBREAPER unset"
         );
     }
+    Ok((Launched { own_pid, program, proc_dir, waiter }, limit))
+}
 
+/// `--pids-max`. Out of line: inlined, the cgroup's paths and messages
+/// stayed in `launch`'s frame under the fork.
+#[inline(never)]
+fn limit_pids(max: u64) -> Result<cgroup::PidsLimit, String> {
+    cgroup::limit_pids(Path::new(PROC_ROOT), Path::new(CGROUP_ROOT), max).map_err(|e| e.to_string())
+}
+
+/// The loop's state, on the heap.
+#[inline(never)]
+fn supervisor(config: &Config, launched: Launched) -> Box<Supervisor> {
+    let Launched { own_pid, program, proc_dir, waiter } = launched;
+    let proc_root = PathBuf::from(PROC_ROOT);
+    let oom_watch_at = waiter.can_watch().then(|| PathBuf::from(CGROUP_ROOT));
     let scope = procs::Scope { own_pid, whole_namespace: own_pid == 1 };
     // As the kernel names it (`comm`): the last part of argv[0], cut to 15
     // bytes; for the summary where no listing can name it.
@@ -244,7 +281,7 @@ fn set_up(config: &Config) -> Result<(Box<Supervisor>, Option<cgroup::PidsLimit>
     // Not with --stop-signal: a program stopped by QUIT, say, never asked
     // for a SIGTERM.
     let program_takes_term = config.rewrite.apply(libc::SIGTERM) == Some(libc::SIGTERM) && config.stop_signals.is_empty();
-    let supervisor = Box::new(Supervisor::new(Settings {
+    Box::new(Supervisor::new(Settings {
         program,
         process_group: config.process_group,
         whole_namespace: scope.whole_namespace,
@@ -258,8 +295,7 @@ fn set_up(config: &Config) -> Result<(Box<Supervisor>, Option<cgroup::PidsLimit>
         oom_watch_at,
         oom_exit: config.oom_exit,
         report: wanted_report(config),
-    }));
-    Ok((supervisor, limit))
+    }))
 }
 
 /// The exit report (issue 23), if `--report` or `--report-file` asks for it.

@@ -16,13 +16,12 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Instant;
 
-use nix::fcntl::OFlag;
 use log::{debug, warn};
-use nix::sys::stat::Mode;
 
 use crate::{fd, signals};
 
@@ -215,6 +214,11 @@ pub struct ProcDir {
     /// shutdown: it is an allocation, and the shutdown may come when memory
     /// is short.
     entries: Vec<u8>,
+    /// The buffer `PID/stat` is read into, made with the descriptor like
+    /// `entries`. On the stack it was 2 KB under the shutdown's and the OOM
+    /// watch's deepest calls, and PID 1 may have only about 4 KiB of stack
+    /// (rinit(1) LIMITS). Taken out for a read and put back after it.
+    stat_buf: Cell<Vec<u8>>,
     /// `signal_exact` has said so once already.
     said_no_pidfd: Cell<bool>,
     said_unchecked: Cell<bool>,
@@ -224,9 +228,19 @@ pub struct ProcDir {
 /// readdir buffer).
 const ENTRIES_BUF: usize = 2048;
 
+/// A stat line is a few hundred bytes, and at most about 1,100 (52 numbers
+/// of up to 20 digits and a 15-byte name): it fits.
+const STAT_BUF: usize = 2048;
+
 impl From<OwnedFd> for ProcDir {
     fn from(fd: OwnedFd) -> ProcDir {
-        ProcDir { fd, entries: vec![0; ENTRIES_BUF], said_no_pidfd: Cell::new(false), said_unchecked: Cell::new(false) }
+        ProcDir {
+            fd,
+            entries: vec![0; ENTRIES_BUF],
+            stat_buf: Cell::new(vec![0; STAT_BUF]),
+            said_no_pidfd: Cell::new(false),
+            said_unchecked: Cell::new(false),
+        }
     }
 }
 
@@ -235,12 +249,19 @@ impl ProcDir {
     /// The directory stream is made now, not at the first shutdown: it is
     /// an allocation, and the shutdown may come when memory is short.
     pub fn open(path: &Path) -> io::Result<ProcDir> {
-        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-        // nix's openat, not Dir::open: musl's open (under Dir::open) adds
-        // an fcntl(F_SETFD) for kernels older than O_CLOEXEC, and this is
-        // on rinit's start-up path.
-        let fd = nix::fcntl::openat(nix::fcntl::AT_FDCWD, path, flags, Mode::empty()).map_err(io::Error::from)?;
-        Ok(ProcDir::from(fd))
+        // openat, not Dir::open: musl's open (under Dir::open) adds an
+        // fcntl(F_SETFD) for kernels older than O_CLOEXEC, and this is on
+        // rinit's start-up path. Not nix's openat either: its path buffer
+        // is 1 KB of stack (and this is on the OOM watch's path too).
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        // SAFETY: a NUL-terminated path; openat returns a new descriptor or -1.
+        let fd = unsafe { libc::openat(libc::AT_FDCWD, path.as_ptr(), flags) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just made this descriptor; nothing else owns it.
+        Ok(ProcDir::from(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
     /// A `/proc` of rinit's own PID namespace that is mounted nowhere: a
@@ -266,9 +287,14 @@ impl ProcDir {
         let mnt = fd::from_syscall(unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })?;
         // The mount's own descriptor is O_PATH, which cannot be listed: a
         // directory opened below it keeps the mount alive by itself.
-        let dir = nix::fcntl::openat(&mnt, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(io::Error::from)?;
-        Ok(ProcDir::from(dir))
+        // libc's openat: nix's puts a 1 KB path buffer on the stack.
+        // SAFETY: a descriptor of ours and a NUL-terminated path.
+        let dir = unsafe { libc::openat(mnt.as_raw_fd(), c".".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if dir < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just made this descriptor; nothing else owns it.
+        Ok(ProcDir::from(unsafe { OwnedFd::from_raw_fd(dir) }))
     }
 
     /// Whether this `/proc` shows the PID namespace rinit lives in: there,
@@ -338,7 +364,7 @@ impl ProcDir {
                         return Ok(Some(at));
                     }
                     read_one = true;
-                    match read_stat(fd, pid) {
+                    match self.read_stat(pid) {
                         Ok(Some((proc, false))) => out.procs.push(proc),
                         Ok(Some((_, true))) => {} // a kernel thread
                         Ok(None) => {}            // gone, or a pid reused mid-read
@@ -356,17 +382,17 @@ impl ProcDir {
     /// Whether kernel threads are listed: only in the initial PID namespace
     /// (rinit as a VM's PID 1), where pid 2 is kthreadd.
     pub fn shows_kernel_threads(&self) -> bool {
-        matches!(read_stat(self.fd(), 2), Ok(Some((_, true))))
+        matches!(self.read_stat(2), Ok(Some((_, true))))
     }
 
     /// One process, read again now: `None` once it has gone.
     pub fn stat(&self, pid: i32) -> Option<Proc> {
-        read_stat(self.fd(), pid).ok().flatten().map(|(p, _)| p)
+        self.read_stat(pid).ok().flatten().map(|(p, _)| p)
     }
 
     /// One process and how it is ending, read now: `None` once it has gone.
     pub fn stat_ending(&self, pid: i32) -> Option<(Proc, Ending)> {
-        read_stat_with(self.fd(), pid, parse_stat_ending).ok().flatten()
+        self.read_stat_with(pid, parse_stat_ending).ok().flatten()
     }
 
     /// Sends `sig` to exactly the process `p` describes, never to a later
@@ -391,7 +417,7 @@ impl ProcDir {
             }
         };
         if p.known {
-            match read_stat(self.fd(), p.pid) {
+            match self.read_stat(p.pid) {
                 // Another process has the pid now, or the listed one is a
                 // zombie (a round's known descendants may have died since
                 // they were listed): it has gone.
@@ -439,18 +465,35 @@ fn dirent(batch: &[u8]) -> Option<(i64, &[u8], &[u8])> {
     Some((next, name, batch.get(len..)?))
 }
 
-/// Reads `PID/stat` below the open `/proc`: the process and whether it is a
-/// kernel thread. `Ok(None)`: the process has gone.
-fn read_stat(dir: RawFd, pid: i32) -> io::Result<Option<(Proc, bool)>> {
-    read_stat_with(dir, pid, parse_stat)
+impl ProcDir {
+    /// Reads `PID/stat`: the process and whether it is a kernel thread.
+    /// `Ok(None)`: the process has gone.
+    fn read_stat(&self, pid: i32) -> io::Result<Option<(Proc, bool)>> {
+        self.read_stat_with(pid, parse_stat)
+    }
+
+    /// Reads `PID/stat` into the directory's own buffer, and parses it with
+    /// `parse`.
+    fn read_stat_with<T>(&self, pid: i32, parse: impl FnOnce(&[u8]) -> Option<(Proc, T)>) -> io::Result<Option<(Proc, T)>> {
+        let mut buf = self.stat_buf.take();
+        // Short only if a read were under way already, which nothing here
+        // starts (no read calls back into this directory).
+        if buf.len() < STAT_BUF {
+            buf = vec![0; STAT_BUF];
+        }
+        let read = read_stat_into(self.fd(), pid, &mut buf, parse);
+        self.stat_buf.set(buf);
+        read
+    }
 }
 
-/// Reads `PID/stat` below the open `/proc` with one short-lived descriptor
-/// and no allocation, and parses it with `parse`. `Ok(None)`: the process
-/// has gone.
-fn read_stat_with<T>(
+/// Reads `PID/stat` below the open `/proc` into `buf` with one short-lived
+/// descriptor and no allocation, and parses it with `parse`. `Ok(None)`:
+/// the process has gone.
+fn read_stat_into<T>(
     dir: RawFd,
     pid: i32,
+    buf: &mut [u8],
     parse: impl FnOnce(&[u8]) -> Option<(Proc, T)>,
 ) -> io::Result<Option<(Proc, T)>> {
     let mut path = [0u8; 24];
@@ -467,12 +510,10 @@ fn read_stat_with<T>(
             _ => Err(err),
         };
     }
-    // A stat line is a few hundred bytes, and at most about 1,100 (52
-    // numbers of up to 20 digits and a 15-byte name): it fits the buffer.
-    // The file is one line, so it has been read to its end once the text
-    // ends in a newline (the first read, always, as the kernel makes the
-    // line in one go) or a read returns 0: no second read to find the end.
-    let mut buf = [0u8; 2048];
+    // The line fits the buffer (STAT_BUF). The file is one line, so it has
+    // been read to its end once the text ends in a newline (the first read,
+    // always, as the kernel makes the line in one go) or a read returns 0:
+    // no second read to find the end.
     let mut n = 0;
     let ok = loop {
         let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) else { break true };

@@ -94,7 +94,10 @@ impl Report {
         Report { ran, figures, pids_peak, program, ended, exit_status, oom_exit }
     }
 
-    /// The line on stderr (after `[rinit] `).
+    /// The line on stderr (after `[rinit] `). Out of line, like `json`:
+    /// inlined together, their formatting made a 1.6 KB frame (PID 1 may
+    /// have about 4 KiB of stack: rinit(1) LIMITS).
+    #[inline(never)]
     pub fn line(&self) -> String {
         let mut s = format!("report: ran {}", seconds(self.ran.as_micros()));
         match self.figures.cpu {
@@ -137,6 +140,7 @@ impl Report {
     }
 
     /// The JSON object, on one line.
+    #[inline(never)]
     pub fn json(&self) -> String {
         let f = &self.figures;
         let cpu = f.cpu;
@@ -159,29 +163,40 @@ impl Report {
             PidsFrom::Kernel => "pids.peak",
             PidsFrom::Seen => "rinit",
         });
-        let fields: [(&str, String); 18] = [
-            ("ran_usec", self.ran.as_micros().to_string()),
-            ("cpu_usec", number(cpu.map(|c| c.total_usec))),
-            ("cpu_user_usec", number(cpu.and_then(|c| c.user_usec))),
-            ("cpu_system_usec", number(cpu.and_then(|c| c.system_usec))),
-            ("memory_peak_bytes", number(f.memory_peak)),
-            ("memory_limit_bytes", number(limit)),
-            ("memory_limited", limited.map_or_else(|| "null".to_string(), |b| b.to_string())),
-            ("memory_includes_page_cache", "true".to_string()),
-            ("pids_peak", number(self.pids_peak.map(|(n, _)| n))),
-            ("pids_peak_from", text(pids_from)),
-            ("oom_kills", number(f.oom_kills)),
-            ("cgroup", text(f.version)),
-            ("program", string(&self.program)),
-            ("program_ended", string(ended)),
-            ("program_exit_code", number(code)),
-            ("program_signal", text(signal.as_deref())),
-            ("exit_status", self.exit_status.to_string()),
-            ("oom_exit", self.oom_exit.to_string()),
-        ];
-        let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}:{v}", string(k))).collect();
-        format!("{{{}}}", body.join(","))
+        // Field by field into one string: an array of the 18 made a 1.4 KB
+        // frame (PID 1 may have about 4 KiB of stack: rinit(1) LIMITS).
+        let mut s = String::from("{");
+        field(&mut s, "ran_usec", self.ran.as_micros().to_string());
+        field(&mut s, "cpu_usec", number(cpu.map(|c| c.total_usec)));
+        field(&mut s, "cpu_user_usec", number(cpu.and_then(|c| c.user_usec)));
+        field(&mut s, "cpu_system_usec", number(cpu.and_then(|c| c.system_usec)));
+        field(&mut s, "memory_peak_bytes", number(f.memory_peak));
+        field(&mut s, "memory_limit_bytes", number(limit));
+        field(&mut s, "memory_limited", limited.map_or_else(|| "null".to_string(), |b| b.to_string()));
+        field(&mut s, "memory_includes_page_cache", "true".to_string());
+        field(&mut s, "pids_peak", number(self.pids_peak.map(|(n, _)| n)));
+        field(&mut s, "pids_peak_from", text(pids_from));
+        field(&mut s, "oom_kills", number(f.oom_kills));
+        field(&mut s, "cgroup", text(f.version));
+        field(&mut s, "program", string(&self.program));
+        field(&mut s, "program_ended", string(ended));
+        field(&mut s, "program_exit_code", number(code));
+        field(&mut s, "program_signal", text(signal.as_deref()));
+        field(&mut s, "exit_status", self.exit_status.to_string());
+        field(&mut s, "oom_exit", self.oom_exit.to_string());
+        s.push('}');
+        s
     }
+}
+
+/// One `"key":value` of the JSON object, after a comma if not the first.
+fn field(s: &mut String, key: &str, value: String) {
+    if s.len() > 1 {
+        s.push(',');
+    }
+    s.push_str(&string(key));
+    s.push(':');
+    s.push_str(&value);
 }
 
 /// How the program ended, in words.

@@ -99,6 +99,9 @@ pub struct Start {
     pub watch_exec: bool,
     /// Socket activation: set `LISTEN_PID` to the program's own pid.
     pub listen_pid: bool,
+    /// The stack limit rinit was given, if it raised its own
+    /// (rinit(1) LIMITS): the program gets it back.
+    pub stack: Option<crate::stack::Original>,
 }
 
 /// Forks and execs the program. Exec failures happen in the child, which
@@ -107,7 +110,7 @@ pub struct Start {
 /// gets an [`ExecWatch`] (one pipe more before the fork; rinit asks for it
 /// only when it has something to say once the program runs).
 pub fn spawn(argv: &[OsString], start: Start) -> Result<Spawned, SpawnError> {
-    let Start { inherited, watch_exec, listen_pid } = start;
+    let Start { inherited, watch_exec, listen_pid, stack } = start;
     // Everything the child needs is allocated before the fork.
     let args: Vec<CString> = argv
         .iter()
@@ -142,27 +145,51 @@ pub fn spawn(argv: &[OsString], start: Start) -> Result<Spawned, SpawnError> {
             Ok(Spawned { pid: child, exec })
         }
         Ok(ForkResult::Child) => {
-            if listen_pid {
-                // sd_listen_fds(3) takes the descriptors only when LISTEN_PID
-                // is its own pid; whoever set it meant rinit, which passes
-                // them on (rinit(1) SOCKET ACTIVATION).
-                // SAFETY: rinit is single-threaded: no other thread reads
-                // the environment while it changes.
-                unsafe { std::env::set_var("LISTEN_PID", nix::unistd::getpid().to_string()) };
-            }
-            let err = in_child(file, &args, inherited, own_group);
-            let (code, msg) = exec_failure(&name, err);
-            // SAFETY: fd 2 may be closed; write then just fails.
-            unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
-            if let Some((_, write)) = &pipe {
-                // SAFETY: one byte from a valid buffer: "exec failed".
-                unsafe { libc::write(write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
-            }
-            // _exit: no atexit handlers or buffered output of rinit's run twice.
-            // SAFETY: always safe to call.
-            unsafe { libc::_exit(code) }
+            let exec_failed = pipe.as_ref().map(|(_, write)| write);
+            child(file, &args, &name, Handed { inherited, own_group, listen_pid, stack }, exec_failed)
         }
     }
+}
+
+/// What the child hands on or puts back before the exec.
+struct Handed {
+    inherited: Inherited,
+    own_group: Pid,
+    listen_pid: bool,
+    stack: Option<crate::stack::Original>,
+}
+
+/// The forked child: execs the program, or reports why it cannot and exits.
+/// Out of line: inlined, its locals (the messages) stayed in the parent's
+/// frame under the fork and everything else of the start.
+#[inline(never)]
+fn child(file: &CString, args: &[CString], name: &str, handed: Handed, exec_failed: Option<&OwnedFd>) -> ! {
+    let Handed { inherited, own_group, listen_pid, stack } = handed;
+    if let Some(original) = stack {
+        // Lowering a soft limit cannot fail; if it did, the program would
+        // only have more stack than it was given.
+        // SAFETY: setrlimit reads the struct it is given.
+        unsafe { libc::setrlimit(libc::RLIMIT_STACK, &original) };
+    }
+    if listen_pid {
+        // sd_listen_fds(3) takes the descriptors only when LISTEN_PID
+        // is its own pid; whoever set it meant rinit, which passes
+        // them on (rinit(1) SOCKET ACTIVATION).
+        // SAFETY: rinit is single-threaded: no other thread reads
+        // the environment while it changes.
+        unsafe { std::env::set_var("LISTEN_PID", nix::unistd::getpid().to_string()) };
+    }
+    let err = in_child(file, args, inherited, own_group);
+    let (code, msg) = exec_failure(name, err);
+    // SAFETY: fd 2 may be closed; write then just fails.
+    unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+    if let Some(write) = exec_failed {
+        // SAFETY: one byte from a valid buffer: "exec failed".
+        unsafe { libc::write(write.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+    }
+    // _exit: no atexit handlers or buffered output of rinit's run twice.
+    // SAFETY: always safe to call.
+    unsafe { libc::_exit(code) }
 }
 
 /// The child's half: returns only if exec failed.

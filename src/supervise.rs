@@ -94,6 +94,7 @@ impl Supervisor {
     }
 
     /// Runs until the machine says exit; returns rinit's exit status.
+    #[inline(never)]
     pub fn run(&mut self) -> i32 {
         // One buffer for the machine's actions, reused on every turn.
         let mut actions = Vec::with_capacity(4);
@@ -136,7 +137,9 @@ impl Supervisor {
         true
     }
 
-    /// Sleeps until something happens and says what, as one event.
+    /// Sleeps until something happens and says what, as one event. Out of
+    /// line, like `carry_out`.
+    #[inline(never)]
     fn next_event(&mut self) -> Event {
         loop {
             self.start_oom_watch_when_due();
@@ -233,7 +236,9 @@ impl Supervisor {
         Event::Reaped { program, all_gone, others_left }
     }
 
-    /// Carries out one action.
+    /// Carries out one action. Out of line, like `finish`: inlined, their
+    /// locals made `run`'s frame, under every call of the loop, larger.
+    #[inline(never)]
     fn carry_out(&mut self, action: Action) -> After {
         let program_alive = self.program_code.is_none();
         match action {
@@ -292,6 +297,8 @@ impl Supervisor {
 
     /// One slice of the round of signals under way, if any (an action
     /// starts it; the loop carries it on once a turn, between its waits).
+    /// Out of line, like `carry_out`.
+    #[inline(never)]
     fn reach_further(&mut self) -> After {
         match self.reach.further() {
             Some(Reached::Termed(termed)) => self.summary.termed(termed),
@@ -350,6 +357,7 @@ impl Supervisor {
     }
 
     /// Logs the shutdown summary; returns the exit status to leave with.
+    #[inline(never)]
     fn finish(&mut self, mut code: i32) -> i32 {
         if let Some(t) = self.machine.started() {
             self.summary.took = self.clock.elapsed().saturating_sub(t);

@@ -681,6 +681,82 @@ fn a_small_stack_limit_does_not_kill_pid_1() {
     }
 }
 
+/// rinit as PID 1 under `prlimit --stack=LIMIT` (soft[:hard]), with 3,500
+/// bytes of arguments of its own (`-vvv...`: trace level, which the program
+/// does not get, so that only rinit is short of stack; the limit lets
+/// arguments and environment take a quarter of it, 4 KiB), the program
+/// `sh -c SCRIPT` once the OOM watch is set up. Only rinit and the program
+/// run under the limit.
+fn under_a_stack_limit(rinit: &Path, limit: &str, script: &str) -> Ended {
+    let verbose = format!("-{}", "v".repeat(3500));
+    // prlimit execs rinit itself: unshare (dynamically linked) dies in
+    // ld.so under the limit with these arguments.
+    let mut cmd = Command::new("unshare");
+    cmd.args(unshare_args()).arg("prlimit").arg(format!("--stack={limit}")).arg(rinit).arg(verbose);
+    cmd.args(["--", "sh", "-c", &format!("{WATCHED_BY_READLINK}; {script}")]);
+    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap());
+    Pid1::launch(cmd).wait()
+}
+
+/// Issue 19 item 7, the rest: the kernel's random offset of the stack (up
+/// to 8 KiB on x86_64) comes out of the same 16 KiB as the 3.5 KB of
+/// arguments, and leaves rinit from 4 to 12 KiB, a different amount at
+/// every start. Every run ends with the program's status or with rinit's
+/// message (rinit(1) LIMITS), never with rinit killed by SIGSEGV: on
+/// de53de5, 8 runs of 40 were (unshare passes the signal on: no exit code).
+#[test]
+fn under_a_small_stack_limit_rinit_runs_or_says_why_and_never_dies() {
+    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
+        skip("no cgroup v1 memory hierarchy here: the OOM watch, part of what rinit does, is not set up");
+        return;
+    }
+    if common::skip_under_qemu() {
+        return;
+    }
+    let rinit = std::env::var_os("RINIT_BIN").map_or_else(common::docker::release_rinit, PathBuf::from);
+    let (mut ran, mut refused) = (0, 0);
+    for run in 1..=30 {
+        let end = under_a_stack_limit(&rinit, "16384", "exit 7");
+        match end.code {
+            Some(7) => ran += 1,
+            Some(1) if end.stderr.starts_with("rinit: too little stack: the stack limit (RLIMIT_STACK, ulimit -s) is 16384 bytes, hard limit too;") => {
+                assert!(end.stderr.contains("and rinit needs "), "{}", end.stderr);
+                refused += 1;
+            }
+            _ => panic!("run {run}: {:?}; stderr ends {:?}", end.status, tail(&end.stderr)),
+        }
+    }
+    eprintln!("--stack=16384 and 3.5 KB of arguments: {ran} runs of 30 ran, {refused} were refused with the message");
+    // Most starts have the room (8 in 9 when measured).
+    assert!(ran >= 15, "{ran} of 30 ran");
+}
+
+/// A soft stack limit below the hard one: rinit raises its own soft limit
+/// when it needs to, so every run goes (de53de5 died of SIGSEGV as above),
+/// and the program is given the limit rinit was started with.
+#[test]
+fn a_soft_stack_limit_below_the_hard_one_is_raised_for_rinit_alone() {
+    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
+        skip("no cgroup v1 memory hierarchy here: the OOM watch, part of what rinit does, is not set up");
+        return;
+    }
+    if common::skip_under_qemu() {
+        return;
+    }
+    let rinit = std::env::var_os("RINIT_BIN").map_or_else(common::docker::release_rinit, PathBuf::from);
+    for run in 1..=30 {
+        let end = under_a_stack_limit(&rinit, "16384:1048576", r#"echo "$(ulimit -S -s) $(ulimit -H -s)"; exit 7"#);
+        assert_eq!(end.code, Some(7), "run {run}: {:?}; stderr ends {:?}", end.status, tail(&end.stderr));
+        assert_eq!(end.stdout.trim(), "16 1024", "run {run}: the program's limits (KiB), as rinit was given them");
+    }
+}
+
+/// The last 600 bytes of rinit's stderr (at trace level it says a lot).
+fn tail(text: &str) -> &str {
+    let at = (text.len().saturating_sub(600)..text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+    &text[at..]
+}
+
 /// The user-space instructions of rinit's start-up as PID 1 with the OOM
 /// watch set up (issue 20), counted by callgrind: the same count on every
 /// run whatever the machine is doing, so a bound with headroom is a test.
@@ -805,8 +881,10 @@ fn start_up_system_calls_stay_under_their_bound() {
     // 50 measured here (cgroup v1, OOM watch on the memory cgroup); 55 on
     // 8be9c5e, before one poll replaced three F_GETFD, the watch's set-up
     // stopped looking for children (two wait4) and one pipe replaced two
-    // dups (and close_range their two closes).
-    let bound = 53;
+    // dups (and close_range their two closes). One more since the stack
+    // check (rinit(1) LIMITS): its getrlimit (prlimit64); 53 measured then,
+    // 52 without it on the same run-up.
+    let bound = 56;
     let n = calls.len();
     eprintln!("start-up: {n} system calls, bound {bound}");
     assert!(n <= bound, "{n} system calls at start-up, more than {bound}:\n{}", calls.join("\n"));

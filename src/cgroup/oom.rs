@@ -260,10 +260,10 @@ impl OomWatch {
 /// Those of `children` (pids, as `/proc/PID/task/TID/children` lists them)
 /// that are dying of SIGKILL, with their names.
 ///
-/// Out of line: the `stat` page read here (2 KB, on the stack) made
-/// `OomWatch::on`'s frame 2.7 KB, and `ProcDir::open`'s path buffer (1 KB)
-/// came on top of it; apart, only the larger of the two is on the stack at
-/// once. PID 1 may have about 8 KiB of stack in all (rinit(1) CGROUPS).
+/// Out of line: inlined, its locals made `OomWatch::on`'s frame larger
+/// under `ProcDir::open` (the `stat` page, 2 KB, was on the stack here then;
+/// it is `ProcDir`'s own now). PID 1 may have about 4 KiB of stack in all
+/// (rinit(1) LIMITS).
 #[inline(never)]
 fn dying_of(dir: &ProcDir, children: &str) -> Vec<(i32, String)> {
     // Bounded like the shutdown's listings: thousands of children (an
@@ -294,7 +294,9 @@ fn dying_of_sigkill(ending: &Ending) -> bool {
 }
 
 /// The OOM watch of the memory cgroup at `place`, if its counter is readable.
-/// `page` is any buffer: it becomes the memory.stat page.
+/// `page` is any buffer: it becomes the memory.stat page. Out of line, so
+/// that `locate_with`'s locals and these are never on the stack together.
+#[inline(never)]
 fn watch_at(place: Place, proc_root: &Path, mut page: Vec<u8>) -> Option<OomWatch> {
     let version = place.version;
     let (counter, cap) = match version {
@@ -419,33 +421,8 @@ const STACK_MARGIN: usize = 8 << 10;
 fn prefault_stack() {
     let here = 0u8;
     let sp = std::ptr::addr_of!(here) as usize;
-    let room = stack_room(sp).saturating_sub(STACK_MARGIN).min(OOM_STACK);
+    let room = crate::stack::room_below(sp).saturating_sub(STACK_MARGIN).min(OOM_STACK);
     touch_stack(room / TOUCH_FRAME);
-}
-
-/// How far the stack may grow below `sp`: RLIMIT_STACK, less what is in
-/// use above `sp` (up to the top of the stack, where the kernel put the
-/// executable's file name, `AT_EXECFN`). 0 when that is not known.
-fn stack_room(sp: usize) -> usize {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes the struct it is given.
-    if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) } != 0 {
-        return 0;
-    }
-    if limit.rlim_cur == libc::RLIM_INFINITY {
-        return usize::MAX;
-    }
-    // SAFETY: getauxval reads the auxiliary vector; 0 if the entry is absent.
-    let name = unsafe { libc::getauxval(libc::AT_EXECFN) } as usize;
-    if name == 0 || name < sp {
-        return 0;
-    }
-    // SAFETY: AT_EXECFN points at the NUL-terminated name the kernel copied.
-    let len = unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) }.count_bytes();
-    // The name ends a pointer's width below the top of the stack.
-    let top = name.saturating_add(len + 1 + size_of::<usize>());
-    let used = top - sp;
-    usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX).saturating_sub(used)
 }
 
 /// The stack frame of one step of `touch_stack`: under a page, so that one

@@ -78,6 +78,9 @@ pub fn limit_pids(proc_root: &Path, cgroup_root: &Path, max: u64) -> Result<Pids
     })
 }
 
+/// Its steps (`limit_own`, `remove_stale_leaves`, `enter_leaf`) out of
+/// line: inlined, their paths and messages made one 0.9 KB frame under the
+/// deepest of them (PID 1 may have about 4 KiB of stack: rinit(1) LIMITS).
 fn apply_pids_max(proc_root: &Path, cgroup_root: &Path, max: u64) -> Result<PidsLimit, String> {
     let place = locate(proc_root, cgroup_root, "pids")?;
     if place.read_only {
@@ -118,6 +121,7 @@ fn apply_pids_max(proc_root: &Path, cgroup_root: &Path, max: u64) -> Result<Pids
 
 /// Sets the pids.max of the cgroup rinit is in, unless it already holds a
 /// limit as low: a lower limit someone else set is never raised.
+#[inline(never)]
 fn limit_own(file: &Path, max: u64) -> Result<PidsLimit, String> {
     let old = read(file)?;
     if let Ok(current) = old.trim().parse::<u64>()
@@ -151,6 +155,7 @@ fn is_leaf_name(name: &str) -> bool {
 /// (EBUSY), so a leaf in use by another rinit stays. One just made by
 /// another rinit that has not moved in yet may go; that rinit makes a new
 /// one (`enter_leaf`).
+#[inline(never)]
 fn remove_stale_leaves(parent: &Path) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
@@ -171,6 +176,7 @@ fn remove_stale_leaves(parent: &Path) {
 /// Makes a leaf below `parent`, sets its pids.max and moves rinit into it.
 /// Another rinit's clean-up may remove the leaf between the mkdir and the
 /// move (it is empty then): that shows as ENOENT, and a new leaf is made.
+#[inline(never)]
 fn enter_leaf(parent: &Path, max: &str) -> Result<PathBuf, String> {
     let mut tries = 0;
     loop {
