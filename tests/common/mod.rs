@@ -60,6 +60,8 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("program_runs_as_pid_2_in_its_own_group_and_directory_with_rinit_in_root", OWN_THREAD),
     ("a_program_ignoring_sigterm_is_killed_at_the_grace", OWN_THREAD),
     ("a_small_stack_limit_does_not_kill_pid_1", HOST_STACK),
+    ("under_a_small_stack_limit_rinit_runs_or_says_why_and_never_dies", HOST_STACK),
+    ("a_soft_stack_limit_below_the_hard_one_is_raised_for_rinit_alone", HOST_STACK),
     ("oom_killed_program_is_reported_with_the_limit", OWN_THREAD),
     ("pids_max_from_environment_covers_orphans_and_leaf_goes_after_sigterm", OWN_THREAD),
     ("fork_failure_exits_1_with_the_call_and_a_hint", OWN_THREAD),
