@@ -278,7 +278,10 @@ impl Reach {
     /// What is still running, named (None: rinit cannot list it), and
     /// whether there may be more than that: the look is bounded like the
     /// SIGKILL round's naming, since it holds up rinit's exit. Not PID 1,
-    /// the descendants are those the last whole listing found, still there.
+    /// the descendants the last whole listing found, still there, and those
+    /// a new listing finds in the time left: a fork storm's processes are
+    /// all new since that listing (a review found rinit giving up silent,
+    /// with 200 of them running).
     pub fn left(&mut self) -> Option<(Vec<(i32, String)>, bool)> {
         let scope = self.scope;
         let until = Instant::now() + KILL_LISTING_WITHIN;
@@ -298,7 +301,16 @@ impl Reach {
                         left.push(now);
                     }
                 }
-                Some((named(&left), false))
+                // A listing cut short may have missed a parent, and so its
+                // descendants: then there may be more.
+                let Some(found) = proc.list_until(scope, until) else { return Some((named(&left), true)) };
+                let more = proc.listing.cut || !proc.listing.complete;
+                for p in found {
+                    if !left.iter().any(|q| q.pid == p.pid) {
+                        left.push(p);
+                    }
+                }
+                Some((named(&left), more))
             }
             _ => None,
         }

@@ -82,6 +82,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("oom_exit_shuts_down_gracefully_after_a_workers_oom_kill_and_exits_137", OWN_THREAD),
     ("without_oom_exit_a_workers_oom_kill_changes_nothing", OWN_THREAD),
     ("the_sigterm_to_a_thousand_others_goes_out_between_waits", SLOW),
+    ("not_pid_1_what_a_fork_storm_leaves_running_is_said", SLOW),
     ("not_pid_1_the_listing_goes_out_between_waits_and_descendants_get_sigterm", NO_SUBREAPER),
     ("start_up_system_calls_stay_under_their_bound", OWN_SYSCALLS),
     ("synchronous_signals_sent_to_rinit_are_not_forwarded_and_do_not_end_it", OWN_FAULTS),
