@@ -5,6 +5,7 @@
 //! `spawn`, `procs`, `cgroup` and the `signals` mask/receive functions talk to
 //! the kernel; `main.rs` wires them together.
 
+pub mod arena;
 pub mod cgroup;
 pub mod cli;
 pub mod fd;

@@ -20,6 +20,12 @@ use rinit::supervise::{Settings, Supervisor};
 use rinit::wait::Waiter;
 use rinit::{cgroup, logging, procs, signals, spawn, stack, status};
 
+/// The first 16 KiB of allocations from a block handed out in order
+/// (`arena`): start-up's twenty or so cost a few dozen instructions each
+/// instead of musl's 400 (issue 20).
+#[global_allocator]
+static ALLOCATOR: rinit::arena::Arena<{ 16 << 10 }> = rinit::arena::Arena::new();
+
 const PROC_ROOT: &str = "/proc";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
