@@ -140,6 +140,15 @@ impl Proc {
     pub fn lives_on_as(&self, now: &Proc) -> bool {
         now.start == self.start && now.state != b'Z'
     }
+
+    /// Whether the listing shows it stopped, so that a signal pending for
+    /// it waits for a SIGCONT: `T` (by a signal) or `t` (under a tracer,
+    /// which the SIGTERM round sends SIGCONT too, outside a group left
+    /// out); in doubt (`stat` unreadable) yes, as for the program: a SIGCONT
+    /// too many does less harm than a process left stopped until SIGKILL.
+    pub fn is_stopped(&self) -> bool {
+        matches!(self.state, b'T' | b't') || !self.known
+    }
 }
 
 /// How a process is ending, from the far end of its `stat` line. Kept out
@@ -568,14 +577,28 @@ pub struct Scope {
 /// `exclude_groups`. Outside a namespace only descendants, which need every
 /// parent link: unknown processes are then left out.
 pub fn targets(all: &[Proc], scope: Scope, exclude: &[i32], exclude_groups: &[i32]) -> Vec<Proc> {
+    in_scope(all, scope, exclude).filter(|p| !exclude_groups.contains(&p.pgid)).copied().collect()
+}
+
+/// The processes that [`targets`] leaves out for their group alone (one in
+/// `groups`, which has had its signal already) and that the listing shows
+/// stopped: that signal waits for a SIGCONT.
+pub fn stopped_in_groups(all: &[Proc], scope: Scope, exclude: &[i32], groups: &[i32]) -> Vec<Proc> {
+    if groups.is_empty() {
+        return Vec::new();
+    }
+    in_scope(all, scope, exclude).filter(|p| groups.contains(&p.pgid) && p.is_stopped()).copied().collect()
+}
+
+/// Never rinit itself, never a zombie, never a pid in `exclude`; outside a
+/// namespace only descendants.
+fn in_scope<'a>(all: &'a [Proc], scope: Scope, exclude: &'a [i32]) -> impl Iterator<Item = &'a Proc> {
     let descendants = (!scope.whole_namespace).then(|| descendants(all, scope.own_pid));
     all.iter()
-        .filter(|p| p.pid != scope.own_pid)
-        .filter(|p| descendants.as_ref().is_none_or(|d| d.contains(&p.pid)))
+        .filter(move |p| p.pid != scope.own_pid)
+        .filter(move |p| descendants.as_ref().is_none_or(|d| d.contains(&p.pid)))
         .filter(|p| p.state != b'Z')
-        .filter(|p| !exclude.contains(&p.pid) && !exclude_groups.contains(&p.pgid))
-        .copied()
-        .collect()
+        .filter(|p| !exclude.contains(&p.pid))
 }
 
 /// Every pid below `root` in the parent links.
@@ -706,6 +729,32 @@ mod tests {
         assert_eq!(pids(targets(&all, scope, &[], &[])), vec![2, 3, 4]);
         assert_eq!(pids(targets(&all, scope, &[2], &[])), vec![3, 4]);
         assert_eq!(pids(targets(&all, scope, &[2], &[2])), vec![4]);
+    }
+
+    #[test]
+    fn the_stopped_of_a_group_left_out_are_found_and_no_one_else() {
+        let state = |state, proc: Proc| Proc { state, ..proc };
+        let all = vec![
+            p(1, 0, 1, "rinit"),
+            state(b'T', p(2, 1, 2, "prog")),
+            state(b'T', p(3, 2, 2, "stopped")),
+            state(b't', p(4, 2, 2, "traced")),
+            p(5, 2, 2, "running"),
+            state(b'Z', p(6, 2, 2, "zombie")),
+            Proc { known: false, ..p(7, 0, 2, "?") },
+            state(b'T', p(8, 1, 8, "other group")),
+        ];
+        let scope = Scope { own_pid: 1, whole_namespace: true };
+        let pids = |v: Vec<Proc>| v.into_iter().map(|p| p.pid).collect::<Vec<_>>();
+        // The living program (excluded) never; a stopped process of another
+        // group is a target, continued with its own SIGTERM.
+        assert_eq!(pids(stopped_in_groups(&all, scope, &[2], &[2])), vec![3, 4, 7]);
+        assert_eq!(pids(stopped_in_groups(&all, scope, &[], &[2])), vec![2, 3, 4, 7]);
+        assert_eq!(pids(stopped_in_groups(&all, scope, &[2], &[])), Vec::<i32>::new());
+        assert_eq!(pids(targets(&all, scope, &[2], &[2])), vec![8]);
+        // Outside a namespace, descendants only (7's parent link is unknown).
+        let sub = Scope { own_pid: 1, whole_namespace: false };
+        assert_eq!(pids(stopped_in_groups(&all, sub, &[2], &[2])), vec![3, 4]);
     }
 
     #[test]

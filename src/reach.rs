@@ -116,9 +116,11 @@ impl Reach {
 
     /// SIGTERM, then SIGCONT (a stopped process must run to handle it), to
     /// every process in scope but rinit and the program (and the program's
-    /// group when it already has its signal). `None`: a round was started,
+    /// group when it already has its signal; `continue_stopped_in_group`:
+    /// that signal was no stop signal, and those of the group that are
+    /// stopped get SIGCONT, to act on it). `None`: a round was started,
     /// which [`Reach::further`] carries on and reports.
-    pub fn term_others(&mut self, program_alive: bool, skip_program_group: bool) -> Option<Termed> {
+    pub fn term_others(&mut self, program_alive: bool, skip_program_group: bool, continue_stopped_in_group: bool) -> Option<Termed> {
         self.round = None;
         if self.terms_everyone(program_alive, skip_program_group) {
             // Two kill(-1) calls reach every process, thousands of them,
@@ -147,7 +149,9 @@ impl Reach {
             Way::ProgramOnly => return Some(Termed::Unreachable),
         }
         let groups = if skip_program_group { vec![program] } else { Vec::new() };
-        self.round = Some(Round::new(libc::SIGTERM, program_alive.then_some(program), groups, Vec::new()));
+        let mut round = Round::new(libc::SIGTERM, program_alive.then_some(program), groups, Vec::new());
+        round.continue_stopped_in_groups = skip_program_group && continue_stopped_in_group;
+        self.round = Some(round);
         None
     }
 
@@ -401,6 +405,13 @@ struct Round {
     exclude: Vec<i32>,
     /// Process groups left out (the program's, when it has its signal).
     groups: Vec<i32>,
+    /// SIGTERM only: whether those of `groups` that are stopped get SIGCONT
+    /// (their group's signal, pending for them, was no stop signal).
+    continue_stopped_in_groups: bool,
+    /// Those of `groups` found stopped, not yet sent SIGCONT.
+    stopped: Vec<Proc>,
+    /// Those of `groups` sent SIGCONT: once each, as the others.
+    continued: HashSet<(i32, u64)>,
     pass: usize,
     /// Where this pass's listing goes on; None once it is complete.
     /// (A directory offset: 0 is the top.)
@@ -430,6 +441,9 @@ impl Round {
             sig,
             exclude: program.into_iter().collect(),
             groups,
+            continue_stopped_in_groups: false,
+            stopped: Vec::new(),
+            continued: HashSet::new(),
             pass: 0,
             cursor: Some(0),
             todo,
@@ -460,6 +474,10 @@ impl Round {
                 }
                 continue;
             }
+            if let Some(p) = self.stopped.pop() {
+                self.continue_stopped(proc, scope, &p);
+                continue;
+            }
             if let Some(from) = self.cursor {
                 if from == 0 {
                     proc.listing.procs.clear();
@@ -482,9 +500,11 @@ impl Round {
                     // soon as it is listed.
                     let tail = proc.listing.procs.get(listed_before..).unwrap_or_default();
                     self.todo = procs::targets(tail, scope, &self.exclude, &self.groups);
+                    self.find_stopped(tail, scope);
                 } else if self.cursor.is_none() {
                     self.todo = procs::targets(&proc.listing.procs, scope, &self.exclude, &self.groups);
                     known.clone_from(&self.todo);
+                    self.find_stopped(&proc.listing.procs, scope);
                     missed |= proc.missed_descendants(scope);
                 }
                 if self.cursor.is_none() && !proc.listing.complete {
@@ -515,6 +535,29 @@ impl Round {
             Reached::Killed(reached)
         };
         (reached, done)
+    }
+
+    /// Under `-g`, the members of the program's group that this listing
+    /// shows stopped, when they are to get SIGCONT: the round leaves their
+    /// group out, which has had its signal already (forwarded at the start
+    /// of the shutdown), but stopped they cannot act on it, and would wait
+    /// for the SIGKILL at the grace where any other process gets SIGCONT.
+    /// The program itself is in `exclude` while it lives: a running program
+    /// gets no SIGCONT (rinit(1) SHUTDOWN).
+    fn find_stopped(&mut self, listed: &[Proc], scope: Scope) {
+        if self.sig == libc::SIGTERM && self.continue_stopped_in_groups {
+            self.stopped = procs::stopped_in_groups(listed, scope, &self.exclude, &self.groups);
+            // Lowest pid first, as listed.
+            self.stopped.reverse();
+        }
+    }
+
+    /// SIGCONT to one member of a group left out, found stopped; once.
+    /// Not counted: it had its signal with its group.
+    fn continue_stopped(&mut self, proc: &Lister, scope: Scope, p: &Proc) {
+        if self.continued.insert((p.pid, p.start)) && proc.send(scope, p, libc::SIGCONT).is_ok() {
+            debug!("sent SIGCONT to pid {} '{}', stopped in the program's process group, to act on the group's signal", p.pid, p.name);
+        }
     }
 
     /// SIGKILL's round is one pass: the next comes `REKILL_INTERVAL` later.

@@ -78,8 +78,11 @@ pub enum Action {
     /// after the SIGTERM that starts shutdown.
     Continue,
     /// SIGTERM then SIGCONT to every process but rinit and the program; also
-    /// skipping the program's process group when it already has its signal.
-    TermOthers { skip_program_group: bool },
+    /// skipping the program's process group when it already has its signal
+    /// (`-g`), and then, `continue_stopped_in_group`, sending SIGCONT to
+    /// those of the group that are stopped: not after a stop signal, whose
+    /// effect that would undo, as for [`Action::Continue`].
+    TermOthers { skip_program_group: bool, continue_stopped_in_group: bool },
     /// SIGKILL to everything still alive but rinit.
     KillAll,
     /// Exit rinit with this status.
@@ -111,6 +114,9 @@ pub struct Machine {
     poll_at: Option<Duration>,
     /// SIGTERM (or what it is rewritten to) reached the program's group.
     group_signalled: bool,
+    /// That signal was followed by [`Action::Continue`] (no stop signal):
+    /// the group's stopped members are to act on it too.
+    group_continued: bool,
     others_termed: bool,
     /// The others' SIGTERM waits for the program's end (`Event::TermDeferred`).
     others_wait_for_program: bool,
@@ -138,6 +144,7 @@ impl Machine {
             program_gone: false,
             poll_at: None,
             group_signalled: false,
+            group_continued: false,
             others_termed: false,
             others_wait_for_program: false,
             last_kill: None,
@@ -258,7 +265,8 @@ impl Machine {
     fn pass_on(&mut self, sig: i32, starts: bool, actions: &mut Vec<Action>) {
         let Some(to) = self.rewrite.apply(sig).filter(|_| !self.program_gone) else { return };
         actions.push(Action::Forward(to));
-        if starts && !is_stop_signal(to) {
+        let continued = starts && !is_stop_signal(to);
+        if continued {
             // Shutdown begins: a stopped program must run to act on its
             // signal, as every other process gets SIGCONT too. (Not when -r
             // turns it into a stop: that would undo it.)
@@ -266,6 +274,7 @@ impl Machine {
         }
         if self.is_stop(sig) && self.process_group {
             self.group_signalled = true;
+            self.group_continued |= continued;
         }
     }
 
@@ -303,6 +312,7 @@ impl Machine {
             self.others_termed = true;
             actions.push(Action::TermOthers {
                 skip_program_group: self.group_signalled,
+                continue_stopped_in_group: self.group_signalled && self.group_continued,
             });
         }
         let kill_due = match self.last_kill {
@@ -385,7 +395,7 @@ mod tests {
 
     const CONT: Action = Action::Continue;
 
-    const TERM_OTHERS: Action = Action::TermOthers { skip_program_group: false };
+    const TERM_OTHERS: Action = Action::TermOthers { skip_program_group: false, continue_stopped_in_group: false };
 
     #[test]
     fn idle_has_no_deadline_and_signals_are_forwarded() {
@@ -566,11 +576,31 @@ mod tests {
         m.handle(Event::Signal(TERM), ms(0));
         assert_eq!(
             m.handle(reaped(Some(143), false), ms(5)),
-            vec![Action::TermOthers { skip_program_group: true }]
+            vec![Action::TermOthers { skip_program_group: true, continue_stopped_in_group: true }]
         );
         // Exiting by itself, the group has had nothing: it is not skipped.
         let mut m = Machine::new(ms(1_000), RewriteMap::default(), true);
         assert_eq!(m.handle(reaped(Some(0), false), ms(5)), vec![TERM_OTHERS]);
+    }
+
+    #[test]
+    fn the_stopped_of_the_group_are_continued_unless_its_signal_was_a_stop() {
+        let skip = |cont| Action::TermOthers { skip_program_group: true, continue_stopped_in_group: cont };
+        // The program still runs at T+G/2: the others' round skips the group.
+        let mut m = Machine::new(ms(1_000), RewriteMap::default(), true);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(0)), vec![Action::Forward(TERM), CONT]);
+        assert_eq!(m.handle(Event::Tick, ms(500)), vec![skip(true)]);
+        // -r TERM:TSTP stopped the group itself: no SIGCONT would undo it.
+        let mut rw = RewriteMap::default();
+        rw.insert(TERM, libc::SIGTSTP);
+        let mut m = Machine::new(ms(1_000), rw, true);
+        assert_eq!(m.handle(Event::Signal(TERM), ms(0)), vec![Action::Forward(libc::SIGTSTP)]);
+        assert_eq!(m.handle(Event::Tick, ms(500)), vec![skip(false)]);
+        // Held by --term-delay, the signal goes out at T+D as at T.
+        let mut m = Machine::new(ms(1_000), RewriteMap::default(), true).with_term_delay(ms(200));
+        m.handle(Event::Signal(TERM), ms(0));
+        assert_eq!(m.handle(Event::Tick, ms(200)), vec![Action::Forward(TERM), CONT]);
+        assert_eq!(m.handle(Event::Tick, ms(600)), vec![skip(true)]);
     }
 
     #[test]
@@ -626,7 +656,7 @@ mod tests {
         assert_eq!(m.handle(Event::Signal(QUIT), ms(0)), vec![Action::Forward(libc::SIGINT), CONT]);
         assert_eq!(
             m.handle(reaped(Some(130), false), ms(5)),
-            vec![Action::TermOthers { skip_program_group: true }]
+            vec![Action::TermOthers { skip_program_group: true, continue_stopped_in_group: true }]
         );
         // With no grace, a stop signal kills at once, as SIGTERM does.
         let mut m = machine(0).with_stop_signals(&[QUIT]);

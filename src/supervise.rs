@@ -244,11 +244,11 @@ impl Supervisor {
         match action {
             Action::Forward(sig) => self.forward(sig),
             Action::Continue => self.continue_program(),
-            Action::TermOthers { skip_program_group } => {
+            Action::TermOthers { skip_program_group, continue_stopped_in_group } => {
                 if self.reach.terms_everyone(program_alive, skip_program_group) {
                     self.leave_reaping_to_the_kernel();
                 }
-                match self.reach.term_others(program_alive, skip_program_group) {
+                match self.reach.term_others(program_alive, skip_program_group, continue_stopped_in_group) {
                     Some(Termed::Deferred) => return After::Tell(Event::TermDeferred),
                     Some(termed) => self.summary.termed(termed),
                     // A round, carried on a slice a turn (`reach_further`).

@@ -314,6 +314,72 @@ fn process_group_mode_does_not_signal_the_group_twice() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Under -g: a member of the program's group that the program stopped
+/// (kill -STOP, the program itself running) reports its SIGCONT and SIGTERM
+/// on fd 3. The forwarded SIGTERM is pending for it at T; the others' round
+/// leaves the group out (it has its signal), and must still SIGCONT the
+/// stopped member so that it acts on it, as every other process is
+/// continued (rinit(1) SHUTDOWN). `program_waits`: the program lives on
+/// until the member has gone (the round at T+G/2, the program excluded);
+/// else it exits on SIGTERM (the round at its exit).
+fn a_stopped_member_of_the_programs_group_is_continued(program_waits: bool) {
+    let member = r#"sh -c 'trap "echo CONT >&3" CONT; trap "echo TERM >&3" TERM; sleep 1000 & s=$!; while [ "$(cat /proc/$s/comm 2>/dev/null)" != sleep ]; do :; done; echo x > "$FIFO"; wait $s' &"#;
+    // Waiting: the first wait ends with the program's own SIGTERM trap, the
+    // second waits for the member, which only a SIGCONT lets exit before
+    // the grace. Exiting: only once the test has seen rinit done with the
+    // SIGTERM's turn (FIFO2), where it asks whether the program is stopped:
+    // a program already gone counts as stopped there ("in doubt"), and its
+    // group's SIGCONT would hide the round's.
+    let end = if program_waits {
+        "trap : TERM; echo stopped >&3; wait $job; wait $job; exit 0"
+    } else {
+        "trap 'echo termed >&3; read y < \"$FIFO2\"; exit 0' TERM; echo stopped >&3; wait $job"
+    };
+    let script = format!(
+        "{member}\n job=$!\n read x < \"$FIFO\"; kill -STOP $job\n\
+         while :; do set -- $(sed 's/.*) //' /proc/$job/stat); [ \"$1\" = T ] && break; done\n {end}"
+    );
+    let (mut cmd, dir) = with_fifo(namespaced(&["-g", "-v", "-t", "2s"], &["sh", "-c", &script]));
+    let fifo2 = dir.join("fifo2");
+    assert!(Command::new("mkfifo").arg(&fifo2).status().unwrap().success());
+    cmd.env("FIFO2", &fifo2);
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("stopped");
+    r.signal(libc::SIGTERM);
+    if !program_waits {
+        r.lines.expect("termed");
+        // Asleep again in its wait: the turn of the SIGTERM is over.
+        let rinit = r.rinit_pid() as u32;
+        assert!(wait_until(PATIENCE, || state_of(rinit) == Some('S')), "rinit never waited again");
+        std::fs::write(&fifo2, "x\n").unwrap();
+    }
+    // Everything holding fd 3 gone, the member's lines are all there.
+    let mut got = Vec::new();
+    while let Some(l) = r.lines.next_within(PATIENCE) {
+        got.push(l);
+    }
+    let end = r.wait();
+    let (line, took) = summary(&end.stderr);
+    // Both were pending when it ran again: the shell runs their traps in
+    // either order.
+    got.sort();
+    assert_eq!(got, ["CONT", "TERM"], "the stopped member's traps; {line}");
+    assert_eq!(end.code, Some(0));
+    // Nothing new is counted: the program alone, as under -g always.
+    assert!(line.contains("1 process got SIGTERM, 0 needed SIGKILL") && took < 2.0, "{line}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn process_group_mode_continues_a_stopped_member_of_the_running_programs_group() {
+    a_stopped_member_of_the_programs_group_is_continued(true);
+}
+
+#[test]
+fn process_group_mode_continues_a_stopped_member_of_the_group_once_the_program_has_exited() {
+    a_stopped_member_of_the_programs_group_is_continued(false);
+}
+
 #[test]
 fn with_w_every_process_the_shutdown_ends_is_still_reaped_and_logged() {
     // Once the program has gone rinit lets its children reap themselves

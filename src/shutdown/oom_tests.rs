@@ -23,7 +23,7 @@ fn an_oom_kill_starts_the_shutdown_as_sigterm_does() {
     assert_eq!(by_oom.started(), Some(ms(100)));
     assert_eq!(by_oom.deadline(), by_term.deadline(), "the same grace: others at T+G/2");
     // The rest of the sequence is the SIGTERM one: others at G/2, SIGKILL at G.
-    assert_eq!(by_oom.handle(Event::Tick, ms(1_100)), vec![Action::TermOthers { skip_program_group: false }]);
+    assert_eq!(by_oom.handle(Event::Tick, ms(1_100)), vec![Action::TermOthers { skip_program_group: false, continue_stopped_in_group: false }]);
     assert_eq!(by_oom.handle(Event::Tick, ms(2_100)), vec![Action::KillAll]);
     assert!(by_oom.status_forced() && !by_term.status_forced());
 }
@@ -32,7 +32,7 @@ fn an_oom_kill_starts_the_shutdown_as_sigterm_does() {
 fn the_status_is_forced_even_when_the_program_then_exits_0() {
     let mut m = Machine::new(ms(8_000), RewriteMap::default(), false);
     m.handle(Event::OomKill, ms(0));
-    assert_eq!(m.handle(reaped(Some(0), false), ms(30)), vec![Action::TermOthers { skip_program_group: false }]);
+    assert_eq!(m.handle(reaped(Some(0), false), ms(30)), vec![Action::TermOthers { skip_program_group: false, continue_stopped_in_group: false }]);
     assert_eq!(m.handle(reaped(None, true), ms(40)), vec![Action::Exit(OOM_EXIT_STATUS)]);
     assert_eq!(OOM_EXIT_STATUS, 137);
     // And when it ends by the SIGTERM (143), or rinit gives up waiting.
@@ -58,7 +58,7 @@ fn the_sigterm_goes_through_rewrite() {
     let mut m = Machine::new(ms(1_000), rw, false);
     assert_eq!(m.handle(Event::OomKill, ms(0)), vec![]);
     assert_eq!(m.started(), Some(ms(0)));
-    assert_eq!(m.handle(Event::Tick, ms(500)), vec![Action::TermOthers { skip_program_group: false }]);
+    assert_eq!(m.handle(Event::Tick, ms(500)), vec![Action::TermOthers { skip_program_group: false, continue_stopped_in_group: false }]);
 }
 
 #[test]
