@@ -212,10 +212,16 @@ fn ending(raw: i32) -> Option<Ended> {
 /// Whether the program is stopped, asked without reading `/proc`: a stop
 /// that nobody has collected with WUNTRACED (rinit never does) stays
 /// visible to waitid(WSTOPPED | WNOWAIT) until the program runs again. In
-/// doubt (waitid failed), yes: a SIGCONT too many does no harm.
+/// doubt (waitid failed), yes: a SIGCONT too many does no harm. But ECHILD
+/// is no doubt: the program has been reaped (it exited on the SIGTERM
+/// before this look), and under -g its group, which may run on, is not to
+/// be woken for it (rinit(1) -g; a review saw the whole group get SIGCONT).
 pub fn program_is_stopped(pid: i32) -> bool {
     let Ok(id) = libc::id_t::try_from(pid) else { return true };
-    peek_child(libc::P_PID, id, libc::WSTOPPED).map_or(true, |found| found == pid)
+    match peek_child(libc::P_PID, id, libc::WSTOPPED) {
+        Ok(found) => found == pid,
+        Err(e) => e.raw_os_error() != Some(libc::ECHILD),
+    }
 }
 
 /// waitid(`which`, `id`, `flags` | WNOHANG | WNOWAIT): the pid of a child in
@@ -242,6 +248,32 @@ pub fn describe_end(ended: Ended) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reaped_program_is_not_stopped_a_stopped_one_is() {
+        // SAFETY: the child only raises SIGSTOP or exits.
+        let stopped = unsafe { libc::fork() };
+        if stopped == 0 {
+            // SAFETY: async-signal-safe calls only, in the forked child.
+            unsafe {
+                libc::raise(libc::SIGSTOP);
+                libc::_exit(0);
+            }
+        }
+        let mut raw = 0;
+        // The stop, seen as program_is_stopped sees it (left uncollected).
+        while peek_child(libc::P_PID, stopped.unsigned_abs(), libc::WSTOPPED).ok() != Some(stopped) {
+            std::thread::yield_now();
+        }
+        assert!(program_is_stopped(stopped));
+        // SAFETY: plain kill and waitpid of our own child, a valid pointer.
+        unsafe {
+            libc::kill(stopped, libc::SIGKILL);
+            libc::waitpid(stopped, &mut raw, 0);
+        }
+        // Reaped: ECHILD, which is no doubt.
+        assert!(!program_is_stopped(stopped));
+    }
 
     #[test]
     fn reap_pause_is_a_multiple_of_the_last_look_within_bounds() {
