@@ -310,7 +310,7 @@ fn wanted_report(config: &Config) -> Option<rinit::report::Wanted> {
         line: config.report,
         file: config.report_file.clone(),
         cgroup_root: PathBuf::from(CGROUP_ROOT),
-        program: config.program.first().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
+        program: config.program.first().map(|p| p.as_bytes().to_vec()).unwrap_or_default(),
     })
 }
 

@@ -71,8 +71,10 @@ pub struct Report {
     pub ran: Duration,
     pub figures: Figures,
     pub pids_peak: Option<(u64, PidsFrom)>,
-    /// The program's name (argv\[0\], as given to rinit).
-    pub program: String,
+    /// The program's name (argv\[0\], as given to rinit), as bytes: the
+    /// line shows it escaped as every name rinit logs is (rinit(1)
+    /// DIAGNOSTICS), the JSON as UTF-8, invalid bytes replaced.
+    pub program: Vec<u8>,
     /// How the program ended; None if its status was lost.
     pub ended: Option<Ended>,
     /// rinit's own exit status.
@@ -85,7 +87,7 @@ impl Report {
     /// The figures and what the shell knows; `seen` is the most processes
     /// rinit listed (0: it never listed any), used when there is no
     /// `pids.peak`.
-    pub fn new(figures: Figures, seen: usize, ran: Duration, program: String, ended: Option<Ended>, exit_status: i32, oom_exit: bool) -> Report {
+    pub fn new(figures: Figures, seen: usize, ran: Duration, program: Vec<u8>, ended: Option<Ended>, exit_status: i32, oom_exit: bool) -> Report {
         let seen = u64::try_from(seen).ok().filter(|n| *n > 0);
         let pids_peak = match figures.pids_peak {
             Some(n) => Some((n, PidsFrom::Kernel)),
@@ -131,7 +133,7 @@ impl Report {
             }
             None => s.push_str(", OOM kills unknown"),
         }
-        let _ = write!(s, ", program '{}' {}", self.program.escape_debug(), ending(self.ended));
+        let _ = write!(s, ", program '{}' {}", crate::procs::Escaped(&self.program), ending(self.ended));
         let _ = write!(s, ", exit status {}", self.exit_status);
         if self.oom_exit {
             s.push_str(" (--oom-exit)");
@@ -178,7 +180,7 @@ impl Report {
         field(&mut s, "pids_peak_from", text(pids_from));
         field(&mut s, "oom_kills", number(f.oom_kills));
         field(&mut s, "cgroup", text(f.version));
-        field(&mut s, "program", string(&self.program));
+        field(&mut s, "program", string(&String::from_utf8_lossy(&self.program)));
         field(&mut s, "program_ended", string(ended));
         field(&mut s, "program_exit_code", number(code));
         field(&mut s, "program_signal", text(signal.as_deref()));
@@ -258,7 +260,7 @@ mod tests {
             pids_peak: Some(23),
             oom_kills: Some(0),
         };
-        Report::new(figures, 0, Duration::from_millis(2_345), "sh".into(), Some(Ended::Exited(0)), 0, false)
+        Report::new(figures, 0, Duration::from_millis(2_345), b"sh".to_vec(), Some(Ended::Exited(0)), 0, false)
     }
 
     #[test]
@@ -279,16 +281,16 @@ mod tests {
 
     #[test]
     fn what_cannot_be_had_is_unknown_or_null_never_0() {
-        let r = Report::new(Figures::default(), 0, Duration::from_micros(1_500), "a\"b\\c\n".into(), None, 1, false);
+        let r = Report::new(Figures::default(), 0, Duration::from_micros(1_500), b"a\"b\\c\n\xff\x1b'".to_vec(), None, 1, false);
         assert_eq!(
             r.line(),
-            "report: ran 0.001s, CPU unknown, memory peak unknown (limit unknown, page cache included), processes peak unknown, OOM kills unknown, program 'a\\\"b\\\\c\\n' ended with its status lost, exit status 1"
+            "report: ran 0.001s, CPU unknown, memory peak unknown (limit unknown, page cache included), processes peak unknown, OOM kills unknown, program 'a\"b\\\\c\\n\\xff\\x1b\\'' ended with its status lost, exit status 1"
         );
         let json = r.json();
         for key in ["cpu_usec", "cpu_user_usec", "cpu_system_usec", "memory_peak_bytes", "memory_limit_bytes", "memory_limited", "pids_peak", "pids_peak_from", "oom_kills", "cgroup", "program_exit_code", "program_signal"] {
             assert!(json.contains(&format!("\"{key}\":null")), "{key}: {json}");
         }
-        assert!(json.contains(r#""program":"a\"b\\c\n""#), "{json}");
+        assert!(json.contains("\"program\":\"a\\\"b\\\\c\\n\u{fffd}\\u001b'\""), "{json}");
         assert!(json.contains(r#""program_ended":"lost""#), "{json}");
         assert!(!json.contains(":0,") && !json.contains(":0}"), "no 0 stands in for a missing figure: {json}");
     }
@@ -303,7 +305,7 @@ mod tests {
             version: Some("v2"),
             pids_peak: None,
         };
-        let r = Report::new(figures, 7, Duration::from_secs(1), "java".into(), Some(Ended::Signaled(libc::SIGKILL)), 137, true);
+        let r = Report::new(figures, 7, Duration::from_secs(1), b"java".to_vec(), Some(Ended::Signaled(libc::SIGKILL)), 137, true);
         assert_eq!(
             r.line(),
             "report: ran 1.000s, CPU 0.005s, memory peak 1 MiB (no limit, page cache included), processes peak at least 7 (no pids.peak; the most rinit listed), OOM kills 2, program 'java' was killed by SIGKILL, exit status 137 (--oom-exit)"

@@ -121,7 +121,9 @@ pub fn spawn(argv: &[OsString], start: Start) -> Result<Spawned, SpawnError> {
     let Some(file) = args.first() else {
         return Err(SpawnError::Nul(String::new()));
     };
-    let name = file.to_string_lossy().into_owned();
+    // Escaped as every name rinit logs (rinit(1) DIAGNOSTICS): a program
+    // path with a newline in it must not print a line of its own.
+    let name = crate::procs::Escaped(file.as_bytes()).to_string();
     // rinit's own process group, before the child leaves it.
     let own_group = nix::unistd::getpgrp();
     // Close-on-exec, so the program never sees it and exec itself closes it.

@@ -65,6 +65,12 @@ fn program_not_found_is_127_with_its_name() {
     let (code, _, err) = run_plain(["-s", "/nonexistent/dir/prog"]);
     assert_eq!(code, Some(127));
     assert!(err.contains("'/nonexistent/dir/prog'"), "{err}");
+    // The name escaped as every name rinit logs (rinit(1) DIAGNOSTICS): a
+    // newline in it prints no line of its own (a review forged a
+    // "[rinit] shutdown:" line this way).
+    let (code, _, err) = run_plain(["-s", "--", "/no/such\n[rinit] shutdown: all ok\x1b"]);
+    assert_eq!(code, Some(127));
+    assert_eq!(err, "rinit: cannot run '/no/such\\n[rinit] shutdown: all ok\\x1b': No such file or directory\n");
 }
 
 #[test]

@@ -20,7 +20,7 @@ pub struct Wanted {
     /// Where the cgroup filesystems are mounted (`/sys/fs/cgroup`).
     pub cgroup_root: PathBuf,
     /// The program's name for the report (argv\[0\]).
-    pub program: String,
+    pub program: Vec<u8>,
 }
 
 /// What the loop knows at exit.
