@@ -109,6 +109,13 @@ const OWN_FAULTS: &str = "qemu-user takes SIGSEGV, SIGBUS and the other synchron
      faults: after a kill() of SIGSEGV the emulated rinit sits in sigsuspend and forwards nothing more";
 const OWN_SYSCALL: &str = "/proc/PID/syscall shows the emulator's own system call, not the one rinit made";
 
+/// Whether `bin` is linked with glibc (the packagers' plain `cargo build
+/// --release`, static glibc) rather than musl (the shipped binaries): its
+/// strings name glibc's own variables (GLIBC_TUNABLES), musl's none.
+pub fn is_glibc(bin: &Path) -> bool {
+    std::fs::read(bin).is_ok_and(|b| b.windows(6).any(|w| w == b"GLIBC_"))
+}
+
 /// Whether the binary under test is for another architecture than the tests
 /// (so the kernel runs it through qemu-user): the ELF machine fields differ.
 pub fn is_emulated() -> bool {
