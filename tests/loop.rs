@@ -348,18 +348,20 @@ fn the_sigterm_to_a_thousand_others_goes_out_between_waits() {
 fn not_pid_1_the_listing_goes_out_between_waits_and_descendants_get_sigterm() {
     // Not PID 1 (pid 2 under a shell, a subreaper), rinit lists the whole
     // /proc it sees to find its descendants (on a host, the host's): that
-    // listing too goes a slice at a time, and the 1,000 descendants get
-    // SIGTERM once it is in. (Fewer than as PID 1, and a longer grace:
-    // under strace each of a pidfd signal's seven system calls is slow.) In
-    // a namespace of its own so that nothing outlives a failed run.
+    // listing too goes a slice at a time, and the descendants get
+    // SIGTERM once it is in (500, fewer than as PID 1, and a 10 s grace:
+    // under strace each of a pidfd signal's seven system calls is slow, and
+    // in a CI pass at a load average of 176, 1,000 had their SIGTERM too
+    // late in an 8 s grace to have died by its end). In a namespace of its
+    // own so that nothing outlives a failed run.
     if common::skip_under_qemu() {
         return;
     }
     let dir = temp_dir("round-pid2");
-    let script = format!("{} -s -t 8s -- perl -e \"$PROG\"; exit $?", p(&rinit()));
+    let script = format!("{} -s -t 10s -- perl -e \"$PROG\"; exit $?", p(&rinit()));
     let mut cmd = Command::new("unshare");
     cmd.args(unshare_args()).args(["sh", "-c", &script]);
-    cmd.env("KIDS", "1000").env("PROG", MANY_CHILDREN);
+    cmd.env("KIDS", "500").env("PROG", MANY_CHILDREN);
     let mut r = Pid1::launch(cmd);
     r.lines.expect("ready");
     // unshare forks the shell (PID 1), which forks rinit.
@@ -367,9 +369,9 @@ fn not_pid_1_the_listing_goes_out_between_waits_and_descendants_get_sigterm() {
     let (end, trace) = trace_until_exit(pid, r, &dir);
     assert_eq!(end.code, Some(137), "{}", end.stderr);
     let line = summary(&end.stderr);
-    assert!(line.contains("1001 processes got SIGTERM, 1 needed SIGKILL (pid ") && line.contains("'perl')"), "{line}");
+    assert!(line.contains("501 processes got SIGTERM, 1 needed SIGKILL (pid ") && line.contains("'perl')"), "{line}");
     let (longest, waits) = stat_runs(&trace);
-    assert!(waits >= 2 && longest < 500, "longest run of stat reads {longest}, waits among them {waits}");
+    assert!(waits >= 2 && longest < 250, "longest run of stat reads {longest}, waits among them {waits}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
