@@ -703,6 +703,24 @@ fn under_a_stack_limit(rinit: &Path, limit: &str, script: &str) -> Ended {
     Pid1::launch(cmd).wait()
 }
 
+/// The binary for the tests that go near the stack limit, or None where
+/// they cannot run (said as skipped). Called first in the test.
+fn near_the_stack_limit() -> Option<PathBuf> {
+    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
+        skip("no cgroup v1 memory hierarchy here: the OOM watch, part of what rinit does, is not set up");
+        return None;
+    }
+    if common::skip_under_qemu() {
+        return None;
+    }
+    let rinit = std::env::var_os("RINIT_BIN").map_or_else(common::docker::release_rinit, PathBuf::from);
+    if common::is_glibc(&rinit) {
+        skip(GLIBC_START);
+        return None;
+    }
+    Some(rinit)
+}
+
 /// Issue 19 item 7, the rest: the kernel's random offset of the stack (up
 /// to 8 KiB on x86_64) comes out of the same 16 KiB as the 3.5 KB of
 /// arguments, and leaves rinit from 4 to 12 KiB, a different amount at
@@ -711,18 +729,7 @@ fn under_a_stack_limit(rinit: &Path, limit: &str, script: &str) -> Ended {
 /// de53de5, 8 runs of 40 were (unshare passes the signal on: no exit code).
 #[test]
 fn under_a_small_stack_limit_rinit_runs_or_says_why_and_never_dies() {
-    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
-        skip("no cgroup v1 memory hierarchy here: the OOM watch, part of what rinit does, is not set up");
-        return;
-    }
-    if common::skip_under_qemu() {
-        return;
-    }
-    let rinit = std::env::var_os("RINIT_BIN").map_or_else(common::docker::release_rinit, PathBuf::from);
-    if common::is_glibc(&rinit) {
-        skip(GLIBC_START);
-        return;
-    }
+    let Some(rinit) = near_the_stack_limit() else { return };
     let (mut ran, mut refused) = (0, 0);
     for run in 1..=30 {
         let end = under_a_stack_limit(&rinit, "16384", "exit 7");
@@ -745,18 +752,7 @@ fn under_a_small_stack_limit_rinit_runs_or_says_why_and_never_dies() {
 /// and the program is given the limit rinit was started with.
 #[test]
 fn a_soft_stack_limit_below_the_hard_one_is_raised_for_rinit_alone() {
-    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
-        skip("no cgroup v1 memory hierarchy here: the OOM watch, part of what rinit does, is not set up");
-        return;
-    }
-    if common::skip_under_qemu() {
-        return;
-    }
-    let rinit = std::env::var_os("RINIT_BIN").map_or_else(common::docker::release_rinit, PathBuf::from);
-    if common::is_glibc(&rinit) {
-        skip(GLIBC_START);
-        return;
-    }
+    let Some(rinit) = near_the_stack_limit() else { return };
     for run in 1..=30 {
         let end = under_a_stack_limit(&rinit, "16384:1048576", r#"echo "$(ulimit -S -s) $(ulimit -H -s)"; exit 7"#);
         assert_eq!(end.code, Some(7), "run {run}: {:?}; stderr ends {:?}", end.status, tail(&end.stderr));
