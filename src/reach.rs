@@ -177,10 +177,12 @@ impl Reach {
         };
         // As PID 1 kill(-1) reaches the program too: alive (not a zombie
         // waiting to be reaped), it is named however little the listing had
-        // time for (cut short, it may have found only rinit).
-        let name_program = |killed: &mut Killed| {
-            let zombie = || crate::reap::peek_child(libc::P_PID, program.unsigned_abs(), libc::WEXITED).is_ok_and(|pid| pid == program);
-            if program_alive && !killed.listed.iter().any(|(pid, _)| *pid == program) && !zombie() {
+        // time for (cut short, it may have found only rinit). Whether it is
+        // a zombie is asked before the kill(-1): after it, the kill's own
+        // victim looks like one (a review saw the program go unnamed).
+        let program_ended = || crate::reap::peek_child(libc::P_PID, program.unsigned_abs(), libc::WEXITED).is_ok_and(|pid| pid == program);
+        let name_program = |killed: &mut Killed, ended_before: bool| {
+            if program_alive && !killed.listed.iter().any(|(pid, _)| *pid == program) && !ended_before {
                 killed.listed.push((program, program_name.clone()));
             }
         };
@@ -208,11 +210,12 @@ impl Reach {
                 // counts.
                 let listed_nobody = listed.as_ref().is_some_and(Vec::is_empty);
                 let zombie = listed_nobody && has_zombie_child();
+                let ended_before = (listed.is_none() || cut) && program_ended();
                 let reached = signals::send(-1, libc::SIGKILL).is_ok();
                 let unlisted = reached && (listed.is_none() || cut || listed_nobody && !kernel_threads);
                 (killed.unlisted, killed.unsure) = (unlisted && !zombie, unlisted && zombie);
                 if reached && (listed.is_none() || cut) {
-                    name_program(&mut killed);
+                    name_program(&mut killed, ended_before);
                 }
             }
             Way::KillAll => {

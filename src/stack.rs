@@ -205,7 +205,9 @@ fn needed() -> usize {
 }
 
 /// Writes the message to stderr, or a fixed one if there is not even the
-/// stack to format it.
+/// stack to format it. The choice is made before any buffer exists: with
+/// the 512-byte one in this frame, the frame alone went past the limit the
+/// fixed text is for (a review saw SIGSEGV at its first push).
 #[inline(never)]
 fn say_short(short: &Short) {
     if short.left < FORMATTING as u64 {
@@ -214,6 +216,12 @@ fn say_short(short: &Short) {
         unsafe { libc::write(2, text.as_ptr().cast(), text.len()) };
         return;
     }
+    say_formatted(short);
+}
+
+/// The full message, formatted into a buffer on the stack.
+#[inline(never)]
+fn say_formatted(short: &Short) {
     let mut buf = [0u8; 512];
     let n = short.message(&mut buf);
     // SAFETY: the first n bytes of buf are the message.

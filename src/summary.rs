@@ -93,10 +93,15 @@ impl Summary {
 
     /// A process other than the program was reaped, killed by SIGKILL:
     /// after a kill(-1) that was unsure of whom it reached, somebody was
-    /// there. (The processes the kill(-1) ended are all rinit's to reap as
-    /// PID 1: their parents die with them.)
-    pub fn reaped_killed(&mut self) {
-        self.killed_unlisted |= self.killed_unsure;
+    /// there, unless it is one a round named (a repeated kill(-1) beside a
+    /// zombie is unsure too, while the first round's named victims are
+    /// still being reaped: a review saw "and others" with all 300 named).
+    /// The processes the kill(-1) ended are all rinit's to reap as PID 1:
+    /// their parents die with them.
+    pub fn reaped_killed(&mut self, pid: i32) {
+        if self.killed_unsure && !self.killed.iter().any(|(named, _)| *named == pid) {
+            self.killed_unlisted = true;
+        }
     }
 
     /// Everyone left in time: nothing needed SIGKILL, nothing was left.
@@ -174,13 +179,20 @@ mod tests {
         s.killed(Killed { unsure: true, ..Killed::default() });
         assert!(s.is_clean(), "a zombie alone: nobody needed SIGKILL");
         assert!(s.to_string().contains(", 0 needed SIGKILL,"), "{s}");
-        s.reaped_killed();
+        s.reaped_killed(40);
         assert!(!s.is_clean());
         assert!(s.to_string().contains("the rest got SIGKILL through kill(-1)"), "{s}");
         // A SIGKILL death with no unsure kill(-1) before it changes nothing.
         let mut s = Summary::default();
-        s.reaped_killed();
+        s.reaped_killed(40);
         assert!(s.is_clean());
+        // Nor does the death of one a round named.
+        let mut s = Summary::default();
+        s.killed(Killed { listed: vec![(12, "sleep".into())], ..Killed::default() });
+        s.killed(Killed { unsure: true, ..Killed::default() });
+        s.reaped_killed(12);
+        assert!(!s.killed_unlisted, "{s}");
+        assert!(s.to_string().contains("1 needed SIGKILL (pid 12 'sleep'),"), "{s}");
     }
 
     #[test]

@@ -224,7 +224,7 @@ impl Supervisor {
                 oom.on(OomEvent::Reaped(pid), clock.elapsed());
             }
             if pid != the_program && ended == Ended::Signaled(libc::SIGKILL) {
-                summary.reaped_killed();
+                summary.reaped_killed(pid);
             }
         });
         if program.is_some() {
