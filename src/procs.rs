@@ -16,7 +16,7 @@ use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Instant;
@@ -266,11 +266,7 @@ impl ProcDir {
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
         // SAFETY: a NUL-terminated path; openat returns a new descriptor or -1.
         let fd = unsafe { libc::openat(libc::AT_FDCWD, path.as_ptr(), flags) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel just made this descriptor; nothing else owns it.
-        Ok(ProcDir::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+        Ok(ProcDir::from(crate::fd::from_syscall(libc::c_long::from(fd))?))
     }
 
     /// A `/proc` of rinit's own PID namespace that is mounted nowhere: a
@@ -299,11 +295,7 @@ impl ProcDir {
         // libc's openat: nix's puts a 1 KB path buffer on the stack.
         // SAFETY: a descriptor of ours and a NUL-terminated path.
         let dir = unsafe { libc::openat(mnt.as_raw_fd(), c".".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-        if dir < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel just made this descriptor; nothing else owns it.
-        Ok(ProcDir::from(unsafe { OwnedFd::from_raw_fd(dir) }))
+        Ok(ProcDir::from(crate::fd::from_syscall(libc::c_long::from(dir))?))
     }
 
     /// Whether this `/proc` shows the PID namespace rinit lives in: there,
