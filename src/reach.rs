@@ -181,11 +181,6 @@ impl Reach {
         // a zombie is asked before the kill(-1): after it, the kill's own
         // victim looks like one (a review saw the program go unnamed).
         let program_ended = || crate::reap::peek_child(libc::P_PID, program.unsigned_abs(), libc::WEXITED).is_ok_and(|pid| pid == program);
-        let name_program = |killed: &mut Killed, ended_before: bool| {
-            if program_alive && !killed.listed.iter().any(|(pid, _)| *pid == program) && !ended_before {
-                killed.listed.push((program, program_name.clone()));
-            }
-        };
         let known = self.known.clone();
         match self.way() {
             Way::Listing { proc, kernel_threads } => {
@@ -210,12 +205,13 @@ impl Reach {
                 // counts.
                 let listed_nobody = listed.as_ref().is_some_and(Vec::is_empty);
                 let zombie = listed_nobody && has_zombie_child();
-                let ended_before = (listed.is_none() || cut) && program_ended();
+                let partial = listed.is_none() || cut;
+                let unnamed_program = partial && program_alive && !killed.listed.iter().any(|(pid, _)| *pid == program) && !program_ended();
                 let reached = signals::send(-1, libc::SIGKILL).is_ok();
-                let unlisted = reached && (listed.is_none() || cut || listed_nobody && !kernel_threads);
+                let unlisted = reached && (partial || listed_nobody && !kernel_threads);
                 (killed.unlisted, killed.unsure) = (unlisted && !zombie, unlisted && zombie);
-                if reached && (listed.is_none() || cut) {
-                    name_program(&mut killed, ended_before);
+                if reached && unnamed_program {
+                    killed.listed.push((program, program_name.clone()));
                 }
             }
             Way::KillAll => {
@@ -312,11 +308,8 @@ impl Reach {
                 // descendants: then there may be more.
                 let Some(found) = proc.list_until(scope, until) else { return Some((named(&left), true)) };
                 let more = proc.listing.cut || !proc.listing.complete;
-                for p in found {
-                    if !left.iter().any(|q| q.pid == p.pid) {
-                        left.push(p);
-                    }
-                }
+                let named_already: HashSet<i32> = left.iter().map(|q| q.pid).collect();
+                left.extend(found.into_iter().filter(|p| !named_already.contains(&p.pid)));
                 Some((named(&left), more))
             }
             _ => None,
