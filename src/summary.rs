@@ -99,7 +99,8 @@ impl Summary {
     /// The processes the kill(-1) ended are all rinit's to reap as PID 1:
     /// their parents die with them.
     pub fn reaped_killed(&mut self, pid: i32) {
-        if self.killed_unsure && !self.killed.iter().any(|(named, _)| *named == pid) {
+        // Settled once is settled: no look through the names after that.
+        if self.killed_unsure && !self.killed_unlisted && !self.killed.iter().any(|(named, _)| *named == pid) {
             self.killed_unlisted = true;
         }
     }
