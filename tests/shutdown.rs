@@ -328,8 +328,9 @@ fn a_stopped_member_of_the_programs_group_is_continued(program_waits: bool) {
     // second waits for the member, which only a SIGCONT lets exit before
     // the grace. Exiting: only once the test has seen rinit done with the
     // SIGTERM's turn (FIFO2), where it asks whether the program is stopped:
-    // a program already gone counts as stopped there ("in doubt"), and its
-    // group's SIGCONT would hide the round's.
+    // a program that had gone by then counted as stopped there before
+    // program_is_stopped took ECHILD for "not stopped", and its group's
+    // SIGCONT would have hidden the round's; the test keeps that order.
     let end = if program_waits {
         "trap : TERM; echo stopped >&3; wait $job; wait $job; exit 0"
     } else {
