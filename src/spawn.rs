@@ -167,12 +167,6 @@ struct Handed {
 #[inline(never)]
 fn child(file: &CString, args: &[CString], name: &str, handed: Handed, exec_failed: Option<&OwnedFd>) -> ! {
     let Handed { inherited, own_group, listen_pid, stack } = handed;
-    if let Some(original) = stack {
-        // Lowering a soft limit cannot fail; if it did, the program would
-        // only have more stack than it was given.
-        // SAFETY: setrlimit reads the struct it is given.
-        unsafe { libc::setrlimit(libc::RLIMIT_STACK, &original) };
-    }
     if listen_pid {
         // sd_listen_fds(3) takes the descriptors only when LISTEN_PID
         // is its own pid; whoever set it meant rinit, which passes
@@ -181,7 +175,7 @@ fn child(file: &CString, args: &[CString], name: &str, handed: Handed, exec_fail
         // the environment while it changes.
         unsafe { std::env::set_var("LISTEN_PID", nix::unistd::getpid().to_string()) };
     }
-    let err = in_child(file, args, inherited, own_group);
+    let err = in_child(file, args, inherited, own_group, stack);
     let (code, msg) = exec_failure(name, err);
     // SAFETY: fd 2 may be closed; write then just fails.
     unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
@@ -195,7 +189,7 @@ fn child(file: &CString, args: &[CString], name: &str, handed: Handed, exec_fail
 }
 
 /// The child's half: returns only if exec failed.
-fn in_child(file: &CString, args: &[CString], inherited: Inherited, rinit_group: Pid) -> Errno {
+fn in_child(file: &CString, args: &[CString], inherited: Inherited, rinit_group: Pid, stack: Option<crate::stack::Original>) -> Errno {
     // Own process group: `-g` signals it, and a terminal's ^C goes to it.
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     // Give it the terminal's foreground so it can read stdin and gets ^C —
@@ -228,17 +222,151 @@ fn in_child(file: &CString, args: &[CString], inherited: Inherited, rinit_group:
     if let Err(e) = signals::hand_back(inherited) {
         return Errno::from_raw(e.raw_os_error().unwrap_or(libc::EINVAL));
     }
-    // A name with a slash is run as it is, with execv: glibc's execvp (the
-    // static glibc of a plain `cargo build` on a gnu host) would run a file
-    // the kernel refuses (ENOEXEC) through /bin/sh instead of failing, and
-    // musl's, in the shipped build, does not. A bare name is searched in
-    // PATH by execvp (there glibc keeps that fallback: README, Install).
-    let run = if file.as_bytes().contains(&b'/') { nix::unistd::execv(file, args) } else { nix::unistd::execvp(file, args) };
-    match run {
-        Err(e) => e,
-        Ok(never) => match never {},
+    if let Some(original) = stack {
+        // The program gets the stack limit rinit was given (rinit(1)
+        // LIMITS), as late as this: from here on only `exec_searching`
+        // runs, whose buffers are on the heap (musl's execvp copies PATH
+        // onto the stack). Its frames must fit in stack pages that are
+        // already there: under the limit put back, the next page is a
+        // SIGSEGV (with the raised limit barely above the old one, the
+        // child died so in 6 runs of 30). So they are made first.
+        map_stack_below();
+        // Lowering a soft limit cannot fail; if it did, the program would
+        // only have more stack than it was given.
+        // SAFETY: setrlimit reads the struct it is given.
+        unsafe { libc::setrlimit(libc::RLIMIT_STACK, &original) };
+    }
+    exec_searching(file, args)
+}
+
+/// Touches the stack `EXEC_DEPTH` below the caller's frame, under the
+/// raised limit: the kernel extends the stack's mapping down to there, and
+/// pages inside the mapping are never checked against the limit again.
+/// `exec_searching` and musl's execv, called from the same frame, use less.
+#[inline(never)]
+fn map_stack_below() {
+    let mut below = [0u8; EXEC_DEPTH];
+    // SAFETY: a write into a local array; volatile so that it is made.
+    unsafe { std::ptr::write_volatile(below.as_mut_ptr(), 1) };
+    std::hint::black_box(&mut below);
+}
+
+/// More than `exec_searching` and its callees take below the frame they
+/// are called from (execv, and musl's malloc for their two buffers: a
+/// few hundred bytes on x86_64), and within `stack::NEEDED`.
+const EXEC_DEPTH: usize = 1024;
+
+/// Execs `file`: as it is if it holds a slash, else searched in PATH the
+/// way musl's execvp does (rinit(1) START), but in a buffer on the heap.
+/// The same in every build: glibc's execvp (a plain `cargo build` on a gnu
+/// host) would also run a file the kernel refuses (ENOEXEC) through
+/// /bin/sh instead of failing. Returns only if no exec succeeded.
+fn exec_searching(file: &CString, args: &[CString]) -> Errno {
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let exec = |path: &[u8]| -> Errno {
+        // SAFETY: `path` ends in NUL and `argv` is a NULL-terminated array
+        // of NUL-terminated strings that outlive the call.
+        unsafe { libc::execv(path.as_ptr().cast(), argv.as_ptr()) };
+        Errno::last()
+    };
+    let name = file.as_bytes();
+    if name.contains(&b'/') {
+        return exec(file.as_bytes_with_nul());
+    }
+    // SAFETY: getenv reads the environment; nothing changes it any more.
+    let path = unsafe { libc::getenv(c"PATH".as_ptr()) };
+    let path = if path.is_null() {
+        DEFAULT_PATH
+    } else {
+        // SAFETY: a non-null getenv result is a NUL-terminated string that
+        // stays valid: the environment no longer changes.
+        unsafe { std::ffi::CStr::from_ptr(path) }.to_bytes()
+    };
+    let mut search = Search::new(name);
+    let mut candidate = Vec::new();
+    for dir in path.split(|&b| b == b':') {
+        if !search.candidate(dir, name, &mut candidate) {
+            continue;
+        }
+        let err = exec(&candidate);
+        if !search.goes_on_after(err) {
+            return err;
+        }
+    }
+    search.failed()
+}
+
+/// musl's PATH when the environment has none.
+const DEFAULT_PATH: &[u8] = b"/usr/local/bin:/bin:/usr/bin";
+
+/// The rules of a PATH search (musl's `__execvpe`), without the exec: the
+/// pure half of `exec_searching`.
+struct Search {
+    /// Set at the start when the name cannot be found at all.
+    refused: Option<Errno>,
+    /// A candidate existed but could not be run: the search ends with
+    /// EACCES rather than ENOENT.
+    seen_eacces: bool,
+}
+
+impl Search {
+    fn new(name: &[u8]) -> Search {
+        let refused = if name.is_empty() {
+            Some(Errno::ENOENT)
+        } else if name.len() > NAME_MAX {
+            Some(Errno::ENAMETOOLONG)
+        } else {
+            None
+        };
+        Search { refused, seen_eacces: false }
+    }
+
+    /// Writes `dir/name` (or `name` alone for an empty entry, which is the
+    /// working directory) and a NUL into `out`; false when there is nothing
+    /// to try: the name was refused, or the entry is longer than a path.
+    fn candidate(&self, dir: &[u8], name: &[u8], out: &mut Vec<u8>) -> bool {
+        if self.refused.is_some() || dir.len() >= PATH_MAX {
+            return false;
+        }
+        out.clear();
+        out.extend_from_slice(dir);
+        if !dir.is_empty() {
+            out.push(b'/');
+        }
+        out.extend_from_slice(name);
+        out.push(0);
+        true
+    }
+
+    /// After a failed exec: whether to try the next entry. Not there (or
+    /// not a directory) goes on; not allowed goes on and is remembered;
+    /// anything else (ENOEXEC, E2BIG, ...) is the answer.
+    fn goes_on_after(&mut self, err: Errno) -> bool {
+        match err {
+            Errno::EACCES => {
+                self.seen_eacces = true;
+                true
+            }
+            Errno::ENOENT | Errno::ENOTDIR => true,
+            _ => false,
+        }
+    }
+
+    /// The error once every entry was tried.
+    fn failed(&self) -> Errno {
+        match self.refused {
+            Some(e) => e,
+            None if self.seen_eacces => Errno::EACCES,
+            None => Errno::ENOENT,
+        }
     }
 }
+
+/// A name longer than this is refused before the search (NAME_MAX).
+const NAME_MAX: usize = 255;
+/// An entry this long cannot make a path (PATH_MAX).
+const PATH_MAX: usize = 4096;
 
 /// Socket activation (rinit(1) SOCKET ACTIVATION): which of the `count`
 /// descriptors from 3 on rinit holds. Asked before rinit opens any of its
@@ -264,6 +392,49 @@ pub fn close_passed(fds: &[i32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The candidates a search tries, in order, with every exec failing
+    /// with `err`; and the error it ends with.
+    fn searched(path: &[u8], name: &[u8], err: Errno) -> (Vec<String>, Errno) {
+        let mut search = Search::new(name);
+        let mut tried = Vec::new();
+        let mut out = Vec::new();
+        for dir in path.split(|&b| b == b':') {
+            if search.candidate(dir, name, &mut out) {
+                assert_eq!(out.last(), Some(&0));
+                tried.push(String::from_utf8_lossy(&out[..out.len() - 1]).into_owned());
+                if !search.goes_on_after(err) {
+                    return (tried, err);
+                }
+            }
+        }
+        (tried, search.failed())
+    }
+
+    #[test]
+    fn a_path_search_tries_each_entry_in_order_as_musl_does() {
+        let (tried, end) = searched(b"/a:/b/c::/d", b"sh", Errno::ENOENT);
+        assert_eq!(tried, ["/a/sh", "/b/c/sh", "sh", "/d/sh"], "an empty entry is the working directory");
+        assert_eq!(end, Errno::ENOENT);
+        assert_eq!(searched(b"/a:/b", b"sh", Errno::ENOTDIR).1, Errno::ENOENT);
+        // Not allowed goes on, and is the answer if nothing else runs.
+        let (tried, end) = searched(b"/a:/b", b"sh", Errno::EACCES);
+        assert_eq!((tried.len(), end), (2, Errno::EACCES));
+        // Anything else stops the search at once.
+        let (tried, end) = searched(b"/a:/b", b"sh", Errno::ENOEXEC);
+        assert_eq!((tried, end), (vec!["/a/sh".to_string()], Errno::ENOEXEC));
+    }
+
+    #[test]
+    fn a_path_search_refuses_empty_and_overlong_names_and_skips_overlong_entries() {
+        assert_eq!(searched(b"/a", b"", Errno::ENOEXEC), (vec![], Errno::ENOENT));
+        let long = vec![b'x'; 256];
+        assert_eq!(searched(b"/a", &long, Errno::ENOEXEC), (vec![], Errno::ENAMETOOLONG));
+        assert_eq!(searched(b"/a", &long[..255], Errno::ENOENT).0.len(), 1);
+        let mut path = vec![b'/'; 4096];
+        path.extend_from_slice(b":/b");
+        assert_eq!(searched(&path, b"sh", Errno::ENOENT).0, ["/b/sh"]);
+    }
 
     #[test]
     fn exec_failures_map_to_127_and_126() {

@@ -17,15 +17,11 @@
 /// an OOM kill reported or `--report-file`, 3.5 KB with `--pids-max`, 3.6
 /// KB with `-vvvv` (env_logger's formatting of a line is 1.3 KB of it, and
 /// musl's malloc, nesting its groups as the line's buffer first grows, up
-/// to 0.6 KB); the forked child, before its exec, 2.9 KB. About 1 KiB on
+/// to 0.6 KB); the forked child, before its exec, 2.9 KB (it searches
+/// PATH in a buffer on the heap, `spawn::exec_searching`). About 1 KiB on
 /// top for the paths not measured and other architectures' frames. The
 /// debug build's frames are several times larger.
 pub const NEEDED: usize = if cfg!(debug_assertions) { 64 << 10 } else { 4608 };
-
-/// The forked child's own need before its exec (2.9 KB measured, as
-/// `NEEDED` is, with a margin), less musl's `execvp`, which copies PATH
-/// (up to 4 KiB) and the program's name onto the stack to search it.
-const CHILD: usize = if cfg!(debug_assertions) { 64 << 10 } else { 3584 };
 
 /// What the kernel's random offset of the stack may take at another start
 /// (x86_64's `arch_align_stack`: up to 8 KiB), for the limit to suggest.
@@ -167,7 +163,7 @@ pub fn check() -> Checked {
     // SAFETY: getauxval reads the auxiliary vector; 0 if the entry is absent.
     let page = unsafe { libc::getauxval(libc::AT_PAGESZ) } as u64;
     let page = if page == 0 { 4096 } else { page };
-    let needed = needed() as u64;
+    let needed = NEEDED as u64;
     match decide(finite(limit.rlim_cur), finite(limit.rlim_max), used as u64, needed, page) {
         Decision::Enough => Checked::Enough,
         Decision::Raise(soft) => {
@@ -191,17 +187,6 @@ fn short_at(limit: libc::rlimit, used: usize, needed: u64, page: u64) -> Short {
     let left = (soft / page * page).saturating_sub(used as u64);
     let hard = (limit.rlim_max != libc::RLIM_INFINITY).then_some(bytes(limit.rlim_max));
     Short { soft, hard, used: used as u64, left, needed }
-}
-
-/// `NEEDED`, or what the child needs to search a long PATH, if more.
-fn needed() -> usize {
-    // SAFETY: getenv reads the environment; nothing changes it yet.
-    let path = unsafe { libc::getenv(c"PATH".as_ptr()) };
-    // musl's default when PATH is unset is shorter than any margin here.
-    // SAFETY: a non-null getenv result is a NUL-terminated string.
-    let path_len = if path.is_null() { 0 } else { unsafe { libc::strnlen(path, 4095) } };
-    // The name's length is capped by NAME_MAX (255) in execvp.
-    NEEDED.max(CHILD + path_len + 256 + 2)
 }
 
 /// Writes the message to stderr, or a fixed one if there is not even the

@@ -760,6 +760,57 @@ fn a_soft_stack_limit_below_the_hard_one_is_raised_for_rinit_alone() {
     }
 }
 
+/// The program found through a 4 KB PATH, under a soft stack limit rinit
+/// raises for itself: the child puts the limit back before its exec and
+/// must not grow the stack past it after that. On 7acebd7 musl's execvp
+/// copied PATH onto the stack there: the child died of SIGSEGV before its
+/// exec in 22 runs of 30. The program is rinit itself (static, found by
+/// PATH): a shell, dynamically linked, dies in ld.so under this limit with
+/// this environment on its own.
+#[test]
+fn a_program_found_through_a_long_path_runs_under_a_raised_stack_limit() {
+    let Some(rinit) = near_the_stack_limit() else { return };
+    let dir = rinit.canonicalize().unwrap().parent().unwrap().to_path_buf();
+    let absent: Vec<String> = (0..200).map(|i| format!("/nonexistent/dir{i:03}")).collect();
+    let path = format!("{}:{}", absent.join(":"), dir.display());
+    assert!(path.len() > 4000, "{}", path.len());
+    let name = rinit.file_name().unwrap();
+    for run in 1..=30 {
+        // 3 KB more of environment puts rinit's frames where the old child
+        // died most often; unshare and prlimit by their own paths, as PATH
+        // has neither.
+        let out = Command::new("/usr/bin/env")
+            .arg("-i")
+            .arg(format!("PATH={path}"))
+            .arg(format!("PAD={}", "x".repeat(3000)))
+            .arg(which("unshare"))
+            .args(unshare_args())
+            .arg(which("prlimit"))
+            .arg("--stack=16384:1048576")
+            .arg(&rinit)
+            .arg("--")
+            .arg(name)
+            .arg("--version")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.code() == Some(0) && stdout.starts_with("rinit version"),
+            "run {run}: {:?}, stdout {stdout:?}; stderr ends {:?}",
+            out.status,
+            tail(&String::from_utf8_lossy(&out.stderr))
+        );
+    }
+}
+
+/// A command's full path, found in this process's PATH.
+fn which(command: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join(command))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{command} is not in PATH"))
+}
+
 /// The last 600 bytes of rinit's stderr (at trace level it says a lot).
 fn tail(text: &str) -> &str {
     let at = (text.len().saturating_sub(600)..text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(0);
