@@ -10,6 +10,7 @@
 use std::ffi::{OsStr, OsString};
 use std::time::Duration;
 
+use crate::escape::Quoted;
 use crate::signals::{self, RewriteMap};
 
 /// Default grace period: 8 s, below Docker's and Podman's 10 s stop timeout,
@@ -472,10 +473,7 @@ pub fn parse(
             break;
         }
         let Some(text) = arg.to_str() else {
-            return usage(format!(
-                "option '{}' is not valid UTF-8",
-                arg.to_string_lossy()
-            ));
+            return usage(format!("option {} is not valid UTF-8", Quoted(arg.as_encoded_bytes())));
         };
         let done = if let Some(long) = text.strip_prefix("--") {
             parse_long(long, &mut rest, &mut draft)?
@@ -504,12 +502,12 @@ fn parse_long<'a>(
         None => (long, None),
     };
     let Some(opt) = OPTIONS.iter().find(|o| o.long == name) else {
-        return usage(format!("unknown option '--{name}'"));
+        return usage(format!("unknown option {}", Quoted(format!("--{name}").as_bytes())));
     };
     let value = match (opt.value.is_some(), attached) {
         (true, Some(v)) => v.to_string(),
         (true, None) => next_value(rest, &format!("--{name}"))?,
-        (false, Some(_)) => return usage(format!("option '--{name}' takes no value")),
+        (false, Some(_)) => return usage(format!("option {} takes no value", Quoted(format!("--{name}").as_bytes()))),
         (false, None) => String::new(),
     };
     draft.given.push(opt.long);
@@ -524,7 +522,7 @@ fn parse_short_cluster<'a>(
 ) -> Result<Option<Command>, UsageError> {
     for (i, c) in cluster.char_indices() {
         let Some(opt) = OPTIONS.iter().find(|o| o.short == Some(c)) else {
-            return usage(format!("unknown option '-{c}'"));
+            return usage(format!("unknown option {}", Quoted(format!("-{c}").as_bytes())));
         };
         draft.given.push(opt.long);
         // Messages name the option by its long name, whichever was typed.
@@ -551,7 +549,7 @@ fn next_value<'a>(
     flag: &str,
 ) -> Result<String, UsageError> {
     match rest.next() {
-        None => usage(format!("option '{flag}' needs a value")),
+        None => usage(format!("option {} needs a value", Quoted(flag.as_bytes()))),
         Some(v) => v
             .to_str()
             .map(str::to_string)
@@ -624,7 +622,7 @@ fn merge_env(mut draft: Draft, env: &dyn Fn(&str) -> Option<OsString>) -> Result
             FromEnv::Verbosity => {
                 env_verbosity = match rinit_value {
                     Some((name, v)) => Some(v.trim().parse::<u32>().map_err(|_| {
-                        UsageError(format!("{name}: '{v}' is not a number (0 errors only, 1 warnings, 2 info, 3 debug, 4 trace)"))
+                        UsageError(format!("{name}: {} is not a number (0 errors only, 1 warnings, 2 info, 3 debug, 4 trace)", Quoted(v.as_bytes())))
                     })?),
                     // tini reads its variable with atoi: junk counts as 0.
                     None => tini_var.and_then(env).map(|v| atoi(&v.to_string_lossy())),
@@ -641,7 +639,7 @@ fn merge_env(mut draft: Draft, env: &dyn Fn(&str) -> Option<OsString>) -> Result
             fds: parse_listen_fds(&v).map_err(|e| UsageError(format!("{LISTEN_FDS_VAR}: {e}")))?,
             pid: match listen_pid {
                 Some(p) => Some(p.trim().parse::<i32>().ok().filter(|&n| n > 0).ok_or_else(|| {
-                    UsageError(format!("{LISTEN_PID_VAR}: '{p}' is not a process id (socket activation sets it, with LISTEN_FDS)"))
+                    UsageError(format!("{LISTEN_PID_VAR}: {} is not a process id (socket activation sets it, with LISTEN_FDS)", Quoted(p.as_bytes())))
                 })?),
                 None => None,
             },
@@ -681,14 +679,14 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(format!("'{text}' is not a boolean (use 1/true/yes/on or 0/false/no/off)")),
+        _ => Err(format!("{} is not a boolean (use 1/true/yes/on or 0/false/no/off)", Quoted(text.as_bytes()))),
     }
 }
 
 pub fn parse_exit_code(text: &str) -> Result<u8, String> {
     text.trim()
         .parse::<u8>()
-        .map_err(|_| format!("'{text}' is not an exit status (0-255)"))
+        .map_err(|_| format!("{} is not an exit status (0-255)", Quoted(text.as_bytes())))
 }
 
 /// A signal rinit can receive as one to forward: not SIGKILL, SIGSTOP
@@ -708,16 +706,19 @@ fn parse_receivable(text: &str, what: &str) -> Result<i32, String> {
 /// `FROM:TO`, each a signal; TO may be 0 to drop FROM.
 pub fn parse_rewrite(text: &str) -> Result<(i32, i32), String> {
     let Some((from, to)) = text.split_once(':') else {
-        return Err(format!("'{text}' is not FROM:TO (for example TERM:QUIT, or USR1:0 to drop USR1)"));
+        return Err(format!("{} is not FROM:TO (for example TERM:QUIT, or USR1:0 to drop USR1)", Quoted(text.as_bytes())));
     };
     let from = parse_receivable(from, "be rewritten")?;
     let to = if to.trim() == "0" { 0 } else { signals::parse(to)? };
     Ok((from, to))
 }
 
+/// The longest duration rinit takes (365 days), in nanoseconds.
+const YEAR_NANOS: u128 = 365 * 24 * 3600 * 1_000_000_000;
+
 /// `5s`, `500ms`, `2m`, `1h`, or a bare number of seconds (`2`, `0.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("'{text}' is not a duration (use 10s, 500ms, 2m, or a number of seconds)");
+    let bad = || format!("{} is not a duration (use 10s, 500ms, 2m, or a number of seconds)", Quoted(text.as_bytes()));
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -749,10 +750,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .checked_mul(nanos_per_unit)
         .and_then(|w| w.checked_add(frac_nanos * nanos_per_unit / 1_000_000_000))
         .ok_or_else(bad)?;
-    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| bad())?;
-    if secs > 365 * 24 * 3600 {
-        return Err(format!("'{text}' is longer than a year"));
+    // A year at most, to the nanosecond: `31536000.000000001` is longer.
+    if total > YEAR_NANOS {
+        return Err(format!("{} is longer than a year", Quoted(text.as_bytes())));
     }
+    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| bad())?;
     let nanos = u32::try_from(total % 1_000_000_000).map_err(|_| bad())?;
     Ok(Duration::new(secs, nanos))
 }
@@ -773,9 +775,10 @@ pub fn parse_pids_max(text: &str) -> Result<u64, String> {
     match text.trim().parse::<u64>() {
         Ok(n) if (2..=PIDS_MAX_LIMIT).contains(&n) => Ok(n),
         Ok(_) => Err(format!(
-            "'{text}' is out of range: at least 2 (rinit and the program), at most {PIDS_MAX_LIMIT}"
+            "{} is out of range: at least 2 (rinit and the program), at most {PIDS_MAX_LIMIT}",
+            Quoted(text.as_bytes())
         )),
-        Err(_) => Err(format!("'{text}' is not a number of processes")),
+        Err(_) => Err(format!("{} is not a number of processes", Quoted(text.as_bytes()))),
     }
 }
 
@@ -788,7 +791,7 @@ pub fn parse_listen_fds(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {
         // At most the kernel's default nr_open: no process holds more.
         Ok(n) if n <= MAX_LISTEN_FDS => Ok(n),
-        _ => Err(format!("'{text}' is not a number of descriptors (socket activation sets it, with LISTEN_PID)")),
+        _ => Err(format!("{} is not a number of descriptors (socket activation sets it, with LISTEN_PID)", Quoted(text.as_bytes()))),
     }
 }
 
@@ -1218,6 +1221,10 @@ mod tests {
         }
         assert!(d("400d").is_err());
         assert!(d("9000h").unwrap_err().contains("longer than a year"));
+        // A year to the nanosecond, and not one more.
+        assert_eq!(d("31536000"), Ok(Duration::from_secs(31_536_000)));
+        assert_eq!(d("8760h"), Ok(Duration::from_secs(31_536_000)));
+        assert!(d("31536000.000000001").unwrap_err().contains("longer than a year"));
     }
 
     #[test]

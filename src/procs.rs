@@ -72,39 +72,7 @@ impl Name {
 /// and one with a newline in it must not start a log line of its own.
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Escaped(self.as_bytes()).fmt(f)
-    }
-}
-
-/// Bytes that came from a process (its name), shown so that they cannot
-/// pass for anything rinit says itself: printable ASCII as it is, `\\` for
-/// a backslash, `\n` and `\t`, and every other byte (control characters,
-/// DEL, anything not ASCII) as `\xNN`. Nothing is lost: the escaping can be
-/// undone, and two names never show the same.
-#[derive(Clone, Copy)]
-pub struct Escaped<'a>(pub &'a [u8]);
-
-impl fmt::Display for Escaped<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        while !rest.is_empty() {
-            // The printable run up to the next byte to escape, in one write.
-            // The quote too: names are logged inside '...', and a name with
-            // one in it could pass for two processes.
-            let plain = rest.iter().position(|&b| !(b' '..=b'~').contains(&b) || b == b'\\' || b == b'\'').unwrap_or(rest.len());
-            let (run, after) = rest.split_at_checked(plain).unwrap_or((rest, &[]));
-            f.write_str(std::str::from_utf8(run).unwrap_or_default())?;
-            let Some((&b, after)) = after.split_first() else { break };
-            match b {
-                b'\\' => f.write_str("\\\\")?,
-                b'\'' => f.write_str("\\'")?,
-                b'\n' => f.write_str("\\n")?,
-                b'\t' => f.write_str("\\t")?,
-                _ => write!(f, "\\x{b:02x}")?,
-            }
-            rest = after;
-        }
-        Ok(())
+        crate::escape::Escaped(self.as_bytes()).fmt(f)
     }
 }
 
@@ -666,21 +634,6 @@ mod tests {
         // which the kernel keeps as its first 15 bytes.
         let name = Name::new(b"x\n[rinit] all o");
         assert_eq!(name.to_string(), "x\\n[rinit] all o");
-        let shown = |b: &[u8]| Escaped(b).to_string();
-        assert_eq!(shown(b""), "");
-        assert_eq!(shown(b"nginx: worker"), "nginx: worker");
-        // A quote would end the name in '...': "x', pid 9 'y" was two.
-        assert_eq!(shown(b"x', pid 9 'y"), "x\\', pid 9 \\'y");
-        assert_eq!(shown(b"a\tb\\c\rd\x1b[2Je\x7f\x00"), "a\\tb\\\\c\\x0dd\\x1b[2Je\\x7f\\x00");
-        // UTF-8 too is shown byte by byte: no character can pass for
-        // another, nor reorder the line (U+202E).
-        assert_eq!(shown("caf\u{e9}\u{202e}".as_bytes()), "caf\\xc3\\xa9\\xe2\\x80\\xae");
-        // Every byte shown is printable ASCII, and no two names look alike.
-        let all: Vec<u8> = (0..=255).collect();
-        let s = shown(&all);
-        assert!(s.bytes().all(|b| (b' '..=b'~').contains(&b)), "{s}");
-        assert_ne!(shown(b"\\n"), shown(b"\n"));
-        assert_ne!(shown(b"\\x41"), shown(b"A"));
     }
 
     #[test]

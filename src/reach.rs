@@ -346,7 +346,7 @@ impl Reach {
         let why = if opened { "does not show this PID namespace" } else { "cannot be opened" };
         let dir = found.or_else(|| match ProcDir::private() {
             Ok(dir) if shows_own(&dir) => {
-                info!("{} {why}: rinit lists its own, private instance of proc", self.proc_root.display());
+                info!("{} {why}: rinit lists its own, private instance of proc", crate::escape::path(&self.proc_root));
                 Some(dir)
             }
             Ok(_) => None,
@@ -355,7 +355,7 @@ impl Reach {
                 None
             }
         });
-        let root = self.proc_root.display();
+        let root = crate::escape::path(&self.proc_root);
         match (dir, self.scope.whole_namespace) {
             (Some(dir), true) => {
                 let kernel_threads = dir.shows_kernel_threads();

@@ -66,7 +66,8 @@ pub fn name(sig: i32) -> String {
 pub fn parse(text: &str) -> Result<i32, String> {
     let bad = || {
         format!(
-            "'{text}' is not a signal (use a name such as TERM or SIGUSR1, a number 1-{MAX_SIGNAL}, or RTMIN+N)"
+            "{} is not a signal (use a name such as TERM or SIGUSR1, a number 1-{MAX_SIGNAL}, or RTMIN+N)",
+            crate::escape::Quoted(text.as_bytes())
         )
     };
     let trimmed = text.trim();

@@ -15,7 +15,7 @@ use crate::status;
 #[derive(Debug)]
 pub enum SpawnError {
     /// An argument holds a NUL byte and cannot be passed to exec.
-    Nul(String),
+    Nul(Vec<u8>),
     /// fork() failed, e.g. EAGAIN under a pids limit.
     Fork(Errno),
     /// pipe2() failed (no descriptor left).
@@ -25,7 +25,7 @@ pub enum SpawnError {
 impl std::fmt::Display for SpawnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SpawnError::Nul(arg) => write!(f, "argument '{arg}' contains a NUL byte"),
+            SpawnError::Nul(arg) => write!(f, "argument {} contains a NUL byte", crate::escape::Quoted(arg)),
             SpawnError::Fork(e) => write!(
                 f,
                 "cannot start the program: fork failed: {} (is a process limit such as pids.max or ulimit -u reached?)",
@@ -115,15 +115,15 @@ pub fn spawn(argv: &[OsString], start: Start) -> Result<Spawned, SpawnError> {
     let args: Vec<CString> = argv
         .iter()
         .map(|a| {
-            CString::new(a.as_bytes()).map_err(|_| SpawnError::Nul(a.to_string_lossy().into_owned()))
+            CString::new(a.as_bytes()).map_err(|_| SpawnError::Nul(a.as_bytes().to_vec()))
         })
         .collect::<Result<_, _>>()?;
     let Some(file) = args.first() else {
-        return Err(SpawnError::Nul(String::new()));
+        return Err(SpawnError::Nul(Vec::new()));
     };
     // Escaped as every name rinit logs (rinit(1) DIAGNOSTICS): a program
     // path with a newline in it must not print a line of its own.
-    let name = crate::procs::Escaped(file.as_bytes()).to_string();
+    let name = crate::escape::Escaped(file.as_bytes()).to_string();
     // rinit's own process group, before the child leaves it.
     let own_group = nix::unistd::getpgrp();
     // Close-on-exec, so the program never sees it and exec itself closes it.

@@ -539,11 +539,14 @@ fn the_exit_report_gives_what_the_cgroups_own_files_say() {
 #[test]
 fn a_report_file_that_cannot_be_written_is_a_warning_and_keeps_the_line_and_the_status() {
     let dir = temp_dir("report-unwritable");
-    let file = dir.join("no-such-dir/report.json");
+    // A newline in the path is shown escaped (rinit(1) DIAGNOSTICS).
+    let file = dir.join("no-such-dir\n[rinit] all ok/report.json");
     let r = Pid1::start(&["--report", "--report-file", &p(&file)], "exit 3");
     let end = r.wait();
     assert_eq!(end.code, Some(3), "the program's status; stderr: {}", end.stderr);
-    assert!(end.stderr.contains(&format!("[rinit] cannot write the report to {}: No such file or directory", file.display())), "stderr: {}", end.stderr);
+    let shown = p(&file).replace('\n', "\\n");
+    assert!(end.stderr.contains(&format!("[rinit] cannot write the report to {shown}: No such file or directory")), "stderr: {}", end.stderr);
+    assert!(!end.stderr.lines().any(|l| l.starts_with("[rinit] all ok")), "a forged line: {}", end.stderr);
     assert!(end.stderr.contains("[rinit] report: ran "), "the line is not lost: {}", end.stderr);
     assert!(end.stderr.contains(", program 'sh' exited with 3, exit status 3"), "stderr: {}", end.stderr);
     let _ = std::fs::remove_dir_all(dir);

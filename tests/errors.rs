@@ -95,6 +95,12 @@ fn bad_options_exit_2_and_start_nothing() {
         ),
         (&["--grace=400d"], "--grace: '400d' is not a duration (use 10s, 500ms, 2m, or a number of seconds)"),
         (&["-t", "9000h"], "--grace: '9000h' is longer than a year"),
+        (&["-t", "31536000.000000001"], "--grace: '31536000.000000001' is longer than a year"),
+        // What the user typed is shown escaped (rinit(1) DIAGNOSTICS): a
+        // value or option with a newline cannot print a line of its own.
+        (&["-t", "2s\n[rinit] all ok"], "--grace: '2s\\n[rinit] all ok' is not a duration (use 10s, 500ms, 2m, or a number of seconds)"),
+        (&["-\x1b"], "unknown option '-\\x1b'"),
+        (&["--it's\n"], "unknown option '--it\\'s\\n'"),
         // PR_SET_PDEATHSIG would fail on 65: it is caught here instead.
         (
             &["-p", "65"],
@@ -130,6 +136,7 @@ fn bad_environment_values_exit_2_and_start_nothing() {
             "RINIT_GRACE: '-1s' is not a duration (use 10s, 500ms, 2m, or a number of seconds)",
         ),
         ("RINIT_PIDS_MAX", "lots", "RINIT_PIDS_MAX: 'lots' is not a number of processes"),
+        ("RINIT_GRACE", "2s\n[rinit] all ok", "RINIT_GRACE: '2s\\n[rinit] all ok' is not a duration (use 10s, 500ms, 2m, or a number of seconds)"),
         (
             "RINIT_VERBOSITY",
             "loud",
@@ -203,7 +210,8 @@ fn an_option_that_is_not_utf8_exits_2() {
     let bad = OsStr::from_bytes(b"-\xff");
     let out = run(&[bad, os("true")], &[]);
     assert_eq!(out.code, Some(2));
-    assert!(out.stderr.starts_with("rinit: option '-\u{fffd}' is not valid UTF-8\n"), "{}", out.stderr);
+    // The byte itself, escaped, not a replacement character.
+    assert!(out.stderr.starts_with("rinit: option '-\\xff' is not valid UTF-8\n"), "{}", out.stderr);
 }
 
 /// Runs `rinit PROGRAM` as PID 1 of a new namespace: there rinit prints

@@ -364,11 +364,11 @@ fn find_place_in(mountinfo: &[u8], own: &[u8], cgroup_root: &Path, controller: &
         Version::V2
     } else if visible_mounts(mountinfo, root, Keep::All).is_empty() {
         // Read again, whole, only to say which of the two is missing.
-        return Err(format!("no cgroup filesystem is mounted at {}", cgroup_root.display()));
+        return Err(format!("no cgroup filesystem is mounted at {}", crate::escape::path(cgroup_root)));
     } else {
         return Err(format!(
             "no cgroup hierarchy with the {controller} controller is mounted at {}",
-            cgroup_root.display()
+            crate::escape::path(cgroup_root)
         ));
     };
     let own_path = parse_memberships(own)
@@ -393,7 +393,7 @@ fn find_place_in(mountinfo: &[u8], own: &[u8], cgroup_root: &Path, controller: &
             format!(
                 "rinit's cgroup {} is not visible under the {controller} hierarchy mounted at {}",
                 String::from_utf8_lossy(own_path),
-                cgroup_root.display()
+                crate::escape::path(cgroup_root)
             )
         })
 }

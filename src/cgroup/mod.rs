@@ -93,7 +93,7 @@ fn open_at(dir: &[u8], name: &[u8], flags: libc::c_int) -> std::io::Result<fs::F
 
 /// Appends the whole of `name` in `dir` to `text` (as `read` reads).
 fn read_into(dir: &Path, name: &str, text: &mut Vec<u8>) -> Result<(), String> {
-    let why = |e: std::io::Error| format!("cannot read {}: {e}", dir.join(name).display());
+    let why = |e: std::io::Error| format!("cannot read {}: {e}", crate::escape::path(&dir.join(name)));
     let file = open_in(dir, name, libc::O_RDONLY).map_err(why)?;
     read_to_end(&file, text).map_err(why)
 }
@@ -106,7 +106,7 @@ fn read_into(dir: &Path, name: &str, text: &mut Vec<u8>) -> Result<(), String> {
 /// a short read is not the end. The text is read straight into its buffer,
 /// which grows by a page only when a read has filled it.
 fn read(path: &Path) -> Result<String, String> {
-    let why = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let why = |e: std::io::Error| format!("cannot read {}: {e}", crate::escape::path(path));
     let file = open(path).map_err(why)?;
     let mut text = Vec::new();
     read_to_end(&file, &mut text).map_err(why)?;
@@ -197,7 +197,7 @@ fn first_of(text: &[u8], found: impl Fn(u64) -> u64, is_it: impl Fn(u8) -> bool)
 
 /// Writes a cgroup control file (one `write`, as the kernel wants).
 fn write(path: &Path, value: &str) -> Result<(), String> {
-    fs::write(path, value).map_err(|e| format!("cannot write '{value}' to {}: {e}", path.display()))
+    fs::write(path, value).map_err(|e| format!("cannot write '{value}' to {}: {e}", crate::escape::path(path)))
 }
 
 fn has_word(text: &str, word: &str) -> bool {

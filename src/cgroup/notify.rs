@@ -26,10 +26,10 @@ impl Notify {
         let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
         let fd = owned(raw).map_err(|e| format!("inotify_init1: {e}"))?;
         let path = std::ffi::CString::new(events.as_os_str().as_encoded_bytes())
-            .map_err(|_| format!("{} has a NUL byte", events.display()))?;
+            .map_err(|_| format!("{} has a NUL byte", crate::escape::path(events)))?;
         // SAFETY: `path` is a valid C string, `fd` an inotify descriptor.
         if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), libc::IN_MODIFY) } < 0 {
-            return Err(format!("inotify_add_watch {}: {}", events.display(), std::io::Error::last_os_error()));
+            return Err(format!("inotify_add_watch {}: {}", crate::escape::path(events), std::io::Error::last_os_error()));
         }
         Ok(Notify { fd })
     }
@@ -41,7 +41,7 @@ impl Notify {
         let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         let fd = owned(raw).map_err(|e| format!("eventfd: {e}"))?;
         let why =
-            |e: std::io::Error| format!("cannot register for OOM events in {}/cgroup.event_control: {e}", dir.display());
+            |e: std::io::Error| format!("cannot register for OOM events in {}/cgroup.event_control: {e}", crate::escape::path(dir));
         // "<event fd> <fd of memory.oom_control>", in one write as the
         // kernel wants it, made on the stack; the kernel keeps what it
         // needs, so the control file is closed again at once.

@@ -211,17 +211,17 @@ impl OomWatch {
         let dir = match ProcDir::open(&self.proc_root) {
             Ok(dir) => dir,
             Err(e) => {
-                debug!("cannot open {}: {e}: OOM victims go unnamed", self.proc_root.display());
+                debug!("cannot open {}: {e}: OOM victims go unnamed", crate::escape::path(&self.proc_root));
                 return Vec::new();
             }
         };
         if !dir.shows_own_namespace(nix::unistd::getpid().as_raw()) {
-            debug!("{} shows another PID namespace: OOM victims go unnamed", self.proc_root.display());
+            debug!("{} shows another PID namespace: OOM victims go unnamed", crate::escape::path(&self.proc_root));
             return Vec::new();
         }
         // CONFIG_PROC_CHILDREN: the children of rinit's one thread.
         let Ok(children) = read(&self.proc_root.join("thread-self").join("children")) else {
-            debug!("no {}/thread-self/children: OOM victims go unnamed", self.proc_root.display());
+            debug!("no {}/thread-self/children: OOM victims go unnamed", crate::escape::path(&self.proc_root));
             return Vec::new();
         };
         dying_of(&dir, &children)
@@ -324,7 +324,7 @@ fn watch_at(place: Place, proc_root: &Path, mut page: Vec<u8>) -> Option<OomWatc
     let file = match open_in(dir, counter, libc::O_RDONLY) {
         Ok(f) => f,
         Err(e) => {
-            debug!("no OOM report: cannot read {}/{counter}: {e}", dir.display());
+            debug!("no OOM report: cannot read {}/{counter}: {e}", crate::escape::path(dir));
             return None;
         }
     };
@@ -366,7 +366,7 @@ fn watch_at(place: Place, proc_root: &Path, mut page: Vec<u8>) -> Option<OomWatc
         book: Book::new(0, version == Version::V1),
     };
     let Some(count) = watch.current() else {
-        debug!("no OOM report: no oom_kill count in {}/{counter}", watch.limit.counting_dir()?.display());
+        debug!("no OOM report: no oom_kill count in {}/{counter}", crate::escape::path(watch.limit.counting_dir()?));
         return None;
     };
     watch.book = Book::new(count, version == Version::V1);
@@ -390,7 +390,7 @@ fn watch_at(place: Place, proc_root: &Path, mut page: Vec<u8>) -> Option<OomWatc
         debug!("no OOM report: too few file descriptors left (RLIMIT_NOFILE)");
         return None;
     }
-    debug!("watching {}/{counter} for OOM kills", watch.limit.counting_dir()?.display());
+    debug!("watching {}/{counter} for OOM kills", crate::escape::path(watch.limit.counting_dir()?));
     Some(watch)
 }
 

@@ -38,12 +38,12 @@ impl PidsLimit {
                 // A cgroup with a member cannot be removed, and rinit is its
                 // last member: it moves back where it came from first.
                 if let Err(e) = write(&parent.join("cgroup.procs"), "0") {
-                    warn!("cannot leave the cgroup {}: {e}", leaf.display());
+                    warn!("cannot leave the cgroup {}: {e}", crate::escape::path(&leaf));
                     return;
                 }
                 match fs::remove_dir(&leaf) {
-                    Ok(()) => debug!("removed the cgroup {}", leaf.display()),
-                    Err(e) => warn!("cannot remove the cgroup {}: {e}", leaf.display()),
+                    Ok(()) => debug!("removed the cgroup {}", crate::escape::path(&leaf)),
+                    Err(e) => warn!("cannot remove the cgroup {}: {e}", crate::escape::path(&leaf)),
                 }
             }
             Undo::Nothing => {}
@@ -62,7 +62,7 @@ fn restore(file: &Path, old: &str, wrote: &str) {
         }
         Ok(now) => info!(
             "{} is {} now, no longer the {wrote} rinit set: left as it is",
-            file.display(),
+            crate::escape::path(file),
             now.trim()
         ),
         Err(e) => warn!("cannot restore pids.max: {e}"),
@@ -85,7 +85,7 @@ fn apply_pids_max(proc_root: &Path, cgroup_root: &Path, max: u64) -> Result<Pids
     let place = locate(proc_root, cgroup_root, "pids")?;
     if place.read_only {
         // As in an unprivileged Docker container: every write would fail with EROFS.
-        return Err(format!("the cgroup filesystem at {} is mounted read-only", place.mount_point().display()));
+        return Err(format!("the cgroup filesystem at {} is mounted read-only", crate::escape::path(place.mount_point())));
     }
     let own = place.dir.join("pids.max");
     if own.exists() {
@@ -103,7 +103,7 @@ fn apply_pids_max(proc_root: &Path, cgroup_root: &Path, max: u64) -> Result<Pids
         if !has_word(&available, "pids") {
             return Err(format!(
                 "no pids controller in {} (cgroup.controllers: {})",
-                place.dir.display(),
+                crate::escape::path(&place.dir),
                 available.trim()
             ));
         }
@@ -115,7 +115,7 @@ fn apply_pids_max(proc_root: &Path, cgroup_root: &Path, max: u64) -> Result<Pids
     }
     remove_stale_leaves(&place.dir);
     let leaf = enter_leaf(&place.dir, &max.to_string())?;
-    info!("pids.max {max} set in {}, a cgroup made for rinit", leaf.display());
+    info!("pids.max {max} set in {}, a cgroup made for rinit", crate::escape::path(&leaf));
     Ok(PidsLimit { undo: Undo::Leaf { parent: place.dir, leaf } })
 }
 
@@ -129,13 +129,13 @@ fn limit_own(file: &Path, max: u64) -> Result<PidsLimit, String> {
     {
         warn!(
             "{} is already {current}, at most the {max} of --pids-max: kept as it is",
-            file.display()
+            crate::escape::path(file)
         );
         return Ok(PidsLimit { undo: Undo::Nothing });
     }
     let wrote = max.to_string();
     write(file, &wrote)?;
-    info!("pids.max {max} set in {}", file.parent().unwrap_or(file).display());
+    info!("pids.max {max} set in {}", crate::escape::path(file.parent().unwrap_or(file)));
     Ok(PidsLimit { undo: Undo::Restore { file: file.to_path_buf(), old, wrote } })
 }
 
@@ -167,8 +167,8 @@ fn remove_stale_leaves(parent: &Path) {
         }
         let path = entry.path();
         match fs::remove_dir(&path) {
-            Ok(()) => info!("removed the empty cgroup {}, left behind by an earlier rinit", path.display()),
-            Err(e) => debug!("left the cgroup {} alone: {e}", path.display()),
+            Ok(()) => info!("removed the empty cgroup {}, left behind by an earlier rinit", crate::escape::path(&path)),
+            Err(e) => debug!("left the cgroup {} alone: {e}", crate::escape::path(&path)),
         }
     }
 }
@@ -190,11 +190,11 @@ fn enter_leaf(parent: &Path, max: &str) -> Result<PathBuf, String> {
         match setup {
             Ok(()) => return Ok(leaf),
             Err((e, _, _)) if e.kind() == ErrorKind::NotFound && tries < 10 => {
-                debug!("the cgroup {} went away before rinit moved in; making another", leaf.display());
+                debug!("the cgroup {} went away before rinit moved in; making another", crate::escape::path(&leaf));
             }
             Err((e, file, value)) => {
                 let _ = fs::remove_dir(&leaf);
-                return Err(format!("cannot write '{value}' to {}: {e}", leaf.join(file).display()));
+                return Err(format!("cannot write '{value}' to {}: {e}", crate::escape::path(&leaf.join(file))));
             }
         }
     }
@@ -212,10 +212,10 @@ fn make_leaf(parent: &Path) -> Result<PathBuf, String> {
         match fs::create_dir(&leaf) {
             Ok(()) => return Ok(leaf),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => last = e.to_string(),
-            Err(e) => return Err(format!("cannot create the cgroup {}: {e}", leaf.display())),
+            Err(e) => return Err(format!("cannot create the cgroup {}: {e}", crate::escape::path(&leaf))),
         }
     }
-    Err(format!("cannot create a cgroup in {}: {last}", parent.display()))
+    Err(format!("cannot create a cgroup in {}: {last}", crate::escape::path(parent)))
 }
 
 #[cfg(test)]

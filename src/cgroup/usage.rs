@@ -37,7 +37,7 @@ pub fn usage(proc_root: &Path, cgroup_root: &Path) -> Figures {
     };
     let place = |controller: &str| match find_place(&mountinfo, &own, cgroup_root, controller) {
         Ok(p) if is_machines_root(&p) => {
-            debug!("exit report: no {controller} figures: {} is the machine's root cgroup, no container's", p.dir.display());
+            debug!("exit report: no {controller} figures: {} is the machine's root cgroup, no container's", crate::escape::path(&p.dir));
             None
         }
         Ok(p) => Some(p),
@@ -122,7 +122,7 @@ fn memory_at(place: &Place, figures: &mut Figures) {
         Version::V2 => {
             let dirs = nearest_with(place, "memory.current");
             let Some(dir) = dirs.first() else {
-                debug!("exit report: no cgroup with the memory controller above {}", place.dir.display());
+                debug!("exit report: no cgroup with the memory controller above {}", crate::escape::path(&place.dir));
                 return;
             };
             figures.version = Some("v2");

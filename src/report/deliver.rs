@@ -56,6 +56,6 @@ fn present(wanted: &Wanted, figures: super::Figures, exit: Exit) {
     if let Some(path) = &wanted.file
         && let Err(e) = std::fs::write(path, format!("{}\n", report.json()))
     {
-        warn!("cannot write the report to {}: {e}", path.display());
+        warn!("cannot write the report to {}: {e}", crate::escape::path(path));
     }
 }
