@@ -386,9 +386,13 @@ fn find_place_in(mountinfo: &[u8], own: &[u8], cgroup_root: &Path, controller: &
             Version::V1 => is_v1(m),
             Version::V2 => m.v2,
         })
-        .find_map(|m| {
+        .filter_map(|m| {
             translate(m, own_path).map(|(dir, point_len)| Place { version, dir, point_len, read_only: m.read_only })
         })
+        // A writable mount of the hierarchy before a read-only one (the
+        // first of either, in mount order): `--pids-max` writes, and the
+        // readers find the same files under either.
+        .min_by_key(|place| place.read_only)
         .ok_or_else(|| {
             format!(
                 "rinit's cgroup {} is not visible under the {controller} hierarchy mounted at {}",
@@ -482,6 +486,25 @@ mod tests {
 50 39 0:36 / /sys/fs/cgroup/pids ro,nosuid - cgroup cgroup rw,pids
 ";
         assert!(visible_cgroup_mounts(text)[0].read_only);
+    }
+
+    #[test]
+    fn a_writable_mount_of_the_hierarchy_is_taken_before_a_read_only_one() {
+        // Two mounts of the pids hierarchy at two places, the read-only one
+        // first: `--pids-max` needs the writable one, which a review found
+        // passed over ("mounted read-only").
+        let text = "\
+39 31 0:36 / /sys/fs/cgroup/pids ro,nosuid - cgroup cgroup rw,pids
+50 31 0:36 / /sys/fs/cgroup/pids-rw rw,nosuid - cgroup cgroup rw,pids
+";
+        assert_eq!(visible_cgroup_mounts(text).len(), 2);
+        let place = find_place(text, "8:pids:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap();
+        assert!(!place.read_only);
+        assert_eq!(place.dir, PathBuf::from("/sys/fs/cgroup/pids-rw"));
+        // Of two writable ones, the first.
+        let text = text.replacen(" ro,", " rw,", 1);
+        let place = find_place(&text, "8:pids:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap();
+        assert_eq!(place.dir, PathBuf::from("/sys/fs/cgroup/pids"));
     }
 
     #[test]
