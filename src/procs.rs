@@ -96,6 +96,9 @@ pub struct Proc {
     /// Start time in clock ticks since boot: with the pid, it tells one
     /// process from a later one that reuses the pid.
     pub start: u64,
+    /// Its threads (field 20), the exited leader's among them until the
+    /// process is reaped; 0 when not known.
+    pub threads: u32,
     /// Whether the fields above came from `stat` (false: only the pid and,
     /// through getpgid, the group are known).
     pub known: bool,
@@ -106,7 +109,16 @@ impl Proc {
     /// alive: the same start time (not a later process that took the pid),
     /// and no zombie (which has gone as far as signals go).
     pub fn lives_on_as(&self, now: &Proc) -> bool {
-        now.start == self.start && now.state != b'Z'
+        now.start == self.start && !now.is_zombie()
+    }
+
+    /// A zombie: gone as far as signals go, waiting for its parent to reap
+    /// it. `Z` with other threads still running is not one: the state is
+    /// the leader's, whose thread exited (`pthread_exit` in `main`), and the
+    /// process lives on in the others, takes signals and must be stopped
+    /// (a review found it never signalled and left running, unsaid).
+    pub fn is_zombie(&self) -> bool {
+        self.state == b'Z' && self.threads <= 1
     }
 
     /// Whether the listing shows it stopped, so that a signal pending for
@@ -114,8 +126,10 @@ impl Proc {
     /// which the SIGTERM round sends SIGCONT too, outside a group left
     /// out); in doubt (`stat` unreadable) yes, as for the program: a SIGCONT
     /// too many does less harm than a process left stopped until SIGKILL.
+    /// A process living on past its leader is in doubt too: the state is
+    /// the leader's, not the others'.
     pub fn is_stopped(&self) -> bool {
-        matches!(self.state, b'T' | b't') || !self.known
+        matches!(self.state, b'T' | b't') || !self.known || (self.state == b'Z' && !self.is_zombie())
     }
 }
 
@@ -163,8 +177,9 @@ fn parse_stat_head(text: &[u8]) -> Option<(Proc, bool, impl Iterator<Item = &[u8
     let ppid = number(rest.next()?)?;
     let pgid = number(rest.next()?)?;
     let flags: u64 = number(rest.nth(3)?)?;
-    let start = number(rest.nth(12)?)?;
-    let proc = Proc { pid, ppid, pgid, name, state, start, known: true };
+    let threads = number(rest.nth(10)?)?;
+    let start = number(rest.nth(1)?)?;
+    let proc = Proc { pid, ppid, pgid, name, state, start, threads, known: true };
     Some((proc, flags & PF_KTHREAD != 0, rest))
 }
 
@@ -413,7 +428,7 @@ impl ProcDir {
 fn unknown(pid: i32) -> Proc {
     // SAFETY: getpgid has no memory-safety preconditions.
     let pgid = unsafe { libc::getpgid(pid) };
-    Proc { pid, ppid: 0, pgid, name: Name::unknown(), state: b'?', start: 0, known: false }
+    Proc { pid, ppid: 0, pgid, name: Name::unknown(), state: b'?', start: 0, threads: 0, known: false }
 }
 
 fn pid_of(name: &[u8]) -> Option<i32> {
@@ -557,7 +572,7 @@ fn in_scope<'a>(all: &'a [Proc], scope: Scope, exclude: &'a [i32]) -> impl Itera
     all.iter()
         .filter(move |p| p.pid != scope.own_pid)
         .filter(move |p| descendants.as_ref().is_none_or(|d| d.contains(&p.pid)))
-        .filter(|p| p.state != b'Z')
+        .filter(|p| !p.is_zombie())
         .filter(|p| !exclude.contains(&p.pid))
 }
 
@@ -595,7 +610,7 @@ mod tests {
     use super::*;
 
     fn p(pid: i32, ppid: i32, pgid: i32, name: &str) -> Proc {
-        Proc { pid, ppid, pgid, name: Name::new(name.as_bytes()), state: b'S', start: 0, known: true }
+        Proc { pid, ppid, pgid, name: Name::new(name.as_bytes()), state: b'S', start: 0, threads: 1, known: true }
     }
 
     fn stat_line(pid: i32, name: &[u8], state: char, ppid: i32, flags: u64) -> Vec<u8> {
@@ -742,6 +757,26 @@ mod tests {
         let sub = Scope { own_pid: 1, whole_namespace: false };
         let got: Vec<i32> = targets(&all, sub, &[], &[]).into_iter().map(|p| p.pid).collect();
         assert_eq!(got, vec![2], "an unknown parent link is no proof of descent");
+    }
+
+    #[test]
+    fn a_process_living_on_past_its_leader_is_no_zombie() {
+        // `pthread_exit` in main: /proc shows the leader's Z, and field 20
+        // counts it and the thread still running.
+        let line = stat_line(7, b"zl", 'Z', 1, 0);
+        let (dead, _) = parse_stat(&line).unwrap();
+        assert_eq!((dead.state, dead.threads), (b'Z', 1));
+        assert!(dead.is_zombie() && !dead.is_stopped());
+        let text = String::from_utf8(line).unwrap().replacen(" 20 0 1 0 4242 ", " 20 0 2 0 4242 ", 1);
+        let (living, _) = parse_stat(text.as_bytes()).unwrap();
+        assert_eq!((living.threads, living.start), (2, 4242));
+        assert!(!living.is_zombie(), "its other thread runs on");
+        assert!(living.is_stopped(), "in doubt: the state is the exited leader's");
+        assert!(dead.lives_on_as(&living) && !living.lives_on_as(&dead));
+        let all = [p(1, 0, 1, "rinit"), living, dead];
+        let whole = Scope { own_pid: 1, whole_namespace: true };
+        let got: Vec<i32> = targets(&all, whole, &[], &[]).into_iter().map(|p| p.pid).collect();
+        assert_eq!(got, [7], "the living one is a target, the zombie is not");
     }
 
     #[test]

@@ -205,13 +205,14 @@ proptest! {
         name in prop::collection::vec(1u8..=255, 0..16),
         state in prop::sample::select(vec![b'R', b'S', b'D', b'Z', b'T', b't', b'X', b'I']),
         start in any::<u64>(),
+        threads in 1u32..5000,
         kthread in any::<bool>(),
     ) {
         let flags = if kthread { 0x0020_8040u64 } else { 0x0040_0100 };
         let mut line = format!("{pid} (").into_bytes();
         line.extend_from_slice(&name);
-        line.extend_from_slice(format!(") {} {ppid} {pgid} {pgid} 0 -1 {flags} 100 0 0 0 1 2 0 0 20 0 1 0 {start} 1000 200\n", state as char).as_bytes());
-        let want = Proc { pid, ppid, pgid, name: procs::Name::new(&name), state, start, known: true };
+        line.extend_from_slice(format!(") {} {ppid} {pgid} {pgid} 0 -1 {flags} 100 0 0 0 1 2 0 0 20 0 {threads} 0 {start} 1000 200\n", state as char).as_bytes());
+        let want = Proc { pid, ppid, pgid, name: procs::Name::new(&name), state, start, threads, known: true };
         prop_assert_eq!(procs::parse_stat(&line), Some((want, kthread)));
     }
 }
@@ -901,7 +902,7 @@ fn listing() -> impl Strategy<Value = (Vec<Proc>, i32)> {
         .prop_map(|(rows, own)| {
             let procs = rows
                 .into_iter()
-                .map(|(pid, ppid, pgid, state)| Proc { pid, ppid, pgid, name: procs::Name::new(format!("p{pid}").as_bytes()), state, start: 0, known: true })
+                .map(|(pid, ppid, pgid, state)| Proc { pid, ppid, pgid, name: procs::Name::new(format!("p{pid}").as_bytes()), state, start: 0, threads: 1, known: true })
                 .collect();
             (procs, own)
         })

@@ -101,6 +101,66 @@ fn a_subreaper_reaches_and_waits_for_a_subtree_whose_name_is_not_utf8() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A process whose main thread has exited (`pthread_exit` in `main`) while
+/// another runs on: /proc shows its leader's state, Z, though the process
+/// lives, takes signals and holds rinit's wait. Its thread reports
+/// `zl got TERM` on fd 3. The shell that starts it waits until /proc shows
+/// the Z.
+const LIVES_PAST_ITS_LEADER: &str = r#"python3 -c '
+import ctypes, os, signal, threading
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+def worker():
+    signal.sigwait({signal.SIGTERM})
+    os.write(3, b"zl got TERM\n")
+    os._exit(0)
+threading.Thread(target=worker).start()
+ctypes.CDLL(None).pthread_exit(None)
+' & z=$!; while [ "$(cut -d" " -f3 /proc/$z/stat)" != Z ]; do :; done"#;
+
+fn no_python3() -> bool {
+    let missing = Command::new("python3").args(["-c", "import ctypes"]).status().map(|s| !s.success()).unwrap_or(true);
+    if missing {
+        skip("no python3 with ctypes to make a process live on past its leader");
+    }
+    missing
+}
+
+/// Not PID 1: on 7acebd7 the listing took the Z for a zombie, so the
+/// process got no SIGTERM, rinit gave up 1 s past the grace with a summary
+/// of "0 processes got SIGTERM", and left it running.
+#[test]
+fn a_subreaper_reaches_a_process_that_lives_on_past_its_leader() {
+    if no_python3() {
+        return;
+    }
+    let script = format!("{LIVES_PAST_ITS_LEADER}; exit 4");
+    let mut r = Pid1::launch(direct(&["-s", "-v", "-t", "3s"], &["sh", "-c", &script]));
+    r.lines.expect("zl got TERM");
+    let end = r.wait();
+    assert_eq!(end.code, Some(4), "{}", end.stderr);
+    let line = summary(&end.stderr);
+    assert!(line.contains("1 process got SIGTERM, 0 needed SIGKILL"), "{line}");
+}
+
+/// As PID 1, through the listing (the program ignores SIGTERM and stays):
+/// on 7acebd7 the process got no SIGTERM at half the grace.
+#[test]
+fn pid_1_reaches_a_process_that_lives_on_past_its_leader() {
+    if no_python3() {
+        return;
+    }
+    let script = format!("trap '' TERM; {LIVES_PAST_ITS_LEADER}; echo started >&3; exec sleep 1000");
+    let mut r = Pid1::launch(namespaced(&["-t", "2s"], &["sh", "-c", &script]));
+    r.lines.expect("started");
+    r.signal(libc::SIGTERM);
+    r.lines.expect("zl got TERM");
+    let end = r.wait();
+    assert_eq!(end.code, Some(137), "the program ignored SIGTERM: {}", end.stderr);
+    let line = summary(&end.stderr);
+    // The program and the other.
+    assert!(line.contains("2 processes got SIGTERM, 1 needed SIGKILL (pid 2 'sleep')"), "{line}");
+}
+
 #[test]
 fn a_process_that_came_in_from_outside_gets_sigterm_and_time_to_clean_up() {
     let mut r = Pid1::start(&["-v"], "echo ready >&3; exec sleep 1000");
