@@ -124,8 +124,6 @@ pub fn spawn(argv: &[OsString], start: Start) -> Result<Spawned, SpawnError> {
     // Escaped as every name rinit logs (rinit(1) DIAGNOSTICS): a program
     // path with a newline in it must not print a line of its own.
     let name = crate::escape::Escaped(file.as_bytes()).to_string();
-    // rinit's own process group, before the child leaves it.
-    let own_group = nix::unistd::getpgrp();
     // Close-on-exec, so the program never sees it and exec itself closes it.
     let pipe = if watch_exec {
         Some(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(SpawnError::Pipe)?)
@@ -133,9 +131,7 @@ pub fn spawn(argv: &[OsString], start: Start) -> Result<Spawned, SpawnError> {
         None
     };
 
-    // SAFETY: rinit is single-threaded, so the child may run any code; it
-    // only makes system calls and then execs or exits.
-    match unsafe { nix::unistd::fork() } {
+    match fork() {
         Err(e) => Err(SpawnError::Fork(e)),
         Ok(ForkResult::Parent { child }) => {
             // Also set the group from the parent, so that a signal forwarded
@@ -148,15 +144,43 @@ pub fn spawn(argv: &[OsString], start: Start) -> Result<Spawned, SpawnError> {
         }
         Ok(ForkResult::Child) => {
             let exec_failed = pipe.as_ref().map(|(_, write)| write);
-            child(file, &args, &name, Handed { inherited, own_group, listen_pid, stack }, exec_failed)
+            child(file, &args, &name, Handed { inherited, listen_pid, stack }, exec_failed)
         }
+    }
+}
+
+/// fork(2) as the bare system call. musl's `fork` wraps it in four
+/// `rt_sigprocmask` calls (its own signals blocked, then every signal,
+/// each put back after) and runs the `pthread_atfork` handlers: rinit has
+/// every signal it can block blocked already (`signals::take_over`), one
+/// thread and no atfork handler, so all that is four system calls at every
+/// start for nothing (issue 20). What musl's child-side bookkeeping would
+/// fix up (the thread's cached tid, the robust-mutex list, the thread
+/// list's lock) matters only to threads and pthread mutexes, which the
+/// child, making system calls before its exec, never uses.
+fn fork() -> Result<ForkResult, Errno> {
+    // clone with only the exit signal: fork itself (SYS_fork is not on
+    // every architecture); s390x takes the stack before the flags.
+    let flags = libc::c_long::from(libc::SIGCHLD);
+    // SAFETY: a fork: the child gets a copy of the single thread's memory
+    // and stack (stack 0: the same stack pointer) and returns here too.
+    let ret = unsafe {
+        if cfg!(target_arch = "s390x") {
+            libc::syscall(libc::SYS_clone, 0, flags, 0, 0, 0)
+        } else {
+            libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0)
+        }
+    };
+    match libc::pid_t::try_from(ret) {
+        Ok(0) => Ok(ForkResult::Child),
+        Ok(pid) if pid > 0 => Ok(ForkResult::Parent { child: Pid::from_raw(pid) }),
+        _ => Err(Errno::last()),
     }
 }
 
 /// What the child hands on or puts back before the exec.
 struct Handed {
     inherited: Inherited,
-    own_group: Pid,
     listen_pid: bool,
     stack: Option<crate::stack::Original>,
 }
@@ -166,7 +190,7 @@ struct Handed {
 /// frame under the fork and everything else of the start.
 #[inline(never)]
 fn child(file: &CString, args: &[CString], name: &str, handed: Handed, exec_failed: Option<&OwnedFd>) -> ! {
-    let Handed { inherited, own_group, listen_pid, stack } = handed;
+    let Handed { inherited, listen_pid, stack } = handed;
     if listen_pid {
         // sd_listen_fds(3) takes the descriptors only when LISTEN_PID
         // is its own pid; whoever set it meant rinit, which passes
@@ -175,7 +199,7 @@ fn child(file: &CString, args: &[CString], name: &str, handed: Handed, exec_fail
         // the environment while it changes.
         unsafe { std::env::set_var("LISTEN_PID", nix::unistd::getpid().to_string()) };
     }
-    let err = in_child(file, args, inherited, own_group, stack);
+    let err = in_child(file, args, inherited, stack);
     let (code, msg) = exec_failure(name, err);
     // SAFETY: fd 2 may be closed; write then just fails.
     unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
@@ -189,7 +213,7 @@ fn child(file: &CString, args: &[CString], name: &str, handed: Handed, exec_fail
 }
 
 /// The child's half: returns only if exec failed.
-fn in_child(file: &CString, args: &[CString], inherited: Inherited, rinit_group: Pid, stack: Option<crate::stack::Original>) -> Errno {
+fn in_child(file: &CString, args: &[CString], inherited: Inherited, stack: Option<crate::stack::Original>) -> Errno {
     // Own process group: `-g` signals it, and a terminal's ^C goes to it.
     let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
     // Give it the terminal's foreground so it can read stdin and gets ^C —
@@ -201,8 +225,14 @@ fn in_child(file: &CString, args: &[CString], inherited: Inherited, rinit_group:
     // container.
     // SAFETY: fd 0 is only borrowed for the calls; a closed fd gives EBADF.
     let stdin = unsafe { BorrowedFd::borrow_raw(0) };
+    // rinit's group is asked for only with a terminal there (in a container,
+    // nearly never), and here, not in rinit: getpgid of the parent, rinit,
+    // which never changes its own group (a getpgrp in rinit before the fork
+    // was a system call at every start, issue 20).
     let handed = match nix::unistd::tcgetpgrp(stdin) {
-        Ok(foreground) if foreground == rinit_group => nix::unistd::tcsetpgrp(stdin, nix::unistd::getpid()),
+        Ok(foreground) if nix::unistd::getpgid(Some(nix::unistd::getppid())) == Ok(foreground) => {
+            nix::unistd::tcsetpgrp(stdin, nix::unistd::getpid())
+        }
         Ok(_) => Ok(()),
         Err(e) => Err(e),
     };
