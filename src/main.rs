@@ -98,7 +98,6 @@ unsafe fn collect_args(argc: c_int, argv: *const *const c_char) -> Vec<&'static 
 
 /// `stack`: the stack limit to give the program back, if rinit raised it.
 fn run(args: &[&OsStr], vars: &[(OsString, OsString)], stack: Option<stack::Original>) -> i32 {
-    reserve_std_fds();
     let config = match configure(args, vars) {
         Ok(config) => config,
         Err(code) => return code,
@@ -225,7 +224,7 @@ fn launch(config: &Config, stack: Option<stack::Original>) -> Result<(Launched, 
     // Opened now and kept for the shutdown, which must find every process
     // even if rinit has run out of file descriptors by then (a low
     // RLIMIT_NOFILE): the listing itself then needs no new descriptor.
-    let proc_dir = procs::ProcDir::open(Path::new(PROC_ROOT)).ok();
+    let proc_dir = open_proc();
     let limit = config.pids_max.map(limit_pids).transpose()?;
 
     let start = spawn::Start { inherited, watch_exec: orphans_unreaped, listen_pid: listen.is_some(), stack };
@@ -331,6 +330,23 @@ fn set_pdeathsig(sig: c_int) -> Result<(), String> {
         let _ = signals::send_self(sig);
     }
     Ok(())
+}
+
+/// `/proc`, the first file rinit opens, with fds 0, 1 and 2 held
+/// (`reserve_std_fds`) before it. A new descriptor takes the lowest free
+/// number, so `/proc` at 3 or above says all three are open, as they nearly
+/// always are: the look at them (a poll, at every start: issue 20) is made
+/// only when `/proc` takes one of their numbers or cannot be opened, and
+/// then `/proc` is opened again after it.
+fn open_proc() -> Option<procs::ProcDir> {
+    match procs::ProcDir::open(Path::new(PROC_ROOT)) {
+        Ok(dir) if dir.fd() > 2 => Some(dir),
+        first => {
+            drop(first);
+            reserve_std_fds();
+            procs::ProcDir::open(Path::new(PROC_ROOT)).ok()
+        }
+    }
 }
 
 /// If rinit was started with fd 0, 1 or 2 closed, the first files it opens

@@ -294,7 +294,8 @@ impl ProcDir {
         buf.get(..n).and_then(number::<i32>) == Some(own_pid)
     }
 
-    fn fd(&self) -> RawFd {
+    /// The descriptor's number.
+    pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 
