@@ -10,6 +10,8 @@
 //! The core (`decide`, `Short`'s message) is pure; `check` and
 //! `room_below` ask the kernel.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
 /// The stack rinit needs below the frame `check` is called from. Its
 /// deepest use, measured on x86_64 (the stack below the entry's stack
 /// pointer painted under gdb; the lowest byte that changed by exit): 3.3 KB
@@ -170,6 +172,7 @@ pub fn check() -> Checked {
             let raised = libc::rlimit { rlim_cur: to_rlim(soft), rlim_max: limit.rlim_max };
             // SAFETY: setrlimit reads the struct it is given.
             if unsafe { libc::setrlimit(libc::RLIMIT_STACK, &raised) } == 0 {
+                remember(raised);
                 return Checked::Raised(limit);
             }
             say_short(&short_at(limit, used, needed, page));
@@ -240,17 +243,40 @@ pub fn room_below(sp: usize) -> usize {
     }
 }
 
+/// RLIMIT_STACK as rinit has it, read once: nothing but `check`'s raise
+/// changes rinit's own (the child puts the original back in itself), so
+/// the OOM watch's `room_below` takes it from here instead of asking the
+/// kernel again (a prlimit64 at every start, issue 20).
+static KNOWN: AtomicBool = AtomicBool::new(false);
+static SOFT: AtomicU64 = AtomicU64::new(0);
+static HARD: AtomicU64 = AtomicU64::new(0);
+
+fn remember(limit: libc::rlimit) {
+    SOFT.store(bytes(limit.rlim_cur), Relaxed);
+    HARD.store(bytes(limit.rlim_max), Relaxed);
+    KNOWN.store(true, Relaxed);
+}
+
+fn stack_limit() -> Option<libc::rlimit> {
+    if KNOWN.load(Relaxed) {
+        return Some(libc::rlimit { rlim_cur: to_rlim(SOFT.load(Relaxed)), rlim_max: to_rlim(HARD.load(Relaxed)) });
+    }
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) } != 0 {
+        return None;
+    }
+    remember(limit);
+    Some(limit)
+}
+
 /// RLIMIT_STACK and the bytes in use from the top of the stack down to
 /// `sp`. The top is found from the executable's file name (`AT_EXECFN`),
 /// which the kernel copies first, a pointer's width below the top; None
 /// when that is missing or makes no sense (above the limit: rinit could not
 /// be running), and when there is no limit to read.
 fn limit_and_use(sp: usize) -> Option<(libc::rlimit, usize)> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes the struct it is given.
-    if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) } != 0 {
-        return None;
-    }
+    let limit = stack_limit()?;
     // SAFETY: getauxval reads the auxiliary vector; 0 if the entry is absent.
     let name = unsafe { libc::getauxval(libc::AT_EXECFN) } as usize;
     if name == 0 || name < sp {
