@@ -342,7 +342,10 @@ fn the_sigterm_to_a_thousand_others_goes_out_between_waits() {
     let line = summary(&end.stderr);
     assert!(line.contains("1001 processes got SIGTERM, 1 needed SIGKILL (pid 2 'perl')"), "{line}");
     let (longest, waits) = stat_runs(&trace);
-    assert!(waits >= 2 && longest < 500, "longest run of stat reads {longest}, waits among them {waits}");
+    // Fewer than all 1,001 in one run: how many fit in a 5 ms slice is the
+    // machine's speed (735 and 793 on an idle 2-CPU VM under strace, fewer
+    // than 500 under CI's load), a listing in one go is every one.
+    assert!(waits >= 2 && longest < 1000, "longest run of stat reads {longest}, waits among them {waits}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -373,7 +376,8 @@ fn not_pid_1_the_listing_goes_out_between_waits_and_descendants_get_sigterm() {
     let line = summary(&end.stderr);
     assert!(line.contains("501 processes got SIGTERM, 1 needed SIGKILL (pid ") && line.contains("'perl')"), "{line}");
     let (longest, waits) = stat_runs(&trace);
-    assert!(waits >= 2 && longest < 250, "longest run of stat reads {longest}, waits among them {waits}");
+    // Fewer than all 500 in one run (as above: the slice is 5 ms).
+    assert!(waits >= 2 && longest < 500, "longest run of stat reads {longest}, waits among them {waits}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
