@@ -11,8 +11,11 @@
 //!
 //! Just one part: `BENCH_ONLY=scale scripts/bench.sh` (shutdown at scale
 //! only, about 4 minutes), `BENCH_ONLY=main scripts/bench.sh` (everything
-//! else) or `BENCH_ONLY=counts scripts/bench.sh` (the exact start-up counts
-//! only: instructions and system calls, in seconds).
+//! else), `BENCH_ONLY=counts scripts/bench.sh` (the exact start-up counts
+//! only: instructions and system calls, in seconds) or
+//! `BENCH_ONLY=forwarding scripts/bench.sh` (signal forwarding on one CPU
+//! only, `BENCH_FORWARD_BLOCKS` blocks of `BENCH_SIGNAL_RUNS` rounds, each
+//! block with fresh inits: for comparing candidate builds, `BENCH_EXTRA`).
 //!
 //! Every init runs as PID 1 of a new PID namespace with its own /proc, the
 //! equivalent of `unshare --pid --fork --mount-proc INIT -- PROG`, done here
@@ -31,7 +34,8 @@
 //! `BENCH_SCALE_N` (comma-separated; default 1000,5000,20000),
 //! `BENCH_SCALE_RUNS` (rounds, median taken; default 5), `BENCH_SCALE_TRAP`
 //! (one child in this many traps SIGTERM in the second variant; default 100,
-//! 0 for no second variant), `BENCH_ONLY` (`main`, `scale` or `counts`).
+//! 0 for no second variant), `BENCH_ONLY` (`main`, `scale`, `counts` or
+//! `forwarding`), `BENCH_FORWARD_BLOCKS` (default 5).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -1238,6 +1242,44 @@ fn counts_only() {
     }
 }
 
+/// `BENCH_ONLY=forwarding`: the pinned forwarding alone, in blocks of
+/// interleaved rounds, each block's median per init and the median of those.
+fn forwarding_only() {
+    // SAFETY: no other thread runs yet.
+    unsafe { std::env::remove_var("LD_LIBRARY_PATH") };
+    let inits = find_inits();
+    let runs = env_num("BENCH_SIGNAL_RUNS", 1000);
+    let blocks = env_num("BENCH_FORWARD_BLOCKS", 5).max(1);
+    let null = devnull();
+    let mut figs = vec![Figures::default(); inits.len()];
+    let load_before = loadavg();
+    let mut per_block: Vec<Vec<f64>> = vec![Vec::new(); inits.len()];
+    for b in 0..blocks {
+        eprintln!("compare: forwarding on one CPU, block {}/{blocks} ({runs} rounds)…", b + 1);
+        let Some(m) = on_one_cpu(|| forward_medians(&inits, &mut figs, null, runs, "forwarding (pinned)")) else {
+            eprintln!("compare: cannot pin to one CPU");
+            std::process::exit(1);
+        };
+        for (k, v) in m.into_iter().enumerate() {
+            per_block[k].push(v);
+        }
+    }
+    println!(
+        "Load average {load_before} before, {} after; {blocks} blocks of {runs} interleaved rounds on one CPU.\n",
+        loadavg()
+    );
+    println!("| init | median of block medians (µs) | block medians (µs) |\n|---|--:|---|");
+    for (i, v) in inits.iter().zip(&mut per_block) {
+        let list: Vec<String> = v.iter().map(|x| format!("{x:.1}")).collect();
+        println!("| {} | {:.1} | {} |", i.name, median(v), list.join(", "));
+    }
+    for (i, f) in inits.iter().zip(&figs) {
+        for m in &f.failures {
+            println!("- {}: {m}", i.name);
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("__helper") {
@@ -1262,8 +1304,12 @@ fn main() {
             counts_only();
             return;
         }
+        "forwarding" => {
+            forwarding_only();
+            return;
+        }
         other => {
-            eprintln!("compare: BENCH_ONLY={other:?}: expected `main`, `scale` or `counts`");
+            eprintln!("compare: BENCH_ONLY={other:?}: expected `main`, `scale`, `counts` or `forwarding`");
             std::process::exit(2);
         }
     };
