@@ -35,7 +35,9 @@
 //! `BENCH_SCALE_RUNS` (rounds, median taken; default 5), `BENCH_SCALE_TRAP`
 //! (one child in this many traps SIGTERM in the second variant; default 100,
 //! 0 for no second variant), `BENCH_ONLY` (`main`, `scale`, `counts` or
-//! `forwarding`), `BENCH_FORWARD_BLOCKS` (default 5).
+//! `forwarding`), `BENCH_FORWARD_BLOCKS` (default 5),
+//! `BENCH_FORWARD_SETTLE_US` (a sleep before each forwarding measurement,
+//! default 0).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -765,11 +767,28 @@ fn forward_medians(inits: &[Init], figs: &mut [Figures], null: c_int, runs: usiz
         }
     }
     std::thread::sleep(Duration::from_millis(100));
+    let settle = Duration::from_micros(env_num("BENCH_FORWARD_SETTLE_US", 0) as u64);
     let mut times = vec![Vec::with_capacity(runs); procs.len()];
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut ks: Vec<usize> = (0..procs.len()).collect();
     for round in 0..runs {
-        for k in order(procs.len(), round) {
+        // Shuffled, not rotated: a rotation keeps every init after the same
+        // other one, and an init's work after its kill (back into its wait)
+        // can fall into the next one's measurement (one CPU).
+        for i in (1..ks.len()).rev() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            ks.swap(i, (seed % (i as u64 + 1)) as usize);
+        }
+        for &k in &ks {
             if !ok[k] {
                 continue;
+            }
+            if !settle.is_zero() {
+                // Every process's leftover work from the round before runs
+                // before this one starts.
+                std::thread::sleep(settle);
             }
             let t0 = Instant::now();
             kill(procs[k].pid, libc::SIGUSR1);
