@@ -531,7 +531,7 @@ fn parse_short_cluster<'a>(
             // `-e143` or `-e 143`; the value ends the cluster.
             let attached = cluster.get(i + c.len_utf8()..).unwrap_or_default();
             let value = if attached.is_empty() {
-                next_value(rest, &format!("-{c}"))?
+                next_value(rest, &named)?
             } else {
                 attached.to_string()
             };
@@ -632,6 +632,17 @@ fn merge_env(mut draft: Draft, env: &dyn Fn(&str) -> Option<OsString>) -> Result
     }
     let mut config = draft.config;
     config.log_filter = env_str(env, LOG_VAR)?.filter(|f| !f.trim().is_empty());
+    // env_logger repeats a filter it cannot parse in its own warning, raw:
+    // a newline there printed a line that passed for rinit's (rinit(1)
+    // DIAGNOSTICS). No filter holds anything but printable ASCII.
+    if let Some(f) = &config.log_filter
+        && !f.bytes().all(|b| (b' '..=b'~').contains(&b))
+    {
+        return usage(format!(
+            "{LOG_VAR}: {} is not an env_logger filter (for example debug, or rinit=trace)",
+            Quoted(f.as_bytes())
+        ));
+    }
     // Read whether or not LISTEN_FDS is set; checked only when it is.
     let listen_pid = env_str(env, LISTEN_PID_VAR)?;
     config.listen = match env_str(env, LISTEN_FDS_VAR)? {

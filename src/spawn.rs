@@ -149,31 +149,24 @@ pub fn spawn(argv: &[OsString], start: Start) -> Result<Spawned, SpawnError> {
     }
 }
 
-/// fork(2) as the bare system call. musl's `fork` wraps it in four
-/// `rt_sigprocmask` calls (its own signals blocked, then every signal,
-/// each put back after) and runs the `pthread_atfork` handlers: rinit has
-/// every signal it can block blocked already (`signals::take_over`), one
-/// thread and no atfork handler, so all that is four system calls at every
-/// start for nothing (issue 20). What musl's child-side bookkeeping would
-/// fix up (the thread's cached tid, the robust-mutex list, the thread
-/// list's lock) matters only to threads and pthread mutexes, which the
-/// child, making system calls before its exec, never uses.
+/// fork(2) through libc's `_Fork` (musl 1.2.3+, glibc 2.34+): the fork
+/// and the child's own bookkeeping (its cached thread id, which musl's
+/// `raise` and `abort` signal by), without `fork`'s `pthread_atfork`
+/// handlers and its second mask swap: rinit has every signal it can block
+/// blocked already (`signals::take_over`), one thread and no atfork
+/// handler, so those were two `rt_sigprocmask` calls at every start for
+/// nothing (issue 20). Not the bare clone system call: the child's cached
+/// thread id would stay rinit's, and an abort in the child before its exec
+/// (an allocation that fails) would send SIGABRT to rinit (a review).
 fn fork() -> Result<ForkResult, Errno> {
-    // clone with only the exit signal: fork itself (SYS_fork is not on
-    // every architecture); s390x takes the stack before the flags.
-    let flags = libc::c_long::from(libc::SIGCHLD);
-    // SAFETY: a fork: the child gets a copy of the single thread's memory
-    // and stack (stack 0: the same stack pointer) and returns here too.
-    let ret = unsafe {
-        if cfg!(target_arch = "s390x") {
-            libc::syscall(libc::SYS_clone, 0, flags, 0, 0, 0)
-        } else {
-            libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0)
-        }
-    };
-    match libc::pid_t::try_from(ret) {
-        Ok(0) => Ok(ForkResult::Child),
-        Ok(pid) if pid > 0 => Ok(ForkResult::Parent { child: Pid::from_raw(pid) }),
+    unsafe extern "C" {
+        fn _Fork() -> libc::pid_t;
+    }
+    // SAFETY: rinit is single-threaded, so the child may run any code; it
+    // only makes system calls and then execs or exits.
+    match unsafe { _Fork() } {
+        0 => Ok(ForkResult::Child),
+        pid if pid > 0 => Ok(ForkResult::Parent { child: Pid::from_raw(pid) }),
         _ => Err(Errno::last()),
     }
 }

@@ -136,6 +136,11 @@ fn bad_environment_values_exit_2_and_start_nothing() {
             "RINIT_GRACE: '-1s' is not a duration (use 10s, 500ms, 2m, or a number of seconds)",
         ),
         ("RINIT_PIDS_MAX", "lots", "RINIT_PIDS_MAX: 'lots' is not a number of processes"),
+        (
+            "RINIT_LOG",
+            "x=y=z\n[rinit] all ok",
+            "RINIT_LOG: 'x=y=z\\n[rinit] all ok' is not an env_logger filter (for example debug, or rinit=trace)",
+        ),
         ("RINIT_GRACE", "2s\n[rinit] all ok", "RINIT_GRACE: '2s\\n[rinit] all ok' is not a duration (use 10s, 500ms, 2m, or a number of seconds)"),
         (
             "RINIT_VERBOSITY",
@@ -212,6 +217,10 @@ fn an_option_that_is_not_utf8_exits_2() {
     assert_eq!(out.code, Some(2));
     // The byte itself, escaped, not a replacement character.
     assert!(out.stderr.starts_with("rinit: option '-\\xff' is not valid UTF-8\n"), "{}", out.stderr);
+    // A value: named by the long option, as every value's error.
+    let out = run(&[os("-t"), bad, os("true")], &[]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.starts_with("rinit: --grace: value is not valid UTF-8\n"), "{}", out.stderr);
 }
 
 /// Runs `rinit PROGRAM` as PID 1 of a new namespace: there rinit prints

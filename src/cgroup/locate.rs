@@ -396,7 +396,7 @@ fn find_place_in(mountinfo: &[u8], own: &[u8], cgroup_root: &Path, controller: &
         .ok_or_else(|| {
             format!(
                 "rinit's cgroup {} is not visible under the {controller} hierarchy mounted at {}",
-                String::from_utf8_lossy(own_path),
+                crate::escape::Escaped(own_path),
                 crate::escape::path(cgroup_root)
             )
         })

@@ -405,6 +405,11 @@ mod tests {
         let f = Fake::new(&[("/docker/abc", "pids", "cgroup", "rw", "rw,pids")], "8:pids:/elsewhere\n");
         let e = limit(&f, 40).unwrap_err().0;
         assert!(e.contains("rinit's cgroup /elsewhere is not visible under the pids hierarchy"), "{e}");
+        // The path shown escaped (rinit(1) DIAGNOSTICS): a review printed
+        // an ESC and a CR of a cgroup's name raw here.
+        let f = Fake::new(&[("/docker/abc", "pids", "cgroup", "rw", "rw,pids")], "8:pids:/rv\x1b[2Jx\rX\n");
+        let e = limit(&f, 40).unwrap_err().0;
+        assert!(e.contains("rinit's cgroup /rv\\x1b[2Jx\\x0dX is not visible"), "{e}");
     }
 
     #[test]
