@@ -62,6 +62,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("a_small_stack_limit_does_not_kill_pid_1", HOST_STACK),
     ("under_a_small_stack_limit_rinit_runs_or_says_why_and_never_dies", HOST_STACK),
     ("a_soft_stack_limit_below_the_hard_one_is_raised_for_rinit_alone", HOST_STACK),
+    ("a_program_found_through_a_long_path_runs_under_a_raised_stack_limit", HOST_STACK),
     ("oom_killed_program_is_reported_with_the_limit", OWN_THREAD),
     ("pids_max_from_environment_covers_orphans_and_leaf_goes_after_sigterm", OWN_THREAD),
     ("fork_failure_exits_1_with_the_call_and_a_hint", OWN_THREAD),
