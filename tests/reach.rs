@@ -117,7 +117,12 @@ threading.Thread(target=worker).start()
 ctypes.CDLL(None).pthread_exit(None)
 ' & z=$!; while [ "$(cut -d" " -f3 /proc/$z/stat)" != Z ]; do :; done"#;
 
+/// No python3 with ctypes (said as skipped), or under qemu-user (see
+/// `QEMU_USER_CANNOT`): the test cannot run.
 fn no_python3() -> bool {
+    if common::skip_under_qemu() {
+        return true;
+    }
     let missing = Command::new("python3").args(["-c", "import ctypes"]).status().map(|s| !s.success()).unwrap_or(true);
     if missing {
         skip("no python3 with ctypes to make a process live on past its leader");

@@ -72,6 +72,8 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("a_proc_mounted_after_rinit_started_is_the_one_shutdown_reads", NO_SUBREAPER),
     ("a_subreaper_gives_up_one_second_past_the_grace_naming_what_is_left", NO_SUBREAPER),
     ("a_subreaper_reaches_and_waits_for_a_subtree_whose_name_is_not_utf8", NO_SUBREAPER),
+    ("a_subreaper_reaches_a_process_that_lives_on_past_its_leader", NO_SUBREAPER),
+    ("pid_1_reaches_a_process_that_lives_on_past_its_leader", OWN_THREAD),
     ("a_subreaper_signals_through_pidfds", NO_SUBREAPER),
     ("with_few_file_descriptors_every_process_still_gets_sigterm", OWN_FDS),
     ("options_end_at_the_first_non_option_where_tini_takes_them_all", NO_SUBREAPER),
