@@ -632,11 +632,13 @@ fn merge_env(mut draft: Draft, env: &dyn Fn(&str) -> Option<OsString>) -> Result
     }
     let mut config = draft.config;
     config.log_filter = env_str(env, LOG_VAR)?.filter(|f| !f.trim().is_empty());
-    // env_logger repeats a filter it cannot parse in its own warning, raw:
-    // a newline there printed a line that passed for rinit's (rinit(1)
-    // DIAGNOSTICS). No filter holds anything but printable ASCII.
+    // A filter env_logger cannot read is a usage error, not its warning:
+    // the warning repeated the value raw (a newline printed a line that
+    // passed for rinit's, rinit(1) DIAGNOSTICS), and it is printed with
+    // `eprintln!`, which panics, so that PID 1 died of SIGILL, when stderr
+    // cannot be written (a review).
     if let Some(f) = &config.log_filter
-        && !f.bytes().all(|b| (b' '..=b'~').contains(&b))
+        && !(f.bytes().all(|b| (b' '..=b'~').contains(&b)) && is_log_filter(f))
     {
         return usage(format!(
             "{LOG_VAR}: {} is not an env_logger filter (for example debug, or rinit=trace)",
@@ -722,6 +724,25 @@ pub fn parse_rewrite(text: &str) -> Result<(i32, i32), String> {
     let from = parse_receivable(from, "be rewritten")?;
     let to = if to.trim() == "0" { 0 } else { signals::parse(to)? };
     Ok((from, to))
+}
+
+/// Whether env_logger reads `spec` without a warning: env_filter's grammar
+/// (2.1, without its regex feature), `ITEM,ITEM.../TEXT`, at most one `/`,
+/// each item `LEVEL`, `NAME`, `NAME=` or `NAME=LEVEL`.
+pub fn is_log_filter(spec: &str) -> bool {
+    let mut parts = spec.split('/');
+    let directives = parts.next().unwrap_or_default();
+    if parts.nth(1).is_some() {
+        return false;
+    }
+    directives.split(',').map(str::trim).filter(|item| !item.is_empty()).all(|item| {
+        let mut sides = item.split('=');
+        match (sides.next(), sides.next().map(str::trim), sides.next()) {
+            (Some(_), None | Some(""), None) => true,
+            (Some(_), Some(level), None) => level.parse::<log::LevelFilter>().is_ok(),
+            _ => false,
+        }
+    })
 }
 
 /// The longest duration rinit takes (365 days), in nanoseconds.
@@ -1236,6 +1257,16 @@ mod tests {
         assert_eq!(d("31536000"), Ok(Duration::from_secs(31_536_000)));
         assert_eq!(d("8760h"), Ok(Duration::from_secs(31_536_000)));
         assert!(d("31536000.000000001").unwrap_err().contains("longer than a year"));
+    }
+
+    #[test]
+    fn log_filters_are_read_as_env_filter_reads_them() {
+        for good in ["debug", "rinit=trace", "rinit::supervise=debug,warn", "rinit=", "a , b=INFO/text", "off", "x::y", "/x"] {
+            assert!(is_log_filter(good), "{good}");
+        }
+        for bad in ["a=b=c", "debug/x/y", "rinit=loud", "a=1x", "x=y=z"] {
+            assert!(!is_log_filter(bad), "{bad}");
+        }
     }
 
     #[test]

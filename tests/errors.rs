@@ -136,6 +136,9 @@ fn bad_environment_values_exit_2_and_start_nothing() {
             "RINIT_GRACE: '-1s' is not a duration (use 10s, 500ms, 2m, or a number of seconds)",
         ),
         ("RINIT_PIDS_MAX", "lots", "RINIT_PIDS_MAX: 'lots' is not a number of processes"),
+        // Unreadable, even printable: env_logger's warning went through
+        // eprintln!, and PID 1 died of SIGILL when stderr was full.
+        ("RINIT_LOG", "a=b=c", "RINIT_LOG: 'a=b=c' is not an env_logger filter (for example debug, or rinit=trace)"),
         (
             "RINIT_LOG",
             "x=y=z\n[rinit] all ok",
@@ -348,6 +351,71 @@ fn exec_failure_outside_pid_1_is_the_only_message() {
     let out = run(&[os("/")], &[]);
     assert_eq!(out.code, Some(126));
     assert_eq!(out.stderr, "rinit: cannot run '/': Permission denied\n");
+}
+
+/// rinit (and, PID 1, under unshare) with stderr `stderr` and SIGPIPE at
+/// its default (the test harness ignores it, and a child would inherit
+/// that): its exit status.
+fn with_stderr(pid_1: bool, args: &[&str], vars: &[(&str, &str)], stderr: Stdio) -> std::process::ExitStatus {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = if pid_1 {
+        let mut c = Command::new("unshare");
+        c.args(unshare_args()).arg(rinit());
+        c
+    } else {
+        Command::new(rinit())
+    };
+    for v in RINIT_VARS {
+        cmd.env_remove(v);
+    }
+    cmd.args(args).envs(vars.iter().copied()).stdin(Stdio::null()).stdout(Stdio::null()).stderr(stderr);
+    // SAFETY: signal() is async-signal-safe; this is the forked child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    cmd.status().unwrap()
+}
+
+/// A stderr that cannot be written: a pipe whose reader has gone.
+fn broken_pipe() -> Stdio {
+    let mut fds = [0; 2];
+    // SAFETY: pipe writes two descriptors into the array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: the read end is this test's and is closed once.
+    unsafe { libc::close(fds[0]) };
+    // SAFETY: the write end is owned by the Stdio from here on.
+    unsafe { <Stdio as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) }
+}
+
+/// A review: a program that cannot be run, with stderr a pipe no one
+/// reads, ended rinit with 141: the child's message after its mask was
+/// handed back raised SIGPIPE. The status stays 127, PID 1 or not.
+#[test]
+fn a_program_that_cannot_run_exits_127_even_when_stderr_is_gone() {
+    for pid_1 in [false, true] {
+        let status = with_stderr(pid_1, &["--", "/rinit-no-such-program"], &[], broken_pipe());
+        assert_eq!(status.code(), Some(127), "PID 1 {pid_1}: {status:?}");
+    }
+}
+
+/// A review: env_logger's warning for a filter it cannot read goes
+/// through `eprintln!`, which panics when stderr cannot be written, and
+/// PID 1 died of SIGILL (132) with `RINIT_LOG=a=b=c 2>/dev/full`. Now a
+/// usage error, 2, whatever stderr is.
+#[test]
+fn an_unreadable_log_filter_is_a_usage_error_even_when_stderr_is_full() {
+    if !std::path::Path::new("/dev/full").exists() {
+        skip("no /dev/full");
+        return;
+    }
+    for pid_1 in [false, true] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let status = with_stderr(pid_1, &["--", "true"], &[("RINIT_LOG", "a=b=c")], Stdio::from(full));
+        assert_eq!(status.code(), Some(2), "PID 1 {pid_1}: {status:?}");
+    }
 }
 
 #[test]
