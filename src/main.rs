@@ -145,6 +145,8 @@ fn configure(args: &[&OsStr], vars: &[(OsString, OsString)]) -> Result<Box<Confi
 /// `rinit: ...`, printed whatever the log level; what is logged once the
 /// program runs is `[rinit] ...` (logging.rs).
 fn say(msg: &str) {
+    // rinit exits after this: a write to a gone reader must not end it first.
+    signals::block_write_signals();
     // A failed write (stderr closed) is not worth a panic in PID 1.
     let _ = writeln!(std::io::stderr(), "rinit: {msg}");
 }
@@ -372,6 +374,7 @@ fn reserve_std_fds() {
 }
 
 fn print_stdout(text: &str) -> i32 {
+    signals::block_write_signals();
     // A failed write (stdout closed) is not worth a panic in PID 1.
     let _ = std::io::stdout().write_all(text.as_bytes());
     let _ = std::io::stdout().flush();

@@ -14,6 +14,7 @@
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -81,6 +82,18 @@ impl fmt::Debug for Name {
         write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
     }
 }
+
+/// Hashing with fixed keys, for the sets and maps of pids: std's default
+/// asks the kernel for random keys when the first one is made (getrandom,
+/// else /dev/urandom) and panics when it gets none, so that PID 1 died of
+/// SIGILL at its first shutdown round under a seccomp filter that refuses
+/// getrandom with no /dev (a review). The keys are pids, which the kernel
+/// hands out: nothing to guard against.
+pub type Fixed = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+/// A set of pids (or pid and start time) hashed with [`Fixed`] keys.
+pub type PidSet<T> = HashSet<T, Fixed>;
+/// A map keyed by pids hashed with [`Fixed`] keys.
+pub type PidMap<K, V> = HashMap<K, V, Fixed>;
 
 /// One process: the fields of `/proc/PID/stat` that rinit needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -584,16 +597,16 @@ fn in_scope<'a>(all: &'a [Proc], scope: Scope, exclude: &'a [i32]) -> impl Itera
 /// descendant's child. A child never starts before its parent (an orphan is
 /// adopted by an ancestor, which started earlier still), so a link to a
 /// parent that started later is such a stale one, and is not followed.
-pub fn descendants(all: &[Proc], root: i32) -> HashSet<i32> {
+pub fn descendants(all: &[Proc], root: i32) -> PidSet<i32> {
     let known = || all.iter().filter(|p| p.known);
-    let started: HashMap<i32, u64> = known().map(|p| (p.pid, p.start)).collect();
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    let started: PidMap<i32, u64> = known().map(|p| (p.pid, p.start)).collect();
+    let mut children: PidMap<i32, Vec<i32>> = PidMap::default();
     for p in known() {
         if started.get(&p.ppid).is_none_or(|&parent| parent <= p.start) {
             children.entry(p.ppid).or_default().push(p.pid);
         }
     }
-    let mut found = HashSet::new();
+    let mut found = PidSet::default();
     let mut todo = vec![root];
     while let Some(pid) = todo.pop() {
         for &child in children.get(&pid).map_or(&[][..], Vec::as_slice) {

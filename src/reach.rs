@@ -14,13 +14,12 @@
 //! again (a `/proc` mounted since), or a private instance mounted nowhere
 //! (`ProcDir::private`: `unshare -pf` without `--mount-proc`).
 
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
-use crate::procs::{self, Listing, Proc, ProcDir, Scope};
+use crate::procs::{self, Fixed, Listing, PidMap, PidSet, Proc, ProcDir, Scope};
 use crate::signals;
 use crate::summary::{Killed, Termed};
 
@@ -308,7 +307,7 @@ impl Reach {
                 // descendants: then there may be more.
                 let Some(found) = proc.list_until(scope, until) else { return Some((named(&left), true)) };
                 let more = proc.listing.cut || !proc.listing.complete;
-                let named_already: HashSet<i32> = left.iter().map(|q| q.pid).collect();
+                let named_already: PidSet<i32> = left.iter().map(|q| q.pid).collect();
                 left.extend(found.into_iter().filter(|p| !named_already.contains(&p.pid)));
                 Some((named(&left), more))
             }
@@ -407,14 +406,14 @@ struct Round {
     /// Those of `groups` found stopped, not yet sent SIGCONT.
     stopped: Vec<Proc>,
     /// Those of `groups` sent SIGCONT: once each, as the others.
-    continued: HashSet<(i32, u64)>,
+    continued: PidSet<(i32, u64)>,
     pass: usize,
     /// Where this pass's listing goes on; None once it is complete.
     /// (A directory offset: 0 is the top.)
     cursor: Option<i64>,
     /// Found and not yet signalled.
     todo: Vec<Proc>,
-    seen: HashSet<(i32, u64)>,
+    seen: PidSet<(i32, u64)>,
     new_in_pass: usize,
     /// SIGTERM only: when each process got it, in the clock ticks of its
     /// children's start times. A child that a later pass finds, started at
@@ -422,7 +421,7 @@ struct Round {
     /// cleanup helper, `touch` in a trap) and is the parent's to end; a
     /// later pass that SIGTERMed it cut the cleanup short (seen in Docker:
     /// a daemon's trap never wrote its file).
-    termed_at: HashMap<i32, u64>,
+    termed_at: PidMap<i32, u64>,
     started: Instant,
 }
 
@@ -430,7 +429,7 @@ impl Round {
     /// `program`: the program while it lives, which has its signal from the
     /// action itself.
     fn new(sig: i32, program: Option<i32>, groups: Vec<i32>, mut todo: Vec<Proc>) -> Round {
-        let seen = HashSet::with_capacity(todo.len());
+        let seen = PidSet::with_capacity_and_hasher(todo.len(), Fixed::default());
         // Taken from the end: lowest pid first, as listed.
         todo.reverse();
         Round {
@@ -439,13 +438,13 @@ impl Round {
             groups,
             continue_stopped_in_groups: false,
             stopped: Vec::new(),
-            continued: HashSet::new(),
+            continued: PidSet::default(),
             pass: 0,
             cursor: Some(0),
             todo,
             seen,
             new_in_pass: 0,
-            termed_at: HashMap::new(),
+            termed_at: PidMap::default(),
             started: Instant::now(),
         }
     }

@@ -248,6 +248,19 @@ pub fn take_over() -> io::Result<Inherited> {
     Ok(Inherited { mask, sigchld_ignored: matches!(old.handler(), SigHandler::SigIgn) })
 }
 
+/// Blocks SIGPIPE and SIGXFSZ, for a message rinit writes before it has
+/// blocked every signal (a usage error, `--help`, the stack's): a stderr
+/// pipe with no reader, or a file at RLIMIT_FSIZE, killed rinit with the
+/// signal instead of letting it exit with its status (a review: 141 and
+/// 153 for a usage error). Blocked, the write fails and rinit goes on to
+/// exit. An 8-byte set on the stack: the stack's message may have little.
+#[inline(never)]
+pub fn block_write_signals() {
+    let set: u64 = (1 << (libc::SIGPIPE - 1)) | (1 << (libc::SIGXFSZ - 1));
+    // SAFETY: the set is valid for the 8 bytes passed; no old set asked.
+    unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_BLOCK, &raw const set, std::ptr::null_mut::<u64>(), 8usize) };
+}
+
 /// Gives the program the signal state rinit inherited. Called in the forked
 /// child just before exec.
 pub fn hand_back(inherited: Inherited) -> io::Result<()> {

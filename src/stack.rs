@@ -198,6 +198,7 @@ fn short_at(limit: libc::rlimit, used: usize, needed: u64, page: u64) -> Short {
 /// fixed text is for (a review saw SIGSEGV at its first push).
 #[inline(never)]
 fn say_short(short: &Short) {
+    crate::signals::block_write_signals();
     if short.left < FORMATTING as u64 {
         let text: &[u8] = b"rinit: too little stack left under the stack limit (RLIMIT_STACK, ulimit -s) to run at all; raise the limit\n";
         // SAFETY: a valid buffer; fd 2 may be closed, and then write fails.

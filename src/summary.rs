@@ -2,7 +2,7 @@
 //! what the shutdown's actions report they reached (`reach`), and from
 //! nothing else. Pure: formatting and bookkeeping only.
 
-use std::collections::HashSet;
+use crate::procs::PidSet;
 use std::fmt;
 use std::time::Duration;
 
@@ -80,7 +80,7 @@ impl Summary {
     }
 
     pub fn killed(&mut self, round: Killed) {
-        let mut named: HashSet<i32> = self.killed.iter().map(|(pid, _)| *pid).collect();
+        let mut named: PidSet<i32> = self.killed.iter().map(|(pid, _)| *pid).collect();
         for (pid, name) in round.listed {
             if named.insert(pid) {
                 self.killed.push((pid, name));

@@ -401,6 +401,15 @@ fn a_program_that_cannot_run_exits_127_even_when_stderr_is_gone() {
     }
 }
 
+/// A review: not PID 1, a usage error written to a pipe no one reads
+/// ended rinit with SIGPIPE (141) before it had blocked any signal; the
+/// status is 2, as for every usage error.
+#[test]
+fn a_usage_error_exits_2_even_when_stderr_is_gone() {
+    let status = with_stderr(false, &["--bogus"], &[], broken_pipe());
+    assert_eq!(status.code(), Some(2), "{status:?}");
+}
+
 /// A review: env_logger's warning for a filter it cannot read goes
 /// through `eprintln!`, which panics when stderr cannot be written, and
 /// PID 1 died of SIGILL (132) with `RINIT_LOG=a=b=c 2>/dev/full`. Now a

@@ -101,6 +101,43 @@ fn a_subreaper_reaches_and_waits_for_a_subtree_whose_name_is_not_utf8() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// A review: std's hash tables ask the kernel for random keys when the
+/// first is made, at rinit's first shutdown round, and panic when they get
+/// none (getrandom refused by a seccomp filter, no /dev/urandom): PID 1
+/// died of SIGILL. rinit's sets of pids now hash with fixed keys, so its
+/// shutdown makes no getrandom at all (7acebd7 made one, 16 bytes).
+#[test]
+fn a_shutdown_round_asks_the_kernel_for_no_random_keys() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    let dir = temp_dir("getrandom");
+    let trace = dir.join("trace");
+    // The program ignores SIGTERM: at half the grace rinit lists /proc
+    // and sends the others SIGTERM in a round, at the grace SIGKILL.
+    let out = Command::new("strace")
+        .args(["-f", "-e", "trace=execve,getrandom", "-o"])
+        .arg(&trace)
+        .arg("unshare")
+        .args(unshare_args())
+        .arg(rinit())
+        .args(["-t", "1s", "--", "sh", "-c", "trap '' TERM; sleep 30 & kill -TERM 1; exec sleep 30"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(137), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let exe = p(&rinit());
+    let pid = text
+        .lines()
+        .find(|l| l.contains(&format!("execve(\"{exe}\"")))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no execve of rinit in:\n{text}"));
+    let asked: Vec<&str> = text.lines().filter(|l| l.starts_with(&format!("{pid} ")) && l.contains("getrandom(")).collect();
+    assert!(asked.is_empty(), "rinit (pid {pid}) asked for random bytes: {asked:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// A process whose main thread has exited (`pthread_exit` in `main`) while
 /// another runs on: /proc shows its leader's state, Z, though the process
 /// lives, takes signals and holds rinit's wait. Its thread reports

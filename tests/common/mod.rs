@@ -88,6 +88,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("not_pid_1_what_a_fork_storm_leaves_running_is_said", SLOW),
     ("not_pid_1_the_listing_goes_out_between_waits_and_descendants_get_sigterm", NO_SUBREAPER),
     ("start_up_system_calls_stay_under_their_bound", OWN_SYSCALLS),
+    ("a_shutdown_round_asks_the_kernel_for_no_random_keys", OWN_SYSCALLS),
     ("synchronous_signals_sent_to_rinit_are_not_forwarded_and_do_not_end_it", OWN_FAULTS),
 ];
 
