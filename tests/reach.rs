@@ -111,6 +111,11 @@ fn a_shutdown_round_asks_the_kernel_for_no_random_keys() {
     if common::skip_under_qemu() {
         return;
     }
+    if common::is_glibc(&rinit()) {
+        // Seen in CI's packagers' pass: one getrandom of 8 bytes, glibc's.
+        skip("static glibc's malloc asks getrandom for 8 bytes of its own (and does without when refused)");
+        return;
+    }
     let dir = temp_dir("getrandom");
     let trace = dir.join("trace");
     // The program ignores SIGTERM: at half the grace rinit lists /proc
