@@ -249,7 +249,8 @@ pub fn take_over() -> io::Result<Inherited> {
 }
 
 /// Blocks SIGPIPE and SIGXFSZ, for a message rinit writes before it has
-/// blocked every signal (a usage error, `--help`, the stack's): a stderr
+/// blocked every signal (a usage error, `--help`, the stack's) or in the
+/// child once the program's mask is back ("cannot run"): a stderr
 /// pipe with no reader, or a file at RLIMIT_FSIZE, killed rinit with the
 /// signal instead of letting it exit with its status (a review: 141 and
 /// 153 for a usage error). Blocked, the write fails and rinit goes on to

@@ -197,12 +197,7 @@ fn child(file: &CString, args: &[CString], name: &str, handed: Handed, exec_fail
     // reader (or a file at RLIMIT_FSIZE) would kill the child with SIGPIPE
     // (SIGXFSZ) at the message, and rinit would exit 141, not 127 or 126
     // (a review). Blocked, the write just fails.
-    // SAFETY: sigfillset and sigprocmask write and read the set given.
-    unsafe {
-        let mut all = std::mem::zeroed::<libc::sigset_t>();
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-    }
+    signals::block_write_signals();
     let (code, msg) = exec_failure(name, err);
     // SAFETY: fd 2 may be closed; write then just fails.
     unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
