@@ -133,7 +133,7 @@ impl Report {
             }
             None => s.push_str(", OOM kills unknown"),
         }
-        let _ = write!(s, ", program '{}' {}", crate::escape::Escaped(&self.program), ending(self.ended));
+        let _ = write!(s, ", program {} {}", crate::escape::Quoted(&self.program), ending(self.ended));
         let _ = write!(s, ", exit status {}", self.exit_status);
         if self.oom_exit {
             s.push_str(" (--oom-exit)");
