@@ -1411,7 +1411,7 @@ fn main() {
         let _ = write!(
             settings,
             " Runs: start-up {startup_runs} rounds, forwarding {signal_runs} rounds, shutdown {shutdown_runs} rounds, \
-             idle window {idle_secs} s, reaping best of {reap_reps} rounds per N; the inits interleaved in rotating order."
+             idle window {idle_secs} s, reaping best of {reap_reps} rounds per N; the inits interleaved in rotating order (forwarding: shuffled)."
         );
     }
     settings.push_str(
