@@ -8,6 +8,7 @@
 pub mod arena;
 pub mod cgroup;
 pub mod cli;
+pub mod doorbell;
 pub mod escape;
 pub mod fd;
 pub mod logging;

@@ -54,10 +54,10 @@ impl Reaper {
 
     /// How long until the next step is due, from `now`: None until a
     /// SIGCHLD says a child has ended; zero when the last step left work.
-    pub fn due_in(&self, now: Duration) -> Option<Duration> {
+    pub fn due_in(&self, now: impl Fn() -> Duration) -> Option<Duration> {
         match self.by {
             By::Rinit { more } => more.then_some(Duration::ZERO),
-            By::Kernel { next } => Some(next.saturating_sub(now)),
+            By::Kernel { next } => Some(next.saturating_sub(now())),
         }
     }
 

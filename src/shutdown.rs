@@ -175,28 +175,31 @@ impl Machine {
     /// Feeds one event that happened at `now`; returns what to do, in order.
     pub fn handle(&mut self, event: Event, now: Duration) -> Vec<Action> {
         let mut actions = Vec::new();
-        self.handle_into(event, now, &mut actions);
+        self.handle_into(event, || now, &mut actions);
         actions
     }
 
     /// [`Machine::handle`] appending to `actions`, so that the loop can
-    /// reuse one buffer instead of allocating for every signal.
-    pub fn handle_into(&mut self, event: Event, now: Duration, actions: &mut Vec<Action>) {
+    /// reuse one buffer instead of allocating for every signal. `now` is
+    /// asked for only where the time matters (a signal forwarded while no
+    /// shutdown runs needs none: issue 20, a clock read off the way of
+    /// every forwarded signal); it must say the same on every call.
+    pub fn handle_into(&mut self, event: Event, now: impl Fn() -> Duration, actions: &mut Vec<Action>) {
         if self.exited {
             return;
         }
         if self.last_kill.is_some() && self.first_kill.is_none() {
-            self.first_kill = Some(now);
+            self.first_kill = Some(now());
         }
         match event {
-            Event::Signal(sig) => self.on_signal(sig, now, actions),
+            Event::Signal(sig) => self.on_signal(sig, &now, actions),
             Event::Reaped { program, all_gone, others_left } => {
                 if let Some(code) = program
                     && self.program.is_none()
                 {
                     self.program = Some(code);
                     self.program_gone = true;
-                    self.started.get_or_insert(now);
+                    self.started.get_or_insert_with(&now);
                 }
                 self.poll_at = None;
                 if all_gone {
@@ -210,8 +213,8 @@ impl Machine {
                     }
                     // Their exits send rinit no SIGCHLD: look again soon.
                     self.program_gone = true;
-                    self.started.get_or_insert(now);
-                    self.poll_at = Some(now + OTHERS_POLL);
+                    self.started.get_or_insert_with(&now);
+                    self.poll_at = Some(now() + OTHERS_POLL);
                 }
             }
             Event::TermDeferred => {
@@ -223,10 +226,10 @@ impl Machine {
                 self.forced = Some(OOM_EXIT_STATUS);
                 // Exactly what a SIGTERM from the engine does (forwarded
                 // through -r, SIGCONT, T set once).
-                self.on_signal(libc::SIGTERM, now, actions);
+                self.on_signal(libc::SIGTERM, &now, actions);
             }
         }
-        self.step(now, actions);
+        self.step(&now, actions);
     }
 
     /// SIGTERM, or one of `--stop-signal`.
@@ -234,7 +237,7 @@ impl Machine {
         sig == libc::SIGTERM || self.stop_signals.contains(&sig)
     }
 
-    fn on_signal(&mut self, sig: i32, now: Duration, actions: &mut Vec<Action>) {
+    fn on_signal(&mut self, sig: i32, now: &impl Fn() -> Duration, actions: &mut Vec<Action>) {
         if sig == libc::SIGCHLD {
             return; // reaping is the caller's, on every turn
         }
@@ -244,7 +247,7 @@ impl Machine {
         let kill_now = is_stop && self.grace.is_zero();
         let starts = is_stop && self.started.is_none();
         if starts {
-            self.started = Some(now);
+            self.started = Some(now());
             if !self.term_delay.is_zero() {
                 // Passed on at T+D by `step` (rinit(1) SHUTDOWN, --term-delay).
                 self.held = Some(sig);
@@ -284,8 +287,9 @@ impl Machine {
         t + self.term_delay + self.grace.saturating_sub(self.term_delay) / 2
     }
 
-    fn step(&mut self, now: Duration, actions: &mut Vec<Action>) {
+    fn step(&mut self, now: &impl Fn() -> Duration, actions: &mut Vec<Action>) {
         let Some(t) = self.started else { return };
+        let now = now();
         // Never before the first SIGKILL round, however late the loop came
         // round to it (a turn held up by a long listing).
         if self.give_up_at(t).is_some_and(|at| now >= at) {

@@ -1,14 +1,16 @@
 //! Where the running loop sleeps: until a signal comes, the OOM watch's
 //! descriptor turns readable, or a timeout passes, all in one place.
 //!
-//! Signals are read from a signalfd and waited for with `ppoll` beside the
-//! OOM watch's descriptor: no handler ever runs in PID 1 (the signals stay
-//! blocked, as with `sigtimedwait`), and idle rinit sleeps in `ppoll` with no
-//! timeout, so it never wakes by itself. `sigtimedwait` cannot wait on a
-//! descriptor, and SIGIO (`O_ASYNC`) would cover inotify (cgroup v2) but not
-//! v1's eventfd, which has no async notification. When no descriptor is left
-//! for the signalfd (a very low RLIMIT_NOFILE), rinit waits with
-//! `sigtimedwait` and without the OOM watch.
+//! Signals are read from a signalfd: no handler ever runs in PID 1 (the
+//! signals stay blocked, as with `sigtimedwait`). Idle rinit sleeps in one
+//! blocking `read` of it with no timeout, so it never wakes by itself, and a
+//! signal to forward takes the shortest way there is (catatonit's). The OOM
+//! watch's descriptor is watched by the doorbell's thread (`doorbell`), which
+//! rings with a signal; where that thread cannot run, and whenever a timeout
+//! is due, rinit waits in `ppoll` on the signalfd (and the descriptor, if
+//! the thread does not watch it). When no descriptor is left for the
+//! signalfd (a very low RLIMIT_NOFILE), rinit waits with `sigtimedwait` and
+//! without the OOM watch.
 
 use std::collections::VecDeque;
 use std::io;
@@ -17,6 +19,7 @@ use std::time::Duration;
 
 use log::debug;
 
+use crate::doorbell::{self, Doorbell};
 use crate::signals::{self, Mask};
 
 /// What ended a wait.
@@ -42,6 +45,12 @@ pub struct Waiter {
     buf: Vec<libc::signalfd_siginfo>,
     /// rinit's pid, for `signals::raised_by_own_call`.
     own_pid: i32,
+    /// The OOM watch's descriptor's thread, once there is a descriptor.
+    bell: Option<Doorbell>,
+    /// The doorbell rang in the last read (handed out before its signals).
+    rung: bool,
+    /// The doorbell could not be started: `ppoll` watches the descriptor.
+    no_bell: bool,
 }
 
 impl Waiter {
@@ -51,16 +60,19 @@ impl Waiter {
         let listen = Mask::blockable();
         let set = listen.as_sigset();
         // SAFETY: `set` is a valid sigset; -1 asks for a new descriptor.
-        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) };
+        // Blocking: the idle sleep is a read. After a ppoll's POLLIN a read
+        // cannot block: only this thread dequeues from it.
+        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
+        let waiter = |signalfd, queued, buf| Waiter { signalfd, listen, queued, buf, own_pid, bell: None, rung: false, no_bell: false };
         if fd < 0 {
             debug!("no signalfd ({}): waiting with sigtimedwait, without the OOM watch", io::Error::last_os_error());
-            return Waiter { signalfd: None, listen, queued: VecDeque::new(), buf: Vec::new(), own_pid };
+            return waiter(None, VecDeque::new(), Vec::new());
         }
         // SAFETY: signalfd_siginfo is plain data; all-zero is a valid value.
         let buf = vec![unsafe { std::mem::zeroed::<libc::signalfd_siginfo>() }; 8];
         // SAFETY: a fresh descriptor that nothing else owns.
         let signalfd = Some(unsafe { OwnedFd::from_raw_fd(fd) });
-        Waiter { signalfd, listen, queued: VecDeque::with_capacity(8), buf, own_pid }
+        waiter(signalfd, VecDeque::with_capacity(8), buf)
     }
 
     /// From now on `sig` no longer ends a wait: it stays pending, unread.
@@ -85,23 +97,61 @@ impl Waiter {
     /// Sleeps until a signal, `watch` readable, or `timeout` (None: no
     /// timeout). One signal at a time; the next wait returns at once if
     /// more are pending. A readable `watch` comes first, so that an OOM kill
-    /// is accounted for before its victim's SIGCHLD is handled.
+    /// is accounted for before its victim's SIGCHLD is handled. `watch` is
+    /// the OOM watch's descriptor, the same one every time (None while the
+    /// watch pauses).
     pub fn wait(&mut self, timeout: Option<Duration>, watch: Option<RawFd>) -> io::Result<Woken> {
-        if let Some(sig) = self.queued.pop_front() {
-            return Ok(Woken::Signal(sig));
-        }
-        let Some(sfd) = &self.signalfd else {
-            // sigtimedwait hands out the lowest pending signal first, and a
-            // flood of exits keeps SIGCHLD (17) pending: any other signal is
-            // asked for first, without waiting, so that none starves.
-            if let Some(sig) = signals::wait(self.listen.without(libc::SIGCHLD), Some(Duration::ZERO), self.own_pid)? {
+        loop {
+            if std::mem::take(&mut self.rung) && watch.is_some() {
+                return Ok(Woken::Descriptor);
+            }
+            if let Some(sig) = self.queued.pop_front() {
                 return Ok(Woken::Signal(sig));
             }
-            return Ok(signals::wait(self.listen, timeout, self.own_pid)?.map_or(Woken::Nothing, Woken::Signal));
-        };
+            let Some(sfd) = &self.signalfd else { return self.wait_without_signalfd(timeout) };
+            let fd = sfd.as_raw_fd();
+            let polled = self.bell_for(watch);
+            let woken = if timeout.is_none() && polled.is_none() {
+                // The idle sleep: one blocking read.
+                self.read_signals(fd)
+            } else {
+                self.poll(fd, timeout, polled)?
+            };
+            match woken {
+                // Signals, or a ring, read: handed out at the top.
+                None => continue,
+                Some(woken) => return Ok(woken),
+            }
+        }
+    }
+
+    /// The descriptor `ppoll` must watch itself: `watch`, unless the
+    /// doorbell's thread watches it (started at the first `watch`; armed
+    /// while the watch wants to hear, resting while it pauses).
+    fn bell_for(&mut self, watch: Option<RawFd>) -> Option<RawFd> {
+        if self.bell.is_none()
+            && !self.no_bell
+            && let Some(fd) = watch
+        {
+            self.bell = Doorbell::start(fd, self.own_pid);
+            self.no_bell = self.bell.is_none();
+        }
+        match &self.bell {
+            Some(bell) if bell.watching() => {
+                if watch.is_some() { bell.arm() } else { bell.rest() }
+                None
+            }
+            Some(bell) => watch.map(|_| bell.fd()),
+            None => watch,
+        }
+    }
+
+    /// `ppoll` on the signalfd and `polled`, with `timeout`; what woke it
+    /// (None: signals read, handed out by `wait`).
+    fn poll(&mut self, fd: RawFd, timeout: Option<Duration>, polled: Option<RawFd>) -> io::Result<Option<Woken>> {
         let mut fds = [
-            libc::pollfd { fd: sfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: watch.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: polled.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
         ];
         let ts = timeout.map(|t| libc::timespec {
             // Both fields are 64-bit on x86_64 Linux; durations here are at
@@ -115,34 +165,50 @@ impl Waiter {
         let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, ts_ptr, std::ptr::null()) };
         if n < 0 {
             let err = io::Error::last_os_error();
-            return if err.raw_os_error() == Some(libc::EINTR) { Ok(Woken::Nothing) } else { Err(err) };
+            return if err.raw_os_error() == Some(libc::EINTR) { Ok(Some(Woken::Nothing)) } else { Err(err) };
         }
         let [signals, watched] = fds;
         if watched.revents != 0 {
-            return Ok(Woken::Descriptor);
+            return Ok(Some(Woken::Descriptor));
         }
         if signals.revents & libc::POLLIN != 0 {
-            read_signals(sfd, &mut self.buf, &mut self.queued, self.own_pid);
-            return Ok(self.queued.pop_front().map_or(Woken::Nothing, Woken::Signal));
+            return Ok(self.read_signals(fd));
         }
-        Ok(Woken::Nothing)
+        Ok(Some(Woken::Nothing))
     }
-}
 
-/// Reads every pending signal there is room for in `buf` at once, lowest
-/// number first, into `queued`: a signal above SIGCHLD must not wait behind
-/// a SIGCHLD that a flood of exits raises again during every reaping step.
-fn read_signals(sfd: &OwnedFd, buf: &mut [libc::signalfd_siginfo], queued: &mut VecDeque<i32>, own_pid: i32) {
-    let size = std::mem::size_of::<libc::signalfd_siginfo>();
-    // SAFETY: `buf` is valid for its length in records of `size` bytes.
-    let n = unsafe { libc::read(sfd.as_raw_fd(), buf.as_mut_ptr().cast(), std::mem::size_of_val(buf)) };
-    // EAGAIN (n < 0): a spurious wake; the kernel hands out whole records.
-    let count = usize::try_from(n).map_or(0, |n| n / size);
-    for info in buf.iter().take(count) {
-        let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
-        let sender = i32::try_from(info.ssi_pid).unwrap_or(0);
-        if !signals::raised_by_own_call(info.ssi_code, sender, own_pid) {
-            queued.push_back(sig);
+    /// Reads every pending signal there is room for in `buf` at once
+    /// (blocking until there is one), lowest number first, into `queued`:
+    /// a signal above SIGCHLD must not wait behind a SIGCHLD that a flood
+    /// of exits raises again during every reaping step. A ring sets
+    /// `rung`. None once something was read (handed out by `wait`).
+    fn read_signals(&mut self, fd: RawFd) -> Option<Woken> {
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        let buf = &mut self.buf;
+        // SAFETY: `buf` is valid for its length in records of `size` bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), std::mem::size_of_val(buf.as_slice())) };
+        // EINTR (n < 0): a stop and continue; the kernel hands out whole records.
+        let count = usize::try_from(n).map_or(0, |n| n / size);
+        for info in buf.iter().take(count) {
+            let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
+            let sender = i32::try_from(info.ssi_pid).unwrap_or(0);
+            if doorbell::is_ring(sig, info.ssi_code, sender, self.own_pid) {
+                self.rung = true;
+            } else if !signals::raised_by_own_call(info.ssi_code, sender, self.own_pid) {
+                self.queued.push_back(sig);
+            }
         }
+        (count == 0).then_some(Woken::Nothing)
+    }
+
+    /// `sigtimedwait`, where there is no signalfd (and so no watch).
+    fn wait_without_signalfd(&self, timeout: Option<Duration>) -> io::Result<Woken> {
+        // sigtimedwait hands out the lowest pending signal first, and a
+        // flood of exits keeps SIGCHLD (17) pending: any other signal is
+        // asked for first, without waiting, so that none starves.
+        if let Some(sig) = signals::wait(self.listen.without(libc::SIGCHLD), Some(Duration::ZERO), self.own_pid)? {
+            return Ok(Woken::Signal(sig));
+        }
+        Ok(signals::wait(self.listen, timeout, self.own_pid)?.map_or(Woken::Nothing, Woken::Signal))
     }
 }

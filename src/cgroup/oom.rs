@@ -122,8 +122,14 @@ impl OomWatch {
     /// How long after `now` the loop may sleep before an
     /// [`OomEvent::Timeout`] is due (None: as long as it likes; so whenever
     /// no OOM kill is under way).
+    #[cfg(test)]
     pub fn timeout(&self, now: Duration) -> Option<Duration> {
-        self.book.timeout(now)
+        self.timeout_with(|| now)
+    }
+
+    /// [`OomWatch::timeout`] with the time asked for only if a timer runs.
+    pub fn timeout_with(&self, now: impl Fn() -> Duration) -> Option<Duration> {
+        self.book.timeout_with(now)
     }
 
     /// What happened at `now` (the loop's clock): the one entry of the

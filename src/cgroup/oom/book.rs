@@ -171,10 +171,17 @@ impl Book {
 
     /// How long after `now` a [`OomEvent::Timeout`] is due (None: no timer,
     /// whenever no OOM kill is under way and no pause runs).
+    #[cfg(test)]
     pub fn timeout(&self, now: Duration) -> Option<Duration> {
-        let settle = self.due.map(|due| due.saturating_sub(now).min(RECHECK_EVERY));
+        self.timeout_with(|| now)
+    }
+
+    /// [`Book::timeout`] with the time asked for only if a timer runs (the
+    /// loop's idle turns read no clock).
+    pub fn timeout_with(&self, now: impl Fn() -> Duration) -> Option<Duration> {
+        let settle = self.due.map(|due| due.saturating_sub(now()).min(RECHECK_EVERY));
         let recheck = (self.rechecks > 0).then_some(RECHECK_EVERY);
-        let pause = self.paused_until.map(|until| until.saturating_sub(now));
+        let pause = self.paused_until.map(|until| until.saturating_sub(now()));
         [settle, recheck, pause].into_iter().flatten().min()
     }
 
