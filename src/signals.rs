@@ -281,9 +281,9 @@ pub fn set_mask(mask: Mask) -> io::Result<()> {
 
 /// Waits for one of the blocked signals. `None` timeout sleeps until a signal
 /// comes (idle rinit never wakes up by itself); `Ok(None)` means the timeout
-/// passed or the wait was interrupted, and the caller simply loops.
-/// `own_pid` is rinit's pid (`raised_by_own_call`).
-pub fn wait(listen: Mask, timeout: Option<Duration>, own_pid: i32) -> io::Result<Option<i32>> {
+/// passed or the wait was interrupted, and the caller simply loops. Gives
+/// the signal, its code and its sender, as a signalfd record does.
+pub fn wait(listen: Mask, timeout: Option<Duration>) -> io::Result<Option<(i32, i32, i32)>> {
     let set = listen.as_sigset();
     let ts = timeout.map(|t| libc::timespec {
         // Both fields are 64-bit on x86_64 Linux; durations here are at
@@ -301,10 +301,7 @@ pub fn wait(listen: Mask, timeout: Option<Duration>, own_pid: i32) -> io::Result
     let sig = unsafe { libc::sigtimedwait(&set, &mut info, ts_ptr) };
     if sig > 0 {
         // SAFETY: for a signal sent by a process, si_pid is the sender.
-        if raised_by_own_call(info.si_code, unsafe { info.si_pid() }, own_pid) {
-            return Ok(None);
-        }
-        return Ok(Some(sig));
+        return Ok(Some((sig, info.si_code, unsafe { info.si_pid() })));
     }
     let err = io::Error::last_os_error();
     match err.raw_os_error() {

@@ -186,11 +186,12 @@ impl Supervisor {
                 self.reap()
             }
             Err(e) => {
-                // The wait fails only on bad arguments; say so, and avoid
-                // spinning on it.
+                // The wait fails only on bad arguments; say so, avoid
+                // spinning on it, and still look for children: a loop that
+                // cannot wait must not stop reaping.
                 error!("waiting for signals failed: {e}");
                 std::thread::sleep(Duration::from_millis(10));
-                Event::Tick
+                self.reap()
             }
         }
     }

@@ -101,28 +101,32 @@ impl Waiter {
     /// the OOM watch's descriptor, the same one every time (None while the
     /// watch pauses).
     pub fn wait(&mut self, timeout: Option<Duration>, watch: Option<RawFd>) -> io::Result<Woken> {
-        loop {
-            if std::mem::take(&mut self.rung) && watch.is_some() {
-                return Ok(Woken::Descriptor);
-            }
-            if let Some(sig) = self.queued.pop_front() {
-                return Ok(Woken::Signal(sig));
-            }
-            let Some(sfd) = &self.signalfd else { return self.wait_without_signalfd(timeout) };
-            let fd = sfd.as_raw_fd();
-            let polled = self.bell_for(watch);
-            let woken = if timeout.is_none() && polled.is_none() {
-                // The idle sleep: one blocking read.
-                self.read_signals(fd)
-            } else {
-                self.poll(fd, timeout, polled)?
-            };
-            match woken {
-                // Signals, or a ring, read: handed out at the top.
-                None => continue,
-                Some(woken) => return Ok(woken),
-            }
+        if let Some(woken) = self.hand_out(watch) {
+            return Ok(woken);
         }
+        let woken = match &self.signalfd {
+            None => self.wait_without_signalfd(timeout)?,
+            Some(sfd) => {
+                let fd = sfd.as_raw_fd();
+                match self.bell_for(watch) {
+                    // The idle sleep: one blocking read.
+                    None if timeout.is_none() => self.read_signals(fd),
+                    polled => self.poll(fd, timeout, polled)?,
+                }
+            }
+        };
+        // None: signals were read. Only ones rinit drops (or a ring while
+        // the watch pauses): Nothing, and the loop looks round.
+        Ok(woken.or_else(|| self.hand_out(watch)).unwrap_or(Woken::Nothing))
+    }
+
+    /// What was read and not handed out yet: a ring first (if the watch
+    /// wants to hear; dropped while it pauses), then the signals in order.
+    fn hand_out(&mut self, watch: Option<RawFd>) -> Option<Woken> {
+        if std::mem::take(&mut self.rung) && watch.is_some() {
+            return Some(Woken::Descriptor);
+        }
+        self.queued.pop_front().map(Woken::Signal)
     }
 
     /// The descriptor `ppoll` must watch itself: `watch`, unless the
@@ -160,12 +164,22 @@ impl Waiter {
             tv_nsec: t.subsec_nanos() as _,
         });
         let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        // Only the descriptors there are: ppoll refuses more than the soft
+        // RLIMIT_NOFILE (EINVAL), which a process of rinit's uid can lower.
+        let nfds = if polled.is_some() { 2 } else { 1 };
         // SAFETY: `fds` and `ts` live across the call; a null sigmask keeps
-        // the mask as it is (everything blocked). A negative fd is skipped.
-        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, ts_ptr, std::ptr::null()) };
+        // the mask as it is (everything blocked).
+        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), nfds, ts_ptr, std::ptr::null()) };
         if n < 0 {
             let err = io::Error::last_os_error();
-            return if err.raw_os_error() == Some(libc::EINTR) { Ok(Some(Woken::Nothing)) } else { Err(err) };
+            return match err.raw_os_error() {
+                Some(libc::EINTR) => Ok(Some(Woken::Nothing)),
+                // A soft RLIMIT_NOFILE of 0 (or 1, with the watch): the same
+                // signals and timeout through sigtimedwait, which takes no
+                // descriptor (the watch is looked at on the next turn).
+                Some(libc::EINVAL) => self.wait_without_signalfd(timeout),
+                _ => Err(err),
+            };
         }
         let [signals, watched] = fds;
         if watched.revents != 0 {
@@ -184,7 +198,8 @@ impl Waiter {
     /// `rung`. None once something was read (handed out by `wait`).
     fn read_signals(&mut self, fd: RawFd) -> Option<Woken> {
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
-        let buf = &mut self.buf;
+        // Out of `self` for the read, so that `take` can borrow it (a move).
+        let mut buf = std::mem::take(&mut self.buf);
         // SAFETY: `buf` is valid for its length in records of `size` bytes.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), std::mem::size_of_val(buf.as_slice())) };
         // EINTR (n < 0): a stop and continue; the kernel hands out whole records.
@@ -192,23 +207,37 @@ impl Waiter {
         for info in buf.iter().take(count) {
             let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
             let sender = i32::try_from(info.ssi_pid).unwrap_or(0);
-            if doorbell::is_ring(sig, info.ssi_code, sender, self.own_pid) {
-                self.rung = true;
-            } else if !signals::raised_by_own_call(info.ssi_code, sender, self.own_pid) {
-                self.queued.push_back(sig);
-            }
+            self.take(sig, info.ssi_code, sender);
         }
+        self.buf = buf;
         (count == 0).then_some(Woken::Nothing)
     }
 
-    /// `sigtimedwait`, where there is no signalfd (and so no watch).
-    fn wait_without_signalfd(&self, timeout: Option<Duration>) -> io::Result<Woken> {
+    /// What a received signal is: the doorbell's ring (`rung`), a signal
+    /// rinit's own write raised (dropped: `signals::raised_by_own_call`),
+    /// or one to hand out (`queued`). The one place both ways of reading
+    /// signals sort them.
+    fn take(&mut self, sig: i32, code: i32, sender: i32) {
+        if doorbell::is_ring(sig, code, sender, self.own_pid) {
+            self.rung = true;
+        } else if !signals::raised_by_own_call(code, sender, self.own_pid) {
+            self.queued.push_back(sig);
+        }
+    }
+
+    /// `sigtimedwait`: where there is no signalfd (and so no watch), and
+    /// when ppoll cannot be used (a soft RLIMIT_NOFILE of 0). None once a
+    /// signal was taken (handed out by `wait`).
+    fn wait_without_signalfd(&mut self, timeout: Option<Duration>) -> io::Result<Option<Woken>> {
         // sigtimedwait hands out the lowest pending signal first, and a
         // flood of exits keeps SIGCHLD (17) pending: any other signal is
         // asked for first, without waiting, so that none starves.
-        if let Some(sig) = signals::wait(self.listen.without(libc::SIGCHLD), Some(Duration::ZERO), self.own_pid)? {
-            return Ok(Woken::Signal(sig));
-        }
-        Ok(signals::wait(self.listen, timeout, self.own_pid)?.map_or(Woken::Nothing, Woken::Signal))
+        let got = match signals::wait(self.listen.without(libc::SIGCHLD), Some(Duration::ZERO))? {
+            Some(got) => Some(got),
+            None => signals::wait(self.listen, timeout)?,
+        };
+        let Some((sig, code, sender)) = got else { return Ok(Some(Woken::Nothing)) };
+        self.take(sig, code, sender);
+        Ok(None)
     }
 }
