@@ -474,6 +474,36 @@ fn a_thousand_orphans_leave_no_zombie() {
     assert_eq!(r.wait().code, Some(0));
 }
 
+/// A zombie rinit inherits (a child of the process that exec'd it, ended
+/// before the exec) sends no SIGCHLD that rinit could see: only the first
+/// turn's look for children finds it (src/reap.rs: a wait for any child
+/// first, the program's only once one has been reaped). The program spins
+/// until it has gone, so a zombie left for a later step is a timeout here.
+#[test]
+fn a_zombie_inherited_at_start_is_reaped_at_once() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    // perl, not a shell: every shell reaps its children on SIGCHLD, so
+    // none would still be a zombie at its exec.
+    if Command::new("perl").arg("-e").arg("1").status().is_err() {
+        skip("perl is not installed");
+        return;
+    }
+    let made = r#"my $z = fork // die "fork: $!"; exit 3 if $z == 0;
+        until (do { open(my $f, "<", "/proc/$z/stat") or die "$z: $!"; <$f> } =~ /^\d+ \(.*\) Z /) {}
+        $ENV{Z} = $z; exec @ARGV or die "exec: $!""#;
+    let mut cmd = Command::new("unshare");
+    cmd.args(unshare_args()).args(["perl", "-e", made]).arg(rinit());
+    cmd.args(["-w", "--", "sh", "-c", "while [ -e /proc/$Z ]; do :; done; echo reaped $Z >&3"]);
+    let mut r = Pid1::launch(cmd);
+    let line = r.lines.next();
+    let zombie = line.strip_prefix("reaped ").unwrap_or_else(|| panic!("{line}"));
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "{}", end.stderr);
+    assert!(end.stderr.contains(&format!("reaped pid {zombie}, which exited with 3")), "{}", end.stderr);
+}
+
 #[test]
 fn exit_status_is_right_while_hundreds_of_orphans_exit_at_the_same_moment() {
     // 300 orphans block reading a fifo; the program holds its write end and
