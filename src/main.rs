@@ -229,7 +229,13 @@ fn launch(config: &Config, stack: Option<stack::Original>) -> Result<(Launched, 
     let proc_dir = open_proc();
     let limit = config.pids_max.map(limit_pids).transpose()?;
 
-    let start = spawn::Start { inherited, watch_exec: orphans_unreaped, listen_pid: listen.is_some(), stack };
+    let start = spawn::Start {
+        inherited,
+        watch_exec: orphans_unreaped,
+        process_group: config.process_group,
+        listen_pid: listen.is_some(),
+        stack,
+    };
     let (program, exec) = match spawn::spawn(&config.program, start) {
         Ok(spawned) => (spawned.pid.as_raw(), spawned.exec),
         Err(e) => {

@@ -270,6 +270,56 @@ fn process_group_option_reaches_a_background_job() {
     }
 }
 
+/// -g: a signal forwarded right after the fork reaches the program's group
+/// even before the child has made it (src/spawn.rs: under -g the parent
+/// makes the group too). strace holds every setpgid for a second on entry:
+/// rinit gets to its wait only once its own setpgid has made the group, and
+/// a SIGUSR1 sent then reaches the program, which dies of it. Without the
+/// parent's setpgid rinit would wait at once, its kill(-pgid) would find no
+/// group (ESRCH: the signal is lost), and the program would sleep on.
+#[test]
+fn under_g_a_signal_forwarded_at_once_reaches_the_group_made_by_rinit() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        skip("strace is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=setpgid", "-e", "inject=setpgid:delay_enter=1s", "unshare"]);
+    cmd.args(unshare_args()).arg(rinit()).args(["-g", "--", "sh", "-c", "exec sleep 1000"]);
+    let r = Pid1::launch(cmd);
+    // strace's child is unshare (after a test child or two of strace's
+    // own), whose child is rinit.
+    let child_named = |pid: i32, name: &str| -> i32 {
+        let path = format!("/proc/{pid}/task/{pid}/children");
+        let mut child = None;
+        let found = wait_until(PATIENCE, || {
+            let children = std::fs::read_to_string(&path).unwrap_or_default();
+            child = children.split_whitespace().map(|c| c.parse::<i32>().unwrap()).find(|c| {
+                std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|comm| comm.trim_end() == name)
+            });
+            child.is_some()
+        });
+        assert!(found, "no child {name} of {pid}");
+        child.unwrap()
+    };
+    let rinit_pid = child_named(child_named(r.child.id() as i32, "unshare"), "rinit");
+    // Its first wait for signals (ppoll; a read of the signalfd would do
+    // too), which comes only after the fork.
+    let waits = [libc::SYS_ppoll, libc::SYS_read].map(|n| n.to_string());
+    let waiting = wait_until(PATIENCE, || {
+        let call = std::fs::read_to_string(format!("/proc/{rinit_pid}/syscall")).unwrap_or_default();
+        call.split_whitespace().next().is_some_and(|n| waits.iter().any(|w| w == n))
+    });
+    assert!(waiting, "rinit never waited for signals");
+    // SAFETY: kill has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(rinit_pid, libc::SIGUSR1) }, 0);
+    let end = r.wait();
+    assert_eq!(end.code, Some(128 + libc::SIGUSR1), "{}", end.stderr);
+}
+
 #[test]
 fn rewrite_changes_and_drops_signals() {
     let script = r#"
