@@ -842,6 +842,8 @@ fn a_subreaper_without_its_own_proc_still_exits_after_the_grace() {
 /// rinit as PID 1 with a listening socket on fd 3, LISTEN_FDS=1 and
 /// `listen_pid`. The program reports what fd 3 is and whether LISTEN_PID is
 /// its own pid (not always 2: under qemu-user the emulator's thread takes it), closes the socket, then says whether PID 1 (rinit) still holds it.
+/// `listen_pid` "$$": rinit is not PID 1 but started by a shell that sets
+/// LISTEN_PID to its own pid, which rinit keeps through the exec.
 fn socket_activated(listen_pid: &str) -> Vec<String> {
     let dir = temp_dir("listen");
     let listener = std::os::unix::net::UnixListener::bind(dir.join("sock")).unwrap();
@@ -849,10 +851,18 @@ fn socket_activated(listen_pid: &str) -> Vec<String> {
     let script = r#"s=$(readlink /proc/$$/fd/3); echo "socket ${s%%:*}"
         if [ "$LISTEN_PID" = $$ ]; then echo "listen_pid own"; else echo "listen_pid $LISTEN_PID"; fi
         exec 3>&-
-        for f in /proc/1/fd/*; do [ "$(readlink "$f")" = "$s" ] && echo "rinit holds $s"; done
+        for f in /proc/$PPID/fd/*; do [ "$(readlink "$f")" = "$s" ] && echo "rinit holds $s"; done
         echo done"#;
-    let mut cmd = namespaced(&[], &["sh", "-c", script]);
-    cmd.env("LISTEN_FDS", "1").env("LISTEN_PID", listen_pid);
+    let mut cmd = if listen_pid == "$$" {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", r#"LISTEN_PID=$$ exec "$RINIT" -- sh -c "$SCRIPT""#]).env("RINIT", rinit()).env("SCRIPT", script);
+        cmd
+    } else {
+        let mut cmd = namespaced(&[], &["sh", "-c", script]);
+        cmd.env("LISTEN_PID", listen_pid);
+        cmd
+    };
+    cmd.env("LISTEN_FDS", "1");
     // SAFETY: dup2 and fcntl are async-signal-safe; fd 3 ends up without
     // CLOEXEC, so unshare and rinit inherit it.
     unsafe {
@@ -879,6 +889,9 @@ fn socket_activation_gives_the_program_its_listen_pid_and_rinit_closes_its_copy(
     // runc set it. The program finds its own pid there, and once it has
     // closed the socket, none of rinit's descriptors is it.
     assert_eq!(socket_activated("1"), ["socket socket", "listen_pid own", "done"]);
+    // Not PID 1: rinit knows its own pid all the same (src/main.rs
+    // `own_pid`, musl's cached thread id).
+    assert_eq!(socket_activated("$$"), ["socket socket", "listen_pid own", "done"]);
     // Meant for another process: rinit touches neither the variables nor
     // the descriptor.
     assert_eq!(socket_activated("77"), ["socket socket", "listen_pid 77", "rinit holds socket", "done"]);
