@@ -166,7 +166,11 @@ pub fn spawn(argv: &[OsString], start: Start) -> Result<Spawned, SpawnError> {
 /// handler, so those were two `rt_sigprocmask` calls at every start for
 /// nothing (issue 20). Not the bare clone system call: the child's cached
 /// thread id would stay rinit's, and an abort in the child before its exec
-/// (an allocation that fails) would send SIGABRT to rinit (a review).
+/// (an allocation that fails) would send SIGABRT to rinit (a review). The
+/// one `rt_sigprocmask` pair left at every start, all blocked and then set
+/// back around the fork, is `_Fork`'s own (musl's `__block_all_sigs`),
+/// and goes only with it: what it protects is musl's, not rinit's (the
+/// child's bookkeeping above, before any handler could run in it).
 fn fork() -> Result<ForkResult, Errno> {
     unsafe extern "C" {
         fn _Fork() -> libc::pid_t;
