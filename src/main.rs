@@ -195,7 +195,7 @@ struct Launched {
 /// opened, the pids limit, the fork.
 #[inline(never)]
 fn launch(config: &Config, stack: Option<stack::Original>) -> Result<(Launched, Option<cgroup::PidsLimit>), String> {
-    let own_pid = nix::unistd::getpid().as_raw();
+    let own_pid = own_pid();
     // rinit(1) SOCKET ACTIVATION: found before rinit opens a descriptor of
     // its own, which could take one of those numbers.
     let listen = config.listen.filter(|l| l.meant_for(own_pid));
@@ -229,7 +229,13 @@ fn launch(config: &Config, stack: Option<stack::Original>) -> Result<(Launched, 
     let proc_dir = open_proc();
     let limit = config.pids_max.map(limit_pids).transpose()?;
 
-    let start = spawn::Start { inherited, watch_exec: orphans_unreaped, listen_pid: listen.is_some(), stack };
+    let start = spawn::Start {
+        inherited,
+        watch_exec: orphans_unreaped,
+        process_group: config.process_group,
+        listen_pid: listen.is_some(),
+        stack,
+    };
     let (program, exec) = match spawn::spawn(&config.program, start) {
         Ok(spawned) => (spawned.pid.as_raw(), spawned.exec),
         Err(e) => {
@@ -261,6 +267,16 @@ fn launch(config: &Config, stack: Option<stack::Original>) -> Result<(Launched, 
         );
     }
     Ok((Launched { own_pid, program, proc_dir, waiter }, limit))
+}
+
+/// rinit's pid, with no system call under musl: rinit runs on the
+/// process's first thread, whose thread id is the pid, and musl's `gettid`
+/// (1.2.2 on) reads the id its start-up got from `set_tid_address` (a
+/// `getpid` was one system call at every start, issue 20). glibc's
+/// `gettid` is the system call, as its `getpid` is.
+fn own_pid() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
 }
 
 /// `--pids-max`. Out of line: inlined, the cgroup's paths and messages

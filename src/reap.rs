@@ -77,16 +77,16 @@ impl Reaper {
     pub fn step(&mut self, clock: Instant, mut on_reaped: impl FnMut(i32, Ended)) -> Reaped {
         let started = clock.elapsed();
         let mut program = None;
-        // The program first, while it runs: its end must be seen in the
-        // first step after it, however many zombies queue before it (a
-        // flood's, or thousands SIGKILLed at once), so that rinit never
-        // gives up without its status. A wait for one pid looks at that
-        // child alone.
-        if self.program_end.is_none()
-            && let Waited::Child(pid, raw) = wait(self.program)
-        {
-            self.reaped(pid, raw, &mut program, &mut on_reaped);
-        }
+        // The program's end must be seen in the first step after it,
+        // however many zombies queue before it (a flood's, or thousands
+        // SIGKILLed at once), so that rinit never gives up without its
+        // status. The first wait is for any child: if none has ended (0),
+        // the program has not either, and the step ends with that one call
+        // (issue 20: a wait for the program first was one wait4 more at
+        // start and at every idle step). Once a child has been reaped, the
+        // program is waited for by pid, which looks at that child alone,
+        // before any other: however long the queue, it is seen now.
+        let mut first = true;
         let (all_gone, more) = loop {
             match wait(-1) {
                 Waited::Child(pid, raw) => self.reaped(pid, raw, &mut program, &mut on_reaped),
@@ -94,7 +94,16 @@ impl Reaper {
                 Waited::NoChild => break (true, false),
                 Waited::Failed => break (false, false),
             }
-            if clock.elapsed().saturating_sub(started) >= REAP_SLICE {
+            // The first reap is followed by the program's turn, with no
+            // look at the clock: the two waits before the first look are
+            // those the step always began with.
+            if std::mem::take(&mut first) {
+                if self.program_end.is_none()
+                    && let Waited::Child(pid, raw) = wait(self.program)
+                {
+                    self.reaped(pid, raw, &mut program, &mut on_reaped);
+                }
+            } else if clock.elapsed().saturating_sub(started) >= REAP_SLICE {
                 break (false, true);
             }
         };

@@ -270,6 +270,56 @@ fn process_group_option_reaches_a_background_job() {
     }
 }
 
+/// -g: a signal forwarded right after the fork reaches the program's group
+/// even before the child has made it (src/spawn.rs: under -g the parent
+/// makes the group too). strace holds every setpgid for a second on entry:
+/// rinit gets to its wait only once its own setpgid has made the group, and
+/// a SIGUSR1 sent then reaches the program, which dies of it. Without the
+/// parent's setpgid rinit would wait at once, its kill(-pgid) would find no
+/// group (ESRCH: the signal is lost), and the program would sleep on.
+#[test]
+fn under_g_a_signal_forwarded_at_once_reaches_the_group_made_by_rinit() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        skip("strace is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=setpgid", "-e", "inject=setpgid:delay_enter=1s", "unshare"]);
+    cmd.args(unshare_args()).arg(rinit()).args(["-g", "--", "sh", "-c", "exec sleep 1000"]);
+    let r = Pid1::launch(cmd);
+    // strace's child is unshare (after a test child or two of strace's
+    // own), whose child is rinit.
+    let child_named = |pid: i32, name: &str| -> i32 {
+        let path = format!("/proc/{pid}/task/{pid}/children");
+        let mut child = None;
+        let found = wait_until(PATIENCE, || {
+            let children = std::fs::read_to_string(&path).unwrap_or_default();
+            child = children.split_whitespace().map(|c| c.parse::<i32>().unwrap()).find(|c| {
+                std::fs::read_to_string(format!("/proc/{c}/comm")).is_ok_and(|comm| comm.trim_end() == name)
+            });
+            child.is_some()
+        });
+        assert!(found, "no child {name} of {pid}");
+        child.unwrap()
+    };
+    let rinit_pid = child_named(child_named(r.child.id() as i32, "unshare"), "rinit");
+    // Its first wait for signals (ppoll; a read of the signalfd would do
+    // too), which comes only after the fork.
+    let waits = [libc::SYS_ppoll, libc::SYS_read].map(|n| n.to_string());
+    let waiting = wait_until(PATIENCE, || {
+        let call = std::fs::read_to_string(format!("/proc/{rinit_pid}/syscall")).unwrap_or_default();
+        call.split_whitespace().next().is_some_and(|n| waits.iter().any(|w| w == n))
+    });
+    assert!(waiting, "rinit never waited for signals");
+    // SAFETY: kill has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(rinit_pid, libc::SIGUSR1) }, 0);
+    let end = r.wait();
+    assert_eq!(end.code, Some(128 + libc::SIGUSR1), "{}", end.stderr);
+}
+
 #[test]
 fn rewrite_changes_and_drops_signals() {
     let script = r#"
@@ -472,6 +522,36 @@ fn a_thousand_orphans_leave_no_zombie() {
     let mut r = Pid1::start(&[], &script);
     r.lines.expect("zombies 0 others 0");
     assert_eq!(r.wait().code, Some(0));
+}
+
+/// A zombie rinit inherits (a child of the process that exec'd it, ended
+/// before the exec) sends no SIGCHLD that rinit could see: only the first
+/// turn's look for children finds it (src/reap.rs: a wait for any child
+/// first, the program's only once one has been reaped). The program spins
+/// until it has gone, so a zombie left for a later step is a timeout here.
+#[test]
+fn a_zombie_inherited_at_start_is_reaped_at_once() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    // perl, not a shell: every shell reaps its children on SIGCHLD, so
+    // none would still be a zombie at its exec.
+    if Command::new("perl").arg("-e").arg("1").status().is_err() {
+        skip("perl is not installed");
+        return;
+    }
+    let made = r#"my $z = fork // die "fork: $!"; exit 3 if $z == 0;
+        until (do { open(my $f, "<", "/proc/$z/stat") or die "$z: $!"; <$f> } =~ /^\d+ \(.*\) Z /) {}
+        $ENV{Z} = $z; exec @ARGV or die "exec: $!""#;
+    let mut cmd = Command::new("unshare");
+    cmd.args(unshare_args()).args(["perl", "-e", made]).arg(rinit());
+    cmd.args(["-w", "--", "sh", "-c", "while [ -e /proc/$Z ]; do :; done; echo reaped $Z >&3"]);
+    let mut r = Pid1::launch(cmd);
+    let line = r.lines.next();
+    let zombie = line.strip_prefix("reaped ").unwrap_or_else(|| panic!("{line}"));
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "{}", end.stderr);
+    assert!(end.stderr.contains(&format!("reaped pid {zombie}, which exited with 3")), "{}", end.stderr);
 }
 
 #[test]
@@ -782,6 +862,8 @@ fn a_subreaper_without_its_own_proc_still_exits_after_the_grace() {
 /// rinit as PID 1 with a listening socket on fd 3, LISTEN_FDS=1 and
 /// `listen_pid`. The program reports what fd 3 is and whether LISTEN_PID is
 /// its own pid (not always 2: under qemu-user the emulator's thread takes it), closes the socket, then says whether PID 1 (rinit) still holds it.
+/// `listen_pid` "$$": rinit is not PID 1 but started by a shell that sets
+/// LISTEN_PID to its own pid, which rinit keeps through the exec.
 fn socket_activated(listen_pid: &str) -> Vec<String> {
     let dir = temp_dir("listen");
     let listener = std::os::unix::net::UnixListener::bind(dir.join("sock")).unwrap();
@@ -789,10 +871,18 @@ fn socket_activated(listen_pid: &str) -> Vec<String> {
     let script = r#"s=$(readlink /proc/$$/fd/3); echo "socket ${s%%:*}"
         if [ "$LISTEN_PID" = $$ ]; then echo "listen_pid own"; else echo "listen_pid $LISTEN_PID"; fi
         exec 3>&-
-        for f in /proc/1/fd/*; do [ "$(readlink "$f")" = "$s" ] && echo "rinit holds $s"; done
+        for f in /proc/$PPID/fd/*; do [ "$(readlink "$f")" = "$s" ] && echo "rinit holds $s"; done
         echo done"#;
-    let mut cmd = namespaced(&[], &["sh", "-c", script]);
-    cmd.env("LISTEN_FDS", "1").env("LISTEN_PID", listen_pid);
+    let mut cmd = if listen_pid == "$$" {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", r#"LISTEN_PID=$$ exec "$RINIT" -- sh -c "$SCRIPT""#]).env("RINIT", rinit()).env("SCRIPT", script);
+        cmd
+    } else {
+        let mut cmd = namespaced(&[], &["sh", "-c", script]);
+        cmd.env("LISTEN_PID", listen_pid);
+        cmd
+    };
+    cmd.env("LISTEN_FDS", "1");
     // SAFETY: dup2 and fcntl are async-signal-safe; fd 3 ends up without
     // CLOEXEC, so unshare and rinit inherit it.
     unsafe {
@@ -819,6 +909,9 @@ fn socket_activation_gives_the_program_its_listen_pid_and_rinit_closes_its_copy(
     // runc set it. The program finds its own pid there, and once it has
     // closed the socket, none of rinit's descriptors is it.
     assert_eq!(socket_activated("1"), ["socket socket", "listen_pid own", "done"]);
+    // Not PID 1: rinit knows its own pid all the same (src/main.rs
+    // `own_pid`, musl's cached thread id).
+    assert_eq!(socket_activated("$$"), ["socket socket", "listen_pid own", "done"]);
     // Meant for another process: rinit touches neither the variables nor
     // the descriptor.
     assert_eq!(socket_activated("77"), ["socket socket", "listen_pid 77", "rinit holds socket", "done"]);

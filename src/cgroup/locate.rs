@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 use std::ffi::OsString;
+use std::fs::File;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
@@ -406,23 +407,24 @@ fn find_place_in(mountinfo: &[u8], own: &[u8], cgroup_root: &Path, controller: &
 /// read into one buffer.
 pub(super) fn locate(proc_root: &Path, cgroup_root: &Path, controller: &str) -> Result<Place, String> {
     let mut text = Vec::new();
-    locate_with(proc_root, cgroup_root, controller, &mut text)
+    locate_with(proc_root, cgroup_root, controller, &mut text).map(|(place, _read)| place)
 }
 
 /// `locate`, reading into `text` (cleared first), whose allocation the
-/// caller may use again.
+/// caller may use again; with the two files read, mountinfo and the
+/// cgroup file, still open, in the order they were opened.
 pub(super) fn locate_with(
     proc_root: &Path,
     cgroup_root: &Path,
     controller: &str,
     text: &mut Vec<u8>,
-) -> Result<Place, String> {
+) -> Result<(Place, [File; 2]), String> {
     text.clear();
-    read_into(proc_root, "self/mountinfo", text)?;
+    let mountinfo_file = read_into(proc_root, "self/mountinfo", text)?;
     let mountinfo_len = text.len();
-    read_into(proc_root, "self/cgroup", text)?;
+    let cgroup_file = read_into(proc_root, "self/cgroup", text)?;
     let (mountinfo, own) = text.split_at_checked(mountinfo_len).unwrap_or((text.as_slice(), &[]));
-    find_place_in(mountinfo, own, cgroup_root, controller)
+    find_place_in(mountinfo, own, cgroup_root, controller).map(|place| (place, [mountinfo_file, cgroup_file]))
 }
 
 #[cfg(test)]

@@ -91,11 +91,20 @@ fn open_at(dir: &[u8], name: &[u8], flags: libc::c_int) -> std::io::Result<fs::F
     crate::fd::from_syscall(fd).map(fs::File::from)
 }
 
-/// Appends the whole of `name` in `dir` to `text` (as `read` reads).
-fn read_into(dir: &Path, name: &str, text: &mut Vec<u8>) -> Result<(), String> {
+/// Appends the whole of `name` in `dir` to `text` (as `read` reads), and
+/// hands the file back still open: the OOM watch closes the two files
+/// `locate` reads together with its own (oom.rs `close_both`).
+fn read_into(dir: &Path, name: &str, text: &mut Vec<u8>) -> Result<fs::File, String> {
     let why = |e: std::io::Error| format!("cannot read {}: {e}", crate::escape::path(&dir.join(name)));
     let file = open_in(dir, name, libc::O_RDONLY).map_err(why)?;
-    read_to_end(&file, text).map_err(why)
+    read_to_end(&file, text).map_err(why)?;
+    Ok(file)
+}
+
+/// Whether an open failed for want of a descriptor (RLIMIT_NOFILE, or the
+/// system's table full).
+fn no_descriptor(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 /// Reads a whole `/proc` or cgroup file, to its end: read returns 0 there

@@ -21,36 +21,39 @@ pub(super) struct Notify {
 
 impl Notify {
     /// v2: IN_MODIFY on `events` (`memory.events`).
-    pub fn inotify(events: &Path) -> Result<Notify, String> {
+    pub fn inotify(events: &Path) -> Result<Notify, Failed> {
         // SAFETY: plain system call; the result is checked.
         let raw = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-        let fd = owned(raw).map_err(|e| format!("inotify_init1: {e}"))?;
+        let fd = owned(raw).map_err(|e| Failed::new(format!("inotify_init1: {e}"), &e))?;
         let path = std::ffi::CString::new(events.as_os_str().as_encoded_bytes())
-            .map_err(|_| format!("{} has a NUL byte", crate::escape::path(events)))?;
+            .map_err(|_| Failed { why: format!("{} has a NUL byte", crate::escape::path(events)), no_descriptor: false })?;
         // SAFETY: `path` is a valid C string, `fd` an inotify descriptor.
         if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), libc::IN_MODIFY) } < 0 {
-            return Err(format!("inotify_add_watch {}: {}", crate::escape::path(events), std::io::Error::last_os_error()));
+            let e = std::io::Error::last_os_error();
+            return Err(Failed::new(format!("inotify_add_watch {}: {e}", crate::escape::path(events)), &e));
         }
         Ok(Notify { fd })
     }
 
     /// v1: an eventfd the kernel signals on OOM in `dir`, registered through
-    /// `cgroup.event_control` with the open `memory.oom_control`.
-    pub fn eventfd(dir: &Path, oom_control: &fs::File) -> Result<Notify, String> {
+    /// `control` (`cgroup.event_control`, opened by the caller before
+    /// `oom_control`: oom.rs `close_both`) with the open `memory.oom_control`.
+    /// The kernel keeps what it needs: the control file is closed on return.
+    pub fn eventfd(dir: &Path, oom_control: &fs::File, control: std::io::Result<fs::File>) -> Result<Notify, Failed> {
+        let why = |e: std::io::Error| {
+            Failed::new(format!("cannot register for OOM events in {}/cgroup.event_control: {e}", crate::escape::path(dir)), &e)
+        };
+        let mut control = control.map_err(why)?;
         // SAFETY: plain system call; the result is checked.
         let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        let fd = owned(raw).map_err(|e| format!("eventfd: {e}"))?;
-        let why =
-            |e: std::io::Error| format!("cannot register for OOM events in {}/cgroup.event_control: {e}", crate::escape::path(dir));
+        let fd = owned(raw).map_err(|e| Failed::new(format!("eventfd: {e}"), &e))?;
         // "<event fd> <fd of memory.oom_control>", in one write as the
-        // kernel wants it, made on the stack; the kernel keeps what it
-        // needs, so the control file is closed again at once.
+        // kernel wants it, made on the stack.
         let mut line = [0u8; 32];
         let mut w = &mut line[..];
         write!(w, "{} {}", fd.as_raw_fd(), oom_control.as_raw_fd()).map_err(why)?;
         let len = 32 - w.len();
-        let mut file = super::open_in(dir, "cgroup.event_control", super::WRITE_FLAGS).map_err(why)?;
-        file.write_all(line.get(..len).unwrap_or_default()).map_err(why)?;
+        control.write_all(line.get(..len).unwrap_or_default()).map_err(why)?;
         Ok(Notify { fd })
     }
 
@@ -72,6 +75,20 @@ impl Notify {
             }
             queued = true;
         }
+    }
+}
+
+/// Why the kernel cannot notify, and whether it was for want of a
+/// descriptor (then the watch gives up: oom.rs `close_both`).
+#[derive(Debug)]
+pub(super) struct Failed {
+    pub why: String,
+    pub no_descriptor: bool,
+}
+
+impl Failed {
+    fn new(why: String, e: &std::io::Error) -> Failed {
+        Failed { why, no_descriptor: super::no_descriptor(e) }
     }
 }
 

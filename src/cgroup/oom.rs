@@ -105,7 +105,7 @@ impl OomWatch {
         // watch's memory.stat page: one allocation for both.
         let mut text = Vec::new();
         match locate_with(proc_root, cgroup_root, "memory", &mut text) {
-            Ok(place) => watch_at(place, proc_root, text),
+            Ok((place, read)) => watch_at(place, proc_root, text, read),
             Err(e) => {
                 debug!("no OOM report: {e}");
                 None
@@ -300,10 +300,11 @@ fn dying_of_sigkill(ending: &Ending) -> bool {
 }
 
 /// The OOM watch of the memory cgroup at `place`, if its counter is readable.
-/// `page` is any buffer: it becomes the memory.stat page. Out of line, so
+/// `page` is any buffer: it becomes the memory.stat page. `read`: the two
+/// files `locate_with` read, still open (`close_both`). Out of line, so
 /// that `locate_with`'s locals and these are never on the stack together.
 #[inline(never)]
-fn watch_at(place: Place, proc_root: &Path, mut page: Vec<u8>) -> Option<OomWatch> {
+fn watch_at(place: Place, proc_root: &Path, mut page: Vec<u8>, read: [fs::File; 2]) -> Option<OomWatch> {
     let version = place.version;
     let (counter, cap) = match version {
         Version::V1 => ("memory.oom_control", "memory.limit_in_bytes"),
@@ -327,6 +328,11 @@ fn watch_at(place: Place, proc_root: &Path, mut page: Vec<u8>) -> Option<OomWatc
     // The cgroup that counts: its files are opened by name there, with no
     // path made for each (std opens files close-on-exec, and so does `open_in`).
     let dir = limit.counting_dir()?;
+    // v1's registration file first, so that it is closed (once written)
+    // before the watch's last two files take their numbers: see
+    // `close_both` for why no more than two descriptors besides the
+    // watch's own are open at any time.
+    let control = (version == Version::V1).then(|| open_in(dir, "cgroup.event_control", super::WRITE_FLAGS));
     let file = match open_in(dir, counter, libc::O_RDONLY) {
         Ok(f) => f,
         Err(e) => {
@@ -334,16 +340,26 @@ fn watch_at(place: Place, proc_root: &Path, mut page: Vec<u8>) -> Option<OomWatc
             return None;
         }
     };
-    let notify = match version {
-        Version::V1 => Notify::eventfd(dir, &file),
-        Version::V2 => Notify::inotify(&dir.join(counter)),
+    let notify = match control {
+        Some(control) => Notify::eventfd(dir, &file, control),
+        None => Notify::inotify(&dir.join(counter)),
     };
-    let usage = open_in(dir, "memory.stat", libc::O_RDONLY).ok();
-    let cap = open_in(dir, cap, libc::O_RDONLY).ok();
+    let usage = open_in(dir, "memory.stat", libc::O_RDONLY);
+    let cap = open_in(dir, cap, libc::O_RDONLY);
+    // Any of the watch's descriptors refused for want of one: the watch
+    // gives up, as when it could not have two more besides its own (see
+    // `close_both`). Another error leaves that one file out.
+    let short = notify.as_ref().is_err_and(|e| e.no_descriptor)
+        || [&usage, &cap].into_iter().any(|f| f.as_ref().is_err_and(super::no_descriptor));
+    if short {
+        debug!("no OOM report: too few file descriptors left (RLIMIT_NOFILE)");
+        return None;
+    }
+    let (usage, cap) = (usage.ok(), cap.ok());
     let notify = match notify {
         Ok(n) => Some(n),
         Err(e) => {
-            debug!("OOM kills noticed only when a child of rinit's dies: {e}");
+            debug!("OOM kills noticed only when a child of rinit's dies: {}", e.why);
             None
         }
     };
@@ -389,13 +405,7 @@ fn watch_at(place: Place, proc_root: &Path, mut page: Vec<u8>) -> Option<OomWatc
     // is an anonymous page to charge, and in the VM tests rinit itself was
     // killed for one: the stack the OOM path needs is touched now.
     prefault_stack();
-    if !spare_descriptors() {
-        // The shutdown needs two descriptors for a moment (a subreaper's
-        // pidfd and the `stat` file that checks it; the listing one): the
-        // watch gives its own back rather than take those.
-        debug!("no OOM report: too few file descriptors left (RLIMIT_NOFILE)");
-        return None;
-    }
+    close_both(read);
     debug!("watching {}/{counter} for OOM kills", crate::escape::path(watch.limit.counting_dir()?));
     Some(watch)
 }
@@ -451,27 +461,37 @@ fn touch_stack(frames: usize) {
     std::hint::black_box(&mut frame);
 }
 
-/// Whether two more descriptors can be had now: a pipe takes two in one
-/// call (two dups took two, and two closes).
-fn spare_descriptors() -> bool {
-    let mut fds = [-1; 2];
-    // SAFETY: pipe2 writes two descriptors into the array it is given.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return false;
-    }
-    let [a, b] = fds;
-    // The two lowest free numbers, so next to each other unless a
-    // descriptor sits between them: then, or on a kernel without
-    // close_range (before 5.9), one close each.
-    // SAFETY: closes the two descriptors just made, and only them.
+/// Closes the two files `locate_with` read (mountinfo, then the cgroup
+/// file), kept open until now to prove what the shutdown needs: two
+/// descriptors for a moment (a subreaper's pidfd and the `stat` file that
+/// checks it; the listing one), which the watch must leave it rather than
+/// take (issue 20: a pipe made and closed to prove them was three system
+/// calls at every start, and the two files' closes two more).
+///
+/// Why they prove it: they are closed only once every descriptor the watch
+/// keeps is open, so their two numbers, below RLIMIT_NOFILE since they were
+/// given out, are free after the watch's set-up, and nothing of the watch
+/// takes them. At most two descriptors besides the watch's are open at any
+/// time (these two; the v1 registration file is closed before the watch's
+/// last two files are opened), so the watch sets up exactly when its own
+/// descriptors and two more can be had, as with the pipe: an open refused
+/// for want of a descriptor ends it (`watch_at`).
+///
+/// Next to each other unless a descriptor sat between them (an inherited
+/// one): then, or on a kernel without close_range (before 5.9), one close
+/// each.
+fn close_both(read: [fs::File; 2]) {
+    use std::os::fd::IntoRawFd;
+    let [a, b] = read.map(IntoRawFd::into_raw_fd);
+    // SAFETY: closes the two descriptors just taken out of their files, and
+    // only them (a range of two adjacent numbers).
     if b != a + 1 || unsafe { libc::syscall(libc::SYS_close_range, a, b, 0) } != 0 {
-        // SAFETY: as above.
+        // SAFETY: as above, one at a time.
         unsafe {
             libc::close(a);
             libc::close(b);
         }
     }
-    true
 }
 
 /// A memory limit as users write it: `128 MiB`, `1.5 GiB`.
