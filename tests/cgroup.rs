@@ -7,6 +7,8 @@ mod common;
 use common::json::{json_field, json_number, just_below};
 use common::*;
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -216,7 +218,8 @@ struct TestCgroup {
 }
 
 impl TestCgroup {
-    fn new(controller: &str, tag: &str) -> TestCgroup {
+    /// `tag` is part of the cgroup's name: any bytes but `/` and NUL.
+    fn new(controller: &str, tag: impl AsRef<[u8]>) -> TestCgroup {
         static N: AtomicUsize = AtomicUsize::new(0);
         let own = read(Path::new("/proc/self/cgroup"));
         let marker = format!(":{controller}:");
@@ -224,18 +227,16 @@ impl TestCgroup {
             .lines()
             .find_map(|l| l.split_once(marker.as_str()).map(|(_, path)| path.to_string()))
             .unwrap_or_else(|| panic!("a v1 {controller} hierarchy"));
-        let dir = PathBuf::from(format!(
-            "/sys/fs/cgroup/{controller}{}/rinit-test-{tag}-{}-{}",
-            own.trim_end_matches('/'),
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
+        let mut name = b"rinit-test-".to_vec();
+        name.extend_from_slice(tag.as_ref());
+        name.extend_from_slice(format!("-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)).as_bytes());
+        let dir = Path::new("/sys/fs/cgroup").join(controller).join(own.trim_matches('/')).join(OsStr::from_bytes(&name));
         std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         TestCgroup { dir }
     }
 
     /// A memory cgroup with a memory limit.
-    fn memory(tag: &str, limit: u64) -> TestCgroup {
+    fn memory(tag: impl AsRef<[u8]>, limit: u64) -> TestCgroup {
         let cg = TestCgroup::new("memory", tag);
         std::fs::write(cg.dir.join("memory.limit_in_bytes"), limit.to_string()).unwrap();
         // With swap, the limit must cover it too, or the program just swaps.
@@ -267,8 +268,9 @@ fn start_in(cgroups: &[&TestCgroup], rinit_args: &[&str], script: &str, arg0: &s
     if let Some(log) = log {
         cmd.env("LOG", log);
     }
-    let dirs: Vec<String> = cgroups.iter().map(|c| p(&c.dir)).collect();
-    cmd.env("CGROUPS", dirs.join(" "))
+    // Bytes, not `p`: a test cgroup's name need not be UTF-8.
+    let dirs: Vec<&[u8]> = cgroups.iter().map(|c| c.dir.as_os_str().as_bytes()).collect();
+    cmd.env("CGROUPS", OsStr::from_bytes(&dirs.join(&b' ')))
         .args(["-c", &wrapper, "sh"])
         .arg("unshare")
         .args(unshare_args())
@@ -299,7 +301,7 @@ impl Drop for TestCgroup {
 fn with_one_oom_kill<T>(tag: &str, run: impl Fn(&TestCgroup) -> T) -> (TestCgroup, T) {
     let mut attempt = 1;
     loop {
-        let cg = TestCgroup::memory(&format!("{tag}-{attempt}"), 32 << 20);
+        let cg = TestCgroup::memory(format!("{tag}-{attempt}"), 32 << 20);
         let out = run(&cg);
         let control = read(&cg.dir.join("memory.oom_control"));
         if control.contains("oom_kill 1\n") || attempt == 3 {
@@ -543,6 +545,52 @@ fn the_exit_report_gives_what_the_cgroups_own_files_say() {
     ] {
         assert!(line.contains(&part), "{part:?} in {line}");
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_exit_report_gives_the_figures_of_a_cgroup_whose_name_is_not_utf8() {
+    // A cgroup's name may hold any byte but `/` and NUL. A review found
+    // every figure "unknown" (null) for a name with \xff: the exit report
+    // decoded /proc/self/mountinfo and /proc/self/cgroup lossily, and looked
+    // for a cgroup named with U+FFFD, which is not there.
+    let tag = b"report-\xff";
+    let memory = TestCgroup::memory(tag, 256 << 20);
+    let cpu = TestCgroup::new("cpuacct", tag);
+    let pids = TestCgroup::new("pids", tag);
+    let dir = temp_dir("report-not-utf8");
+    let file = dir.join("report.json");
+    // At least three processes at once (unshare, rinit, the shell and a
+    // sleep), then exit 0. `--pids-max` for its line (-vv), which names the
+    // pids cgroup; -vvv for the exit report's reasons, should a figure be
+    // missing.
+    let script = "sleep 1000 & kill $!; wait; exit 0";
+    let r = start_in(&[&memory, &cpu, &pids], &["-vvv", "--pids-max", "64", "--report", "--report-file", &p(&file)], script, "sh", None);
+    let end = r.wait();
+    assert_eq!(end.code, Some(0), "stderr: {}", end.stderr);
+    // Read once rinit has exited, before the guards remove the cgroups.
+    let cpu_usec = number_file(&cpu.dir.join("cpuacct.usage")) / 1000;
+    let mem_peak = number_file(&memory.dir.join("memory.max_usage_in_bytes"));
+    let limit = keyed_file(&memory.dir.join("memory.stat"), "hierarchical_memory_limit");
+    let pids_peak = number_file(&pids.dir.join("pids.peak"));
+    let json = read(&file);
+    eprintln!("report: {json}stderr: {}", end.stderr);
+    for key in ["cpu_usec", "cpu_user_usec", "cpu_system_usec", "memory_peak_bytes", "memory_limit_bytes", "memory_limited", "pids_peak", "oom_kills"] {
+        assert_ne!(json_field(&json, key), "null", "{key}: the cgroup's files are there to read: {json}");
+    }
+    // The figures are the cgroups' own, as in the test above.
+    just_below("cpuacct.usage", json_number(&json, "cpu_usec"), cpu_usec, 50_000);
+    just_below("memory.max_usage_in_bytes", json_number(&json, "memory_peak_bytes"), mem_peak, 1 << 20);
+    assert_eq!(json_number(&json, "memory_limit_bytes"), limit);
+    assert_eq!(json_number(&json, "pids_peak"), pids_peak);
+    assert!(pids_peak >= 3, "{pids_peak}");
+    assert_eq!(json_number(&json, "oom_kills"), 0);
+    assert!(!end.stderr.contains("exit report:"), "nothing missing from the report: {}", end.stderr);
+    // The path is shown escaped (rinit(1) DIAGNOSTICS): no raw byte, which
+    // the test reads as U+FFFD.
+    let shown = String::from_utf8_lossy(pids.dir.as_os_str().as_bytes()).replace('\u{fffd}', "\\xff");
+    assert!(end.stderr.contains(&format!("[rinit] pids.max 64 set in {shown}\n")), "{shown} in {}", end.stderr);
+    assert!(!end.stderr.contains('\u{fffd}'), "a raw byte on stderr: {}", end.stderr);
     let _ = std::fs::remove_dir_all(dir);
 }
 

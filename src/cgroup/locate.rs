@@ -350,12 +350,9 @@ impl Place {
 /// Finds rinit's cgroup for `controller`: the v1 hierarchy that has it if
 /// there is one (a controller belongs to one hierarchy only), else the v2
 /// one, whose controllers the caller checks in `cgroup.controllers`.
-/// Only mounts under `cgroup_root` count.
-pub(super) fn find_place(mountinfo: &str, own: &str, cgroup_root: &Path, controller: &str) -> Result<Place, String> {
-    find_place_in(mountinfo.as_bytes(), own.as_bytes(), cgroup_root, controller)
-}
-
-fn find_place_in(mountinfo: &[u8], own: &[u8], cgroup_root: &Path, controller: &str) -> Result<Place, String> {
+/// Only mounts under `cgroup_root` count. Both texts are bytes as the
+/// kernel gave them (`read_both`).
+pub(super) fn find_place(mountinfo: &[u8], own: &[u8], cgroup_root: &Path, controller: &str) -> Result<Place, String> {
     let root = cgroup_root.as_os_str().as_encoded_bytes();
     let mounts = visible_mounts(mountinfo, root, Keep::Controller(controller.as_bytes()));
     let is_v1 = |m: &Mount<'_>| !m.v2 && m.has_option(controller);
@@ -419,12 +416,25 @@ pub(super) fn locate_with(
     controller: &str,
     text: &mut Vec<u8>,
 ) -> Result<(Place, [File; 2]), String> {
+    let ((mountinfo, own), files) = read_both(proc_root, text)?;
+    find_place(mountinfo, own, cgroup_root, controller).map(|place| (place, files))
+}
+
+/// `self/mountinfo` and `self/cgroup` under `proc_root`, read whole into
+/// `text` (cleared first), one after the other: the two texts, and the two
+/// files, still open (the OOM watch closes them once its own files are open:
+/// `oom::close_both`; other callers just drop them). Bytes, never decoded: a
+/// cgroup's name may hold any byte but `/` and NUL, and a path decoded
+/// lossily names a cgroup that is not there (the exit report's figures were
+/// all "unknown" in a cgroup named with a `\xff`).
+#[allow(clippy::type_complexity)]
+pub(super) fn read_both<'t>(proc_root: &Path, text: &'t mut Vec<u8>) -> Result<((&'t [u8], &'t [u8]), [File; 2]), String> {
     text.clear();
     let mountinfo_file = read_into(proc_root, "self/mountinfo", text)?;
     let mountinfo_len = text.len();
     let cgroup_file = read_into(proc_root, "self/cgroup", text)?;
-    let (mountinfo, own) = text.split_at_checked(mountinfo_len).unwrap_or((text.as_slice(), &[]));
-    find_place_in(mountinfo, own, cgroup_root, controller).map(|place| (place, [mountinfo_file, cgroup_file]))
+    let texts = text.split_at_checked(mountinfo_len).unwrap_or((text.as_slice(), &[]));
+    Ok((texts, [mountinfo_file, cgroup_file]))
 }
 
 #[cfg(test)]
@@ -480,7 +490,7 @@ mod tests {
         let m = visible_cgroup_mounts(text);
         assert_eq!(m.len(), 1);
         assert!(!m[0].read_only, "the mount on top is writable: {m:?}");
-        let place = find_place(text, "8:pids:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap();
+        let place = find_place(text.as_bytes(), b"8:pids:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap();
         assert!(!place.read_only);
         // And the other way round: a read-only mount on top wins too.
         let text = "\
@@ -500,12 +510,12 @@ mod tests {
 50 31 0:36 / /sys/fs/cgroup/pids-rw rw,nosuid - cgroup cgroup rw,pids
 ";
         assert_eq!(visible_cgroup_mounts(text).len(), 2);
-        let place = find_place(text, "8:pids:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap();
+        let place = find_place(text.as_bytes(), b"8:pids:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap();
         assert!(!place.read_only);
         assert_eq!(place.dir, PathBuf::from("/sys/fs/cgroup/pids-rw"));
         // Of two writable ones, the first.
         let text = text.replacen(" ro,", " rw,", 1);
-        let place = find_place(&text, "8:pids:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap();
+        let place = find_place(text.as_bytes(), b"8:pids:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap();
         assert_eq!(place.dir, PathBuf::from("/sys/fs/cgroup/pids"));
     }
 
@@ -522,7 +532,7 @@ mod tests {
         let m = visible_cgroup_mounts(text);
         assert_eq!(m.len(), 1, "{m:?}");
         assert_eq!(m[0].point(), PathBuf::from("/sys/fs/cgroup/memory"));
-        let e = find_place(text, "8:pids:/\n4:memory:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap_err();
+        let e = find_place(text.as_bytes(), b"8:pids:/\n4:memory:/\n", Path::new("/sys/fs/cgroup"), "pids").unwrap_err();
         assert!(e.contains("no cgroup hierarchy with the pids controller"), "{e}");
     }
 
@@ -549,7 +559,7 @@ mod tests {
         assert_eq!((mounts[18].root, mounts[18].options), (&b"/rxxxxxxxxxxxx"[..], &b"rw,c69"[..]));
         assert!(mounts.iter().all(|m| m.point() != Path::new("/sys/fs/cgroup/cut")), "no super options: not a mount");
         assert_eq!(mounts[19], Mount { root: b"/", point: b"/sys/fs/cgroup/last", v2: true, read_only: true, options: b"rw" });
-        let place = find_place(&text, "0::/\n", Path::new("/sys/fs/cgroup"), "memory").unwrap();
+        let place = find_place(text.as_bytes(), b"0::/\n", Path::new("/sys/fs/cgroup"), "memory").unwrap();
         assert_eq!(place.dir, PathBuf::from("/sys/fs/cgroup/last"));
     }
 
@@ -614,7 +624,7 @@ mod tests {
     #[test]
     fn a_cgroup_root_and_mount_point_with_escapes_are_found() {
         let text = "41 31 0:38 /a\\040b /c\\040g/pids rw - cgroup cgroup rw,pids\n";
-        let place = find_place(text, "8:pids:/a b/x\n", Path::new("/c g"), "pids").unwrap();
+        let place = find_place(text.as_bytes(), b"8:pids:/a b/x\n", Path::new("/c g"), "pids").unwrap();
         assert_eq!(place.dir, PathBuf::from("/c g/pids/x"));
         assert_eq!(place.mount_point(), Path::new("/c g/pids"));
         assert_eq!(unescape(b"plain"), Cow::Borrowed(b"plain"));

@@ -113,7 +113,10 @@ fn no_descriptor(e: &std::io::Error) -> bool {
 /// which give at most about a page per read (`/proc/self/mountinfo` with
 /// many mounts, `/proc/thread-self/children` with a few hundred children):
 /// a short read is not the end. The text is read straight into its buffer,
-/// which grows by a page only when a read has filled it.
+/// which grows by a page only when a read has filled it. For files of
+/// numbers and words: whatever is not UTF-8 is replaced, so the files that
+/// name paths (`/proc/self/mountinfo`, `/proc/self/cgroup`) are read as
+/// bytes instead (`locate::read_both`).
 fn read(path: &Path) -> Result<String, String> {
     let why = |e: std::io::Error| format!("cannot read {}: {e}", crate::escape::path(path));
     let file = open(path).map_err(why)?;

@@ -20,22 +20,25 @@ use std::path::{Path, PathBuf};
 
 use log::debug;
 
-use super::locate::{Place, Version, find_place};
+use super::locate::{Place, Version, find_place, read_both};
 use super::oom::{limited, parse_limit};
 use super::{keyed, read};
 use crate::report::{Cpu, Figures, Limit};
 
 /// Reads every figure the cgroups give.
 pub fn usage(proc_root: &Path, cgroup_root: &Path) -> Figures {
-    let self_dir = proc_root.join("self");
-    let (mountinfo, own) = match (read(&self_dir.join("mountinfo")), read(&self_dir.join("cgroup"))) {
-        (Ok(m), Ok(o)) => (m, o),
-        (Err(e), _) | (_, Err(e)) => {
+    // Read once for the three controllers, as bytes, as the OOM watch
+    // reads them (`read_both`).
+    let mut text = Vec::new();
+    // The two files are closed at once: nothing is read from them again.
+    let (mountinfo, own) = match read_both(proc_root, &mut text) {
+        Ok((both, _files)) => both,
+        Err(e) => {
             debug!("exit report without cgroup figures: {e}");
             return Figures::default();
         }
     };
-    let place = |controller: &str| match find_place(&mountinfo, &own, cgroup_root, controller) {
+    let place = |controller: &str| match find_place(mountinfo, own, cgroup_root, controller) {
         Ok(p) if is_machines_root(&p) => {
             debug!("exit report: no {controller} figures: {} is the machine's root cgroup, no container's", crate::escape::path(&p.dir));
             None
@@ -191,6 +194,37 @@ mod tests {
         assert_eq!(u.memory_peak, Some(69_402_624));
         assert_eq!(u.memory_limit, Limit::Bytes(256 << 20));
         assert_eq!((u.oom_kills, u.pids_peak, u.version), (Some(2), Some(23), Some("v1")));
+    }
+
+    #[test]
+    fn a_cgroup_named_with_bytes_that_are_not_utf8_gives_its_figures() {
+        // A review found every figure "unknown" for `rv\xff`: the two /proc
+        // files were decoded lossily, and `rv\u{fffd}` is not there.
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let put = |f: &Fake, dir: &[u8], file: &str, text: &str| {
+            let dir = f.cgroup_root().join(OsStr::from_bytes(dir));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(file), text).unwrap();
+        };
+        let f = Fake::new(&[V1_CPUACCT, V1_MEMORY, V1_PIDS], "");
+        std::fs::write(f.proc_root().join("self/cgroup"), b"8:pids:/rv\xff\n4:memory:/rv\xff\n2:cpuacct:/rv\xff\n").unwrap();
+        put(&f, b"cpuacct/rv\xff", "cpuacct.usage", "2000\n");
+        put(&f, b"memory/rv\xff", "memory.max_usage_in_bytes", "4096\n");
+        put(&f, b"memory/rv\xff", "memory.limit_in_bytes", "8192\n");
+        put(&f, b"pids/rv\xff", "pids.peak", "3\n");
+        let u = usage(&f.proc_root(), &f.cgroup_root());
+        assert_eq!(u.cpu.map(|c| c.total_usec), Some(2));
+        assert_eq!((u.memory_peak, u.memory_limit, u.pids_peak), (Some(4096), Limit::Bytes(8192), Some(3)));
+        // v2, where the controllers' files are looked for upwards too.
+        let g = Fake::new(&[V2], "");
+        std::fs::write(g.proc_root().join("self/cgroup"), b"0::/p\xfe/rv\xff\n").unwrap();
+        put(&g, b"p\xfe/rv\xff", "cgroup.type", "domain\n");
+        put(&g, b"p\xfe/rv\xff", "cpu.stat", "usage_usec 7\n");
+        put(&g, b"p\xfe", "memory.current", "1\n");
+        put(&g, b"p\xfe", "memory.peak", "5\n");
+        let u = usage(&g.proc_root(), &g.cgroup_root());
+        assert_eq!((u.cpu.map(|c| c.total_usec), u.memory_peak), (Some(7), Some(5)));
     }
 
     #[test]
