@@ -226,7 +226,12 @@ fn launch(config: &Config, stack: Option<stack::Original>) -> Result<(Launched, 
     // Opened now and kept for the shutdown, which must find every process
     // even if rinit has run out of file descriptors by then (a low
     // RLIMIT_NOFILE): the listing itself then needs no new descriptor.
-    let proc_dir = open_proc();
+    let mut proc_dir = open_proc();
+    if own_pid != 1
+        && let Some(dir) = proc_dir.as_mut()
+    {
+        dir.keep_spare();
+    }
     let limit = config.pids_max.map(limit_pids).transpose()?;
 
     let start = spawn::Start {

@@ -224,6 +224,9 @@ pub struct ProcDir {
     /// watch's deepest calls, and PID 1 may have only about 4 KiB of stack
     /// (rinit(1) LIMITS). Taken out for a read and put back after it.
     stat_buf: Cell<Vec<u8>>,
+    /// A descriptor held for `read_stat` (`keep_spare`), given up when an
+    /// open finds none left.
+    spare: Cell<Option<OwnedFd>>,
     /// `signal_exact` has said so once already.
     said_no_pidfd: Cell<bool>,
     said_unchecked: Cell<bool>,
@@ -243,6 +246,7 @@ impl From<OwnedFd> for ProcDir {
             fd,
             entries: vec![0; ENTRIES_BUF],
             stat_buf: Cell::new(vec![0; STAT_BUF]),
+            spare: Cell::new(None),
             said_no_pidfd: Cell::new(false),
             said_unchecked: Cell::new(false),
         }
@@ -292,6 +296,19 @@ impl ProcDir {
         // SAFETY: a descriptor of ours and a NUL-terminated path.
         let dir = unsafe { libc::openat(mnt.as_raw_fd(), c".".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
         Ok(ProcDir::from(crate::fd::from_syscall(libc::c_long::from(dir))?))
+    }
+
+    /// Holds one descriptor back for reading `stat` files. Not PID 1, the
+    /// shutdown finds rinit's descendants through their parents, one `stat`
+    /// (one short-lived descriptor) each: with none left (a low
+    /// RLIMIT_NOFILE, or the program lowering rinit's) it would find none,
+    /// and give them neither SIGTERM nor SIGKILL. Taken before the
+    /// signalfd, which gives way when both do not fit (rinit then waits
+    /// with sigtimedwait). Without room even for this, nothing is held.
+    pub fn keep_spare(&mut self) {
+        // SAFETY: F_DUPFD_CLOEXEC duplicates a descriptor of ours.
+        let dup = unsafe { libc::fcntl(self.fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        self.spare.set(fd::from_syscall(libc::c_long::from(dup)).ok());
     }
 
     /// Whether this `/proc` shows the PID namespace rinit lives in: there,
@@ -472,14 +489,20 @@ impl ProcDir {
 
     /// Reads `PID/stat` into the directory's own buffer, and parses it with
     /// `parse`.
-    fn read_stat_with<T>(&self, pid: i32, parse: impl FnOnce(&[u8]) -> Option<(Proc, T)>) -> io::Result<Option<(Proc, T)>> {
+    fn read_stat_with<T>(&self, pid: i32, parse: impl Fn(&[u8]) -> Option<(Proc, T)>) -> io::Result<Option<(Proc, T)>> {
         let mut buf = self.stat_buf.take();
         // Short only if a read were under way already, which nothing here
         // starts (no read calls back into this directory).
         if buf.len() < STAT_BUF {
             buf = vec![0; STAT_BUF];
         }
-        let read = read_stat_into(self.fd(), pid, &mut buf, parse);
+        let mut read = read_stat_into(self.fd(), pid, &mut buf, &parse);
+        if read.as_ref().is_err_and(|e| e.raw_os_error() == Some(libc::EMFILE)) && self.spare.take().is_some() {
+            // The held descriptor closed (dropped): its number is the one
+            // this and every later `stat` opens.
+            debug!("out of file descriptors: the one held for reading /proc is used");
+            read = read_stat_into(self.fd(), pid, &mut buf, &parse);
+        }
         self.stat_buf.set(buf);
         read
     }
@@ -492,7 +515,7 @@ fn read_stat_into<T>(
     dir: RawFd,
     pid: i32,
     buf: &mut [u8],
-    parse: impl FnOnce(&[u8]) -> Option<(Proc, T)>,
+    parse: &impl Fn(&[u8]) -> Option<(Proc, T)>,
 ) -> io::Result<Option<(Proc, T)>> {
     let mut path = [0u8; 24];
     let mut w = &mut path[..];

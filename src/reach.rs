@@ -503,7 +503,7 @@ impl Round {
                     missed |= proc.missed_descendants(scope);
                 }
                 if self.cursor.is_none() && !proc.listing.complete {
-                    debug!("some of /proc could not be read (too few file descriptors?): those processes are signalled by pid, unnamed");
+                    say_incomplete(scope);
                 }
                 // Signalled lowest pid first, as listed.
                 self.todo.reverse();
@@ -615,7 +615,7 @@ impl Lister {
         }
         self.most = self.most.max(self.listing.procs.len());
         if !self.listing.complete {
-            debug!("some of /proc could not be read (too few file descriptors?): those processes are signalled by pid, unnamed");
+            say_incomplete(scope);
         }
         Some(procs::targets(&self.listing.procs, scope, exclude, groups))
     }
@@ -632,6 +632,15 @@ impl Lister {
     /// pidfd, so that a pid reused by a stranger is never hit.
     fn send(&self, scope: Scope, p: &Proc, sig: i32) -> std::io::Result<()> {
         if scope.whole_namespace { signals::send(p.pid, sig) } else { self.dir.signal_exact(p, sig) }
+    }
+}
+
+/// A listing with `stat` files it could not read, said as what it means.
+fn say_incomplete(scope: Scope) {
+    if scope.whole_namespace {
+        debug!("some of /proc could not be read (too few file descriptors?): those processes are signalled by pid, unnamed");
+    } else {
+        debug!("some of /proc could not be read (too few file descriptors?): their parents are unknown, so descendants among them are not found");
     }
 }
 

@@ -295,7 +295,9 @@ impl Supervisor {
         // found, so waiting for them would never end. They stay with
         // rinit's parent or the next subreaper.
         if let (true, false, Some(code)) = (unreachable, self.whole_namespace, self.program_code) {
-            warn!("the program has exited; leaving its remaining descendants, which rinit cannot find without a /proc of this namespace");
+            warn!(
+                "the program has exited; leaving its remaining descendants, which rinit cannot find (no /proc of this namespace, or no file descriptor left to read one: RLIMIT_NOFILE)"
+            );
             return After::Exit(code);
         }
         After::Go

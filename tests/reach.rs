@@ -293,6 +293,37 @@ fn with_few_file_descriptors_every_process_still_gets_sigterm() {
     }
 }
 
+/// Review 10, F2: not PID 1, the shutdown finds rinit's descendants through
+/// their parents, a `stat` each, one short-lived descriptor at a time. With
+/// 0-2, the test's fd 3 and /proc open and a limit of 6, the signalfd took
+/// the last descriptor and no `stat` could be read: the two orphans got
+/// neither SIGTERM nor SIGKILL and outlived rinit ("descendants that rinit
+/// could not find were left running"). rinit now holds one descriptor back
+/// for that (the signalfd gives way: sigtimedwait).
+#[test]
+fn a_subreaper_with_one_descriptor_to_spare_still_reaches_its_descendants() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    // busybox: static, and it raises its own limit first. The orphans
+    // ignore SIGTERM, so only the grace's SIGKILL ends them.
+    let script = "ulimit -n 1024; for i in 1 2; do (sh -c 'trap \"\" TERM; echo \"orphan $$\" >&3; exec sleep 1000 3>&-' &); done; exec sleep 1000 3>&-";
+    let mut cmd = Command::new("prlimit");
+    cmd.args(["--nofile=6:1024"]).arg(rinit()).args(["-s", "-v", "-t", "1s", "--", "busybox", "sh", "-c", script]);
+    let mut r = Pid1::launch(cmd);
+    let orphans: Vec<u32> = (0..2)
+        .map(|_| r.lines.next().strip_prefix("orphan ").map(|p| p.parse().unwrap()).expect("an orphan's pid"))
+        .collect();
+    r.signal(libc::SIGTERM);
+    let end = r.wait();
+    assert_eq!(end.code, Some(143), "{}", end.stderr);
+    let line = summary(&end.stderr);
+    assert!(line.contains("2 needed SIGKILL") && !line.contains("left running"), "{line}");
+    for pid in orphans {
+        assert!(wait_until(PATIENCE, || is_gone(pid)), "orphan {pid} outlived rinit: {line}");
+    }
+}
+
 #[test]
 fn a_subreaper_signals_through_pidfds() {
     if common::skip_under_qemu() {
