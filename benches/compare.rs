@@ -335,10 +335,24 @@ fn status_field(pid: c_int, field: &str) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
-/// voluntary + nonvoluntary context switches: how often it woke up.
+/// voluntary + nonvoluntary context switches: how often it woke up, summed
+/// over its threads (each task counts its own: rinit's OOM watch has a
+/// thread of its own, src/doorbell.rs).
 fn wakeups(pid: c_int) -> u64 {
-    status_field(pid, "voluntary_ctxt_switches").unwrap_or(0)
-        + status_field(pid, "nonvoluntary_ctxt_switches").unwrap_or(0)
+    let tids: Vec<c_int> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    let of = |tid: c_int| {
+        let field = |f: &str| -> u64 {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap_or_default();
+            text.lines()
+                .find_map(|l| l.strip_prefix(f)?.strip_prefix(':'))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        field("voluntary_ctxt_switches") + field("nonvoluntary_ctxt_switches")
+    };
+    tids.into_iter().map(of).sum()
 }
 
 /// utime + stime, in clock ticks.
