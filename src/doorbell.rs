@@ -28,7 +28,7 @@
 //! descriptor itself beside the signalfd, as before.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 /// The loop wants no ring (the OOM watch pauses): the thread sleeps.
 const RESTING: u32 = 0;
@@ -36,8 +36,8 @@ const RESTING: u32 = 0;
 const ARMED: u32 = 1;
 /// The thread has rung and sleeps until the loop arms it again.
 const RUNG: u32 = 2;
-/// The thread has stopped (its poll or its ring failed): the loop polls the
-/// descriptor itself again.
+/// The thread has stopped (its poll failed, or its ring cannot be sent):
+/// the loop polls the descriptor itself again.
 const GONE: u32 = 3;
 
 /// What the thread and the loop share: one doorbell per process.
@@ -49,17 +49,25 @@ struct Shared {
 
 static SHARED: Shared = Shared { state: AtomicU32::new(GONE), fd: AtomicI32::new(-1), pid: AtomicI32::new(0) };
 
+/// Set by the first `start`: the stack is static, so there is never a
+/// second thread, not even after the first has gone (it may still be on
+/// its stack, making its last ring, when the loop sees GONE).
+static STARTED: AtomicBool = AtomicBool::new(false);
+
 /// The thread's stack, in .bss: only the pages it touches (its frames are
 /// a few hundred bytes: no formatting, no allocation) count in rinit's RSS.
 #[repr(C, align(16))]
 struct Stack([u8; 8192]);
 static mut STACK: Stack = Stack([0; 8192]);
 
-/// The signal that rings: the highest real-time one, queued (never merged
-/// with one a process sent, nor lost behind it) and told apart from those
-/// by its sender (`is_ring`).
+/// The signal that rings: the first real-time signal the C library leaves
+/// to programs (SIGRTMIN: 35 with musl, 34 with glibc), queued (never
+/// merged with one a process sent, nor lost behind it) and told apart from
+/// those by its sender (`is_ring`). Not SIGRTMAX: qemu-user keeps the
+/// first host real-time signals for itself, so the guest's last ones do not
+/// exist there.
 pub fn signal() -> i32 {
-    libc::SIGRTMAX()
+    libc::SIGRTMIN()
 }
 
 /// Whether a received signal is the doorbell's ring: SI_TKILL with rinit's
@@ -67,7 +75,7 @@ pub fn signal() -> i32 {
 /// refuses SI_TKILL in a queued signal from another process).
 pub fn is_ring(sig: i32, code: i32, sender: i32, own_pid: i32) -> bool {
     // The code first: a process's signal (SI_USER, SI_QUEUE) stops there,
-    // before the C library's SIGRTMAX.
+    // before the C library's SIGRTMIN.
     code == libc::SI_TKILL && sender == own_pid && sig == signal()
 }
 
@@ -77,11 +85,12 @@ pub struct Doorbell {
 }
 
 impl Doorbell {
-    /// Starts the thread on `fd`, armed; None if it cannot be started. `fd`
+    /// Starts the thread on `fd`, armed; None if it cannot be started, or
+    /// was started before (one thread per process, ever). `fd`
     /// must stay open while rinit runs (the OOM watch's, which lives until
     /// rinit exits). `own_pid` is rinit's pid, its main thread's tid.
     pub fn start(fd: RawFd, own_pid: i32) -> Option<Doorbell> {
-        if !sys::AVAILABLE || SHARED.state.load(Ordering::Acquire) != GONE {
+        if !sys::AVAILABLE || STARTED.swap(true, Ordering::AcqRel) {
             return None;
         }
         SHARED.fd.store(fd, Ordering::Relaxed);
@@ -94,7 +103,7 @@ impl Doorbell {
             | libc::CLONE_THREAD
             | libc::CLONE_SYSVSEM;
         // SAFETY: the stack is static and used by this one thread alone
-        // (`state` was GONE: no thread runs); its top, one past its end, is
+        // (`STARTED`: no other was ever made); its top, one past its end, is
         // 16-aligned. `ring_when_readable` touches only SHARED and its own
         // frames.
         let tid = unsafe {
@@ -165,13 +174,29 @@ extern "C" fn ring_when_readable() {
         if n < 0 || pfd.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
             break;
         }
-        if state.compare_exchange(ARMED, RUNG, Ordering::AcqRel, Ordering::Acquire).is_ok() && !sys::ring(pid) {
+        if state.compare_exchange(ARMED, RUNG, Ordering::AcqRel, Ordering::Acquire).is_ok() && !ring_until_sent(pid) {
             break;
         }
     }
     state.store(GONE, Ordering::Release);
-    // Wakes the loop, which then polls the descriptor itself.
-    sys::ring(pid);
+    // Wakes the loop, which then polls the descriptor itself (where the
+    // ring cannot be sent at all, the loop sees GONE at its next wake-up).
+    ring_until_sent(pid);
+}
+
+/// Rings, and while the ring cannot be queued (EAGAIN: the uid's queue of
+/// pending signals, RLIMIT_SIGPENDING, is full, which every process of the
+/// same user fills together) tries again every 10 ms: a ring given up would
+/// leave the loop asleep in its read with an OOM kill unreported. Whether
+/// it rang (any other error: it never can).
+fn ring_until_sent(pid: i32) -> bool {
+    loop {
+        match sys::ring(pid) {
+            0 => return true,
+            e if e == -(libc::EAGAIN as isize) => sys::sleep_ms(10),
+            _ => return false,
+        }
+    }
 }
 
 /// The thread's system calls, made without the C library: its wrappers
@@ -185,14 +210,22 @@ mod sys {
     pub const AVAILABLE: bool = false;
 
     /// Queues the ring on rinit's main thread (whose tid is rinit's pid).
-    /// Fails with EAGAIN when the queue of real-time signals is full.
-    pub fn ring(pid: i32) -> bool {
-        call(libc::SYS_tgkill, [pid as usize, pid as usize, super::signal() as usize, 0, 0]) == 0
+    /// Fails with EAGAIN when the uid's queue of pending signals is full.
+    pub fn ring(pid: i32) -> isize {
+        call(libc::SYS_tgkill, [pid as usize, pid as usize, super::signal() as usize, 0, 0])
     }
 
     /// ppoll on one descriptor, no timeout, the mask as it is.
     pub fn poll(pfd: &mut libc::pollfd) -> isize {
         call(libc::SYS_ppoll, [std::ptr::from_mut(pfd) as usize, 1, 0, 0, 8])
+    }
+
+    /// ppoll on no descriptor: a sleep of `ms` milliseconds (below 1,000).
+    pub fn sleep_ms(ms: u32) {
+        // SAFETY: timespec is plain data (some targets pad it); zero is valid.
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        ts.tv_nsec = (ms.min(999) * 1_000_000) as _;
+        call(libc::SYS_ppoll, [0, 0, std::ptr::from_ref(&ts) as usize, 0, 8]);
     }
 
     pub fn futex(word: &AtomicU32, op: libc::c_int, val: u32) {
