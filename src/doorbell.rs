@@ -36,18 +36,21 @@ const RESTING: u32 = 0;
 const ARMED: u32 = 1;
 /// The thread has rung and sleeps until the loop arms it again.
 const RUNG: u32 = 2;
-/// The thread has stopped (its poll failed, or its ring cannot be sent):
-/// the loop polls the descriptor itself again.
+/// The thread has stopped (its poll failed): the loop polls the descriptor
+/// itself again.
 const GONE: u32 = 3;
 
 /// What the thread and the loop share: one doorbell per process.
 struct Shared {
     state: AtomicU32,
+    /// The thread has rung since the loop last looked (`Doorbell::take_ring`).
+    rang: AtomicBool,
     fd: AtomicI32,
     pid: AtomicI32,
 }
 
-static SHARED: Shared = Shared { state: AtomicU32::new(GONE), fd: AtomicI32::new(-1), pid: AtomicI32::new(0) };
+static SHARED: Shared =
+    Shared { state: AtomicU32::new(GONE), rang: AtomicBool::new(false), fd: AtomicI32::new(-1), pid: AtomicI32::new(0) };
 
 /// Set by the first `start`: the stack is static, so there is never a
 /// second thread, not even after the first has gone (it may still be on
@@ -59,25 +62,6 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 #[repr(C, align(16))]
 struct Stack([u8; 8192]);
 static mut STACK: Stack = Stack([0; 8192]);
-
-/// The signal that rings: the first real-time signal the C library leaves
-/// to programs (SIGRTMIN: 35 with musl, 34 with glibc), queued (never
-/// merged with one a process sent, nor lost behind it) and told apart from
-/// those by its sender (`is_ring`). Not SIGRTMAX: qemu-user keeps the
-/// first host real-time signals for itself, so the guest's last ones do not
-/// exist there.
-pub fn signal() -> i32 {
-    libc::SIGRTMIN()
-}
-
-/// Whether a received signal is the doorbell's ring: SI_TKILL with rinit's
-/// own pid as sender comes from a thread of rinit's alone (the kernel
-/// refuses SI_TKILL in a queued signal from another process).
-pub fn is_ring(sig: i32, code: i32, sender: i32, own_pid: i32) -> bool {
-    // The code first: a process's signal (SI_USER, SI_QUEUE) stops there,
-    // before the C library's SIGRTMIN.
-    code == libc::SI_TKILL && sender == own_pid && sig == signal()
-}
 
 /// The started doorbell (at most one: the thread's state is static).
 pub struct Doorbell {
@@ -124,6 +108,12 @@ impl Doorbell {
     /// The descriptor the thread watches.
     pub fn fd(&self) -> RawFd {
         self.fd
+    }
+
+    /// Whether the thread has rung since the last call (the SIGCHLD that
+    /// woke the loop may have come with it, or from a child).
+    pub fn take_ring(&self) -> bool {
+        SHARED.rang.swap(false, Ordering::AcqRel)
     }
 
     /// Whether the thread still watches the descriptor.
@@ -174,29 +164,20 @@ extern "C" fn ring_when_readable() {
         if n < 0 || pfd.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
             break;
         }
-        if state.compare_exchange(ARMED, RUNG, Ordering::AcqRel, Ordering::Acquire).is_ok() && !ring_until_sent(pid) {
-            break;
+        if state.compare_exchange(ARMED, RUNG, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            ring(pid);
         }
     }
     state.store(GONE, Ordering::Release);
-    // Wakes the loop, which then polls the descriptor itself (where the
-    // ring cannot be sent at all, the loop sees GONE at its next wake-up).
-    ring_until_sent(pid);
+    // Wakes the loop, which then polls the descriptor itself.
+    ring(pid);
 }
 
-/// Rings, and while the ring cannot be queued (EAGAIN: the uid's queue of
-/// pending signals, RLIMIT_SIGPENDING, is full, which every process of the
-/// same user fills together) tries again every 10 ms: a ring given up would
-/// leave the loop asleep in its read with an OOM kill unreported. Whether
-/// it rang (any other error: it never can).
-fn ring_until_sent(pid: i32) -> bool {
-    loop {
-        match sys::ring(pid) {
-            0 => return true,
-            e if e == -(libc::EAGAIN as isize) => sys::sleep_ms(10),
-            _ => return false,
-        }
-    }
+/// The flag, then the SIGCHLD that wakes the loop to look at it. The
+/// tgkill fails only if rinit has gone.
+fn ring(pid: i32) {
+    SHARED.rang.store(true, Ordering::Release);
+    sys::tgkill(pid, libc::SIGCHLD);
 }
 
 /// The thread's system calls, made without the C library: its wrappers
@@ -209,23 +190,14 @@ mod sys {
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     pub const AVAILABLE: bool = false;
 
-    /// Queues the ring on rinit's main thread (whose tid is rinit's pid).
-    /// Fails with EAGAIN when the uid's queue of pending signals is full.
-    pub fn ring(pid: i32) -> isize {
-        call(libc::SYS_tgkill, [pid as usize, pid as usize, super::signal() as usize, 0, 0])
+    /// `sig` to rinit's main thread (whose tid is rinit's pid).
+    pub fn tgkill(pid: i32, sig: i32) {
+        call(libc::SYS_tgkill, [pid as usize, pid as usize, sig as usize, 0, 0]);
     }
 
     /// ppoll on one descriptor, no timeout, the mask as it is.
     pub fn poll(pfd: &mut libc::pollfd) -> isize {
         call(libc::SYS_ppoll, [std::ptr::from_mut(pfd) as usize, 1, 0, 0, 8])
-    }
-
-    /// ppoll on no descriptor: a sleep of `ms` milliseconds (below 1,000).
-    pub fn sleep_ms(ms: u32) {
-        // SAFETY: timespec is plain data (some targets pad it); zero is valid.
-        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-        ts.tv_nsec = (ms.min(999) * 1_000_000) as _;
-        call(libc::SYS_ppoll, [0, 0, std::ptr::from_ref(&ts) as usize, 0, 8]);
     }
 
     pub fn futex(word: &AtomicU32, op: libc::c_int, val: u32) {
@@ -347,21 +319,5 @@ mod sys {
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     pub unsafe fn clone_thread(_: libc::c_int, _: *mut u8, _: extern "C" fn()) -> isize {
         -(libc::ENOSYS as isize)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_ring_is_told_apart_from_a_process_s_signal() {
-        let pid = 4242;
-        assert!(is_ring(signal(), libc::SI_TKILL, pid, pid));
-        // The same signal from another process, or queued or sent with kill.
-        assert!(!is_ring(signal(), libc::SI_TKILL, pid + 1, pid));
-        assert!(!is_ring(signal(), libc::SI_QUEUE, pid, pid));
-        assert!(!is_ring(signal(), libc::SI_USER, pid, pid));
-        assert!(!is_ring(signal() - 1, libc::SI_TKILL, pid, pid));
     }
 }

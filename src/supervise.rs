@@ -73,6 +73,10 @@ pub struct Settings {
 
 impl Supervisor {
     pub fn new(s: Settings) -> Supervisor {
+        if s.oom_exit && s.oom_watch_at.is_none() {
+            // No descriptor for the signalfd, and so none for the watch.
+            warn!("--oom-exit: no OOM kill can be noticed here (no file descriptor left for rinit's signalfd: RLIMIT_NOFILE)");
+        }
         Supervisor {
             program: s.program,
             program_code: None,

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use log::debug;
 
-use crate::doorbell::{self, Doorbell};
+use crate::doorbell::Doorbell;
 use crate::signals::{self, Mask};
 
 /// What ended a wait.
@@ -47,8 +47,6 @@ pub struct Waiter {
     own_pid: i32,
     /// The OOM watch's descriptor's thread, once there is a descriptor.
     bell: Option<Doorbell>,
-    /// The doorbell rang in the last read (handed out before its signals).
-    rung: bool,
     /// The doorbell could not be started: `ppoll` watches the descriptor.
     no_bell: bool,
 }
@@ -63,7 +61,7 @@ impl Waiter {
         // Blocking: the idle sleep is a read. After a ppoll's POLLIN a read
         // cannot block: only this thread dequeues from it.
         let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
-        let waiter = |signalfd, queued, buf| Waiter { signalfd, listen, queued, buf, own_pid, bell: None, rung: false, no_bell: false };
+        let waiter = |signalfd, queued, buf| Waiter { signalfd, listen, queued, buf, own_pid, bell: None, no_bell: false };
         if fd < 0 {
             debug!("no signalfd ({}): waiting with sigtimedwait, without the OOM watch", io::Error::last_os_error());
             return waiter(None, VecDeque::new(), Vec::new());
@@ -121,9 +119,10 @@ impl Waiter {
     }
 
     /// What was read and not handed out yet: a ring first (if the watch
-    /// wants to hear; dropped while it pauses), then the signals in order.
+    /// wants to hear; dropped while it pauses), then the signals in order
+    /// (the ring's SIGCHLD among them: a reaping step).
     fn hand_out(&mut self, watch: Option<RawFd>) -> Option<Woken> {
-        if std::mem::take(&mut self.rung) && watch.is_some() {
+        if self.bell.as_ref().is_some_and(Doorbell::take_ring) && watch.is_some() {
             return Some(Woken::Descriptor);
         }
         self.queued.pop_front().map(Woken::Signal)
@@ -194,8 +193,8 @@ impl Waiter {
     /// Reads every pending signal there is room for in `buf` at once
     /// (blocking until there is one), lowest number first, into `queued`:
     /// a signal above SIGCHLD must not wait behind a SIGCHLD that a flood
-    /// of exits raises again during every reaping step. A ring sets
-    /// `rung`. None once something was read (handed out by `wait`).
+    /// of exits raises again during every reaping step. None once something
+    /// was read (handed out by `wait`).
     fn read_signals(&mut self, fd: RawFd) -> Option<Woken> {
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         // Out of `self` for the read, so that `take` can borrow it (a move).
@@ -213,14 +212,11 @@ impl Waiter {
         (count == 0).then_some(Woken::Nothing)
     }
 
-    /// What a received signal is: the doorbell's ring (`rung`), a signal
-    /// rinit's own write raised (dropped: `signals::raised_by_own_call`),
-    /// or one to hand out (`queued`). The one place both ways of reading
-    /// signals sort them.
+    /// What a received signal is: one rinit's own write raised (dropped:
+    /// `signals::raised_by_own_call`), or one to hand out (`queued`). The
+    /// one place both ways of reading signals sort them.
     fn take(&mut self, sig: i32, code: i32, sender: i32) {
-        if doorbell::is_ring(sig, code, sender, self.own_pid) {
-            self.rung = true;
-        } else if !signals::raised_by_own_call(code, sender, self.own_pid) {
+        if !signals::raised_by_own_call(code, sender, self.own_pid) {
             self.queued.push_back(sig);
         }
     }

@@ -675,6 +675,66 @@ fn oom_exit_shuts_down_gracefully_after_a_workers_oom_kill_and_exits_137() {
     assert_eq!(keyed_file(&cg.dir.join("memory.oom_control"), "oom_kill"), 1);
 }
 
+/// Review 11: the OOM watch's thread (src/doorbell.rs) rang with a queued
+/// real-time signal, which the kernel refuses once the uid's queue of
+/// pending signals is full (RLIMIT_SIGPENDING, filled here by the program
+/// itself): the kill was reported only when the program exited 5 s later,
+/// and `--oom-exit` never started the shutdown. Its SIGCHLD needs no room.
+#[test]
+fn oom_exit_acts_at_once_while_the_queue_of_pending_signals_is_full() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    if Command::new("python3").arg("-c").arg("import ctypes").status().map_or(true, |s| !s.success()) {
+        skip("python3 with ctypes is not installed");
+        return;
+    }
+    // Queues a blocked real-time signal to itself until the kernel refuses
+    // one, says how many, and holds them.
+    let fill = "import ctypes, os, resource, signal, sys, time\n\
+        resource.setrlimit(resource.RLIMIT_SIGPENDING, (200, resource.getrlimit(resource.RLIMIT_SIGPENDING)[1]))\n\
+        libc = ctypes.CDLL(None, use_errno=True); sig = signal.SIGRTMIN + 1\n\
+        signal.pthread_sigmask(signal.SIG_BLOCK, {sig}); n = 0\n\
+        while libc.sigqueue(os.getpid(), sig, ctypes.c_void_p(0)) == 0: n += 1\n\
+        print(n, flush=True); time.sleep(30)";
+    let script = format!(
+        "prlimit --pid 1 --sigpending=200 || exit 9; python3 -c \"$(printf '{fill}')\" > \"$0.filled\" & until [ -s \"$0.filled\" ]; do :; done; echo \"filled $(cat \"$0.filled\")\" >&3; ( {ALLOCATE} ); echo \"subshell $?\" >&3; sleep 5; echo program-done >&3"
+    );
+    let dir = temp_dir("oom-queue-full");
+    let arg0 = dir.join("p");
+    let (_cg, (lines, end)) = with_one_oom_kill("oom-queue-full", |cg| {
+        let _ = std::fs::remove_file(dir.join("p.filled"));
+        let mut r = cg.start_with(&["--oom-exit"], &script, &p(&arg0), None);
+        let mut lines = Vec::new();
+        while let Some(l) = r.lines.next_within(PATIENCE) {
+            lines.push(l);
+        }
+        (lines, r.wait())
+    });
+    assert!(lines.first().is_some_and(|l| l.starts_with("filled ")), "{lines:?}; stderr: {}", end.stderr);
+    assert_eq!(end.code, Some(137), "{lines:?}; stderr: {}", end.stderr);
+    assert!(end.stderr.contains("[rinit] --oom-exit: an OOM kill in the container; shutting down"), "stderr: {}", end.stderr);
+    // The shutdown came at the kill, not when the program ended by itself.
+    assert!(!lines.contains(&"program-done".to_string()), "{lines:?}; stderr: {}", end.stderr);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Review 11: with no descriptor left for the signalfd (0-2, the test's fd 3
+/// and /proc fill a limit of 5), rinit waits with sigtimedwait and has no
+/// OOM watch; `--oom-exit` said nothing of it, where rinit(1) promises a
+/// warning wherever no OOM kill can be noticed.
+#[test]
+fn oom_exit_without_a_descriptor_for_the_watch_says_so() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    let mut cmd = Command::new("unshare");
+    cmd.args(unshare_args()).args(["prlimit", "--nofile=5:1024"]).arg(rinit()).args(["--oom-exit", "--", "true"]);
+    let end = Pid1::launch(cmd).wait();
+    assert_eq!(end.code, Some(0), "{}", end.stderr);
+    assert!(end.stderr.contains("[rinit] --oom-exit: no OOM kill can be noticed here"), "{}", end.stderr);
+}
+
 #[test]
 fn without_oom_exit_a_workers_oom_kill_changes_nothing() {
     if common::skip_under_qemu() {

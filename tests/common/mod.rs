@@ -78,6 +78,8 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("pid_1_reaches_a_process_that_lives_on_past_its_leader", OWN_THREAD),
     ("a_subreaper_signals_through_pidfds", NO_SUBREAPER),
     ("with_few_file_descriptors_every_process_still_gets_sigterm", OWN_FDS),
+    ("oom_exit_without_a_descriptor_for_the_watch_says_so", OWN_FDS),
+    ("oom_exit_acts_at_once_while_the_queue_of_pending_signals_is_full", OWN_THREAD),
     ("options_end_at_the_first_non_option_where_tini_takes_them_all", NO_SUBREAPER),
     ("log_lines_are_worded_rinits_way", OWN_THREAD),
     ("once_everyone_has_had_sigterm_the_kernel_reaps_rinits_children_but_not_under_w", OWN_SIGACTION),
