@@ -748,8 +748,11 @@ fn without_oom_exit_a_workers_oom_kill_changes_nothing() {
         let mut r = cg.start_with(&[], &script, "sh", Some(&log));
         r.lines.expect("started");
         let reported = wait_until(PATIENCE, || std::fs::read_to_string(&log).is_ok_and(|l| l.contains("OOM killer")));
-        // rinit and the program run on: only this SIGTERM ends them.
-        let running = r.child.try_wait().unwrap().is_none();
+        // rinit and the program run on: only this SIGTERM ends them. Asked
+        // without reaping (not try_wait): `r.wait()` below must still find
+        // the child (CI: the second OOM kill took unshare, try_wait reaped
+        // it, and the retry path's wait panicked on pidfd_open's ESRCH).
+        let running = !wait_exit(r.child.id(), std::time::Duration::ZERO);
         // The child is the joining shell, exec'd into unshare: rinit is its child.
         let unshare = r.child.id();
         // The kernel's second OOM kill in the cgroup may take unshare
