@@ -33,10 +33,27 @@ pub(super) struct Membership<'a> {
 }
 
 pub(super) fn parse_memberships(text: &[u8]) -> impl Iterator<Item = Membership<'_>> {
-    text.split(|&b| b == b'\n').filter_map(|line| {
+    lines(text).filter_map(|line| {
         let (id, rest) = split_once(line, b':')?;
         let (controllers, path) = split_once(rest, b':')?;
         Some(Membership { v2: id == b"0" && controllers.is_empty(), controllers, path })
+    })
+}
+
+/// `text`'s lines, without their newlines (and an empty one after a last
+/// newline, as `split` gives): the newlines found eight bytes at a time,
+/// as in mountinfo. A byte loop was 3,000 instructions at every start on a
+/// Docker container's file, a path of 80 bytes a line (issue 20).
+fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let Some(at) = find_byte(text, b'\n') else {
+            rest = None;
+            return Some(text);
+        };
+        rest = text.get(at + 1..);
+        text.get(..at)
     })
 }
 
@@ -451,6 +468,15 @@ mod tests {
         assert!(has_item(m[1].controllers, b"cpu") && has_item(m[1].controllers, b"cpuacct"));
         assert!(!has_item(m[1].controllers, b"cpuac"));
         assert_eq!(m[3], Membership { v2: true, controllers: b"", path: b"/a:b" });
+    }
+
+    #[test]
+    fn lines_are_those_split_gives() {
+        let long = format!("4:memory:/{}\n0::/{}", "d".repeat(79), "e".repeat(13));
+        for text in [&b""[..], b"\n", b"a", b"a\n", b"\n\nb", b"12345678\n123456789\n", long.as_bytes()] {
+            let split: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+            assert_eq!(lines(text).collect::<Vec<_>>(), split, "{:?}", String::from_utf8_lossy(text));
+        }
     }
 
     #[test]

@@ -171,12 +171,42 @@ fn exact_zero_bytes(word: u64) -> u64 {
     !((word & LOWS).wrapping_add(LOWS) | word | LOWS)
 }
 
-/// Where the first `byte` in `text` is, eight bytes at a time: mountinfo
-/// is read to every newline, and its mount points found, at every start
+/// Where the first `byte` in `text` is: mountinfo and /proc/self/cgroup
+/// are read to every newline, and mount points found, at every start
 /// (issue 20). A byte loop costs about 7 instructions a byte at opt-level
 /// z, and musl's `memchr` about 2.5 with 50 or so of set-up on each call,
-/// too many for fields a few bytes long.
+/// too many for fields a few bytes long. On x86_64, sixteen bytes at a
+/// time with SSE2, which every x86_64 has (0.5 instructions a byte: 3,000
+/// fewer at a start on a Docker container's files); elsewhere, and for
+/// the last few bytes, eight at a time in a word (1.4).
 fn find_byte(text: &[u8], byte: u8) -> Option<usize> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+        // SAFETY (here and below): the intrinsics need SSE2, which this
+        // build targets (the cfg above; x86_64's baseline has it).
+        let pattern = unsafe { _mm_set1_epi8(i8::from_ne_bytes([byte])) };
+        let mut blocks = text.chunks_exact(16);
+        let mut at = 0;
+        for block in &mut blocks {
+            // SAFETY: SSE2, and `block` is 16 bytes of `text`; the load
+            // needs no alignment.
+            let block = unsafe { _mm_loadu_si128(block.as_ptr().cast::<__m128i>()) };
+            // Bit i set: byte i of the block is `byte`.
+            let hits = unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(block, pattern)) };
+            if hits != 0 {
+                return Some(at + hits.trailing_zeros() as usize);
+            }
+            at += 16;
+        }
+        find_byte_in_words(blocks.remainder(), byte).map(|i| at + i)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    find_byte_in_words(text, byte)
+}
+
+/// `find_byte`, eight bytes at a time.
+fn find_byte_in_words(text: &[u8], byte: u8) -> Option<usize> {
     let pattern = ONES * u64::from(byte);
     first_of(text, |word| zero_bytes(word ^ pattern), |b| b == byte)
 }
@@ -276,7 +306,8 @@ mod tests {
     fn finds_a_byte_wherever_it_is() {
         // Every position in and past the first words, the bytes around it
         // chosen to trip a careless word trick (0x80 and the byte + 1).
-        for len in 0..40 {
+        // Past two of SSE2's blocks of 16 and a word of 8 into the rest.
+        for len in 0..72 {
             for at in 0..=len {
                 let mut text = vec![b'/'; len];
                 for (i, b) in text.iter_mut().enumerate() {
