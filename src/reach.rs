@@ -169,9 +169,9 @@ impl Reach {
         let (program, program_name) = (self.program, self.program_name.clone());
         // The program is rinit's child, not yet reaped while it lives: its
         // pid is its own, so a plain kill() is exact.
-        let kill_program = |killed: &mut Killed| {
+        let kill_program = |killed: &mut Killed, name: String| {
             if program_alive && signals::send(program, libc::SIGKILL).is_ok() {
-                killed.listed.push((program, program_name.clone()));
+                killed.listed.push((program, name));
             }
         };
         // As PID 1 kill(-1) reaches the program too: alive (not a zombie
@@ -223,15 +223,20 @@ impl Reach {
                 let sure = program_alive || !zombie;
                 (killed.unlisted, killed.unsure) = (reached && sure, reached && !sure);
             }
-            Way::Descendants { .. } => {
+            Way::Descendants { proc } => {
                 // The program first, then the descendants the last listing
-                // found; a new listing then finds any others.
-                kill_program(&mut killed);
+                // found; a new listing then finds any others. The program is
+                // named as that listing found it (its name since its exec),
+                // as PID 1 names it, where there is one (review 12: argv[0]
+                // here, the real name as PID 1). Its pid is still its own:
+                // rinit has not reaped it.
+                let listed = proc.listing.procs.iter().find(|p| p.pid == program);
+                kill_program(&mut killed, listed.map_or(program_name, |p| p.name.to_string()));
                 self.round = Some(Round::new(libc::SIGKILL, program_alive.then_some(program), Vec::new(), known));
             }
             Way::ProgramOnly => {
                 killed.unreachable = true;
-                kill_program(&mut killed);
+                kill_program(&mut killed, program_name);
             }
         }
         killed
@@ -488,7 +493,11 @@ impl Round {
                         break true;
                     }
                 }
-                proc.most = proc.most.max(proc.listing.procs.len());
+                // Not PID 1 the descendants are known only once the whole
+                // listing is in.
+                if scope.whole_namespace || self.cursor.is_none() {
+                    proc.note_most(scope);
+                }
 
                 if scope.whole_namespace {
                     // Every process of the namespace is a target: each as
@@ -613,11 +622,24 @@ impl Lister {
             warn!("cannot list /proc: {e}");
             return None;
         }
-        self.most = self.most.max(self.listing.procs.len());
+        self.note_most(scope);
         if !self.listing.complete {
             say_incomplete(scope);
         }
         Some(procs::targets(&self.listing.procs, scope, exclude, groups))
+    }
+
+    /// Issue 23: the exit report's fallback figure, the most processes a
+    /// whole listing found: as PID 1 all of them (this namespace's), else
+    /// rinit and its descendants, since the listing there is the host's
+    /// /proc (review 12: "processes peak at least 20" for a tree of two).
+    fn note_most(&mut self, scope: Scope) {
+        let found = if scope.whole_namespace {
+            self.listing.procs.len()
+        } else {
+            procs::descendants(&self.listing.procs, scope.own_pid).len() + 1
+        };
+        self.most = self.most.max(found);
     }
 
     /// Outside a namespace a descendant is found through its parent links,

@@ -637,6 +637,31 @@ fn without_a_cgroup_filesystem_the_report_says_unknown_and_null_never_0() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Not PID 1, a listing is of the host's /proc: the report's fallback
+/// figure counts rinit and its descendants, not every process of the
+/// machine (review 12: "processes peak at least 20" for a tree of two).
+/// The cgroup filesystem is unmounted (a mount namespace of its own), so
+/// that no pids.peak can stand in for the listing.
+#[test]
+fn not_pid_1_the_listed_processes_peak_counts_rinit_and_its_descendants() {
+    // The program ignores SIGTERM and sends rinit one: the listing at half
+    // the grace finds rinit, the shell and its sleep.
+    let program = r#"trap "" TERM; kill -TERM $PPID; sleep 5"#;
+    let out = Command::new("unshare")
+        .arg("--mount")
+        .args(["sh", "-c", r#"umount -R /sys/fs/cgroup && exec "$0" --report -t 0.4s -- sh -c "$1""#])
+        .arg(rinit())
+        .arg(program)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(137), "stderr: {stderr}");
+    let (_, after) = stderr.split_once("processes peak at least ").unwrap_or_else(|| panic!("no listed peak: {stderr}"));
+    let listed: usize = after.split(' ').next().unwrap().parse().unwrap();
+    assert!((2..=3).contains(&listed), "rinit, sh and sleep at most, not the host's processes: {stderr}");
+}
+
 // ------------------------------------------------- issue 23: --oom-exit
 
 /// The program traps SIGTERM (and says so), starts a sibling that does the

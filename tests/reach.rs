@@ -402,6 +402,19 @@ fn a_subreaper_gives_up_one_second_past_the_grace_naming_what_is_left() {
     assert!(took >= 2.0, "not given up before T+G+1s: {line}");
 }
 
+/// A subreaper names the program SIGKILLed at the grace as its last listing
+/// found it, after its exec, as PID 1 does (review 12: its argv[0], 'sh',
+/// where PID 1 said 'sleep').
+#[test]
+fn a_subreaper_names_the_program_it_sigkills_as_listed() {
+    let script = r#"trap "" TERM; kill -TERM $PPID; exec sleep 30"#;
+    let out = direct(&["-s", "-t", "0.6s"], &["sh", "-c", script]).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(137), "stderr: {stderr}");
+    let line = summary(&stderr);
+    assert!(line.contains("1 needed SIGKILL (pid ") && line.contains("'sleep')"), "{line}");
+}
+
 #[test]
 fn the_terminal_stays_with_the_foreground_job() {
     let pty = Pty::open();
