@@ -407,6 +407,9 @@ fn a_subreaper_gives_up_one_second_past_the_grace_naming_what_is_left() {
 /// where PID 1 said 'sleep').
 #[test]
 fn a_subreaper_names_the_program_it_sigkills_as_listed() {
+    if common::skip_under_qemu() {
+        return;
+    }
     let script = r#"trap "" TERM; kill -TERM $PPID; exec sleep 30"#;
     let out = direct(&["-s", "-t", "0.6s"], &["sh", "-c", script]).stdin(Stdio::null()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -77,6 +77,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("a_subreaper_reaches_a_process_that_lives_on_past_its_leader", NO_SUBREAPER),
     ("pid_1_reaches_a_process_that_lives_on_past_its_leader", OWN_THREAD),
     ("a_subreaper_signals_through_pidfds", NO_SUBREAPER),
+    ("a_subreaper_names_the_program_it_sigkills_as_listed", NO_SUBREAPER),
     ("with_few_file_descriptors_every_process_still_gets_sigterm", OWN_FDS),
     ("oom_exit_without_a_descriptor_for_the_watch_says_so", OWN_FDS),
     ("oom_exit_acts_at_once_while_the_queue_of_pending_signals_is_full", OWN_THREAD),
