@@ -21,7 +21,7 @@ use log::{debug, info, warn};
 
 use crate::procs::{self, Fixed, Listing, PidMap, PidSet, Proc, ProcDir, Scope};
 use crate::signals;
-use crate::summary::{Killed, Termed};
+use crate::summary::{Killed, Named, Termed};
 
 /// How many listings the SIGTERM to everyone else may take: each one after
 /// the first catches processes forked while the previous one was signalled.
@@ -171,7 +171,7 @@ impl Reach {
         // pid is its own, so a plain kill() is exact.
         let kill_program = |killed: &mut Killed, name: String| {
             if program_alive && signals::send(program, libc::SIGKILL).is_ok() {
-                killed.listed.push((program, name));
+                killed.listed.push((program, Some(name)));
             }
         };
         // As PID 1 kill(-1) reaches the program too: alive (not a zombie
@@ -191,7 +191,7 @@ impl Reach {
                 let listed = proc.list_until(scope, Instant::now() + KILL_LISTING_WITHIN);
                 let cut = proc.listing.cut;
                 if let Some(targets) = &listed {
-                    killed.listed = named(targets);
+                    killed.listed = named(targets, program, &program_name);
                 }
                 // kill(-1) from PID 1 reaches every process of the namespace
                 // at once, including any forked since the listing. It fails
@@ -210,7 +210,7 @@ impl Reach {
                 let unlisted = reached && (partial || listed_nobody && !kernel_threads);
                 (killed.unlisted, killed.unsure) = (unlisted && !zombie, unlisted && zombie);
                 if reached && unnamed_program {
-                    killed.listed.push((program, program_name.clone()));
+                    killed.listed.push((program, Some(program_name.clone())));
                 }
             }
             Way::KillAll => {
@@ -231,7 +231,8 @@ impl Reach {
                 // here, the real name as PID 1). Its pid is still its own:
                 // rinit has not reaped it.
                 let listed = proc.listing.procs.iter().find(|p| p.pid == program);
-                kill_program(&mut killed, listed.map_or(program_name, |p| p.name.to_string()));
+                let listed = listed.and_then(|p| name_of(p, program, &program_name));
+                kill_program(&mut killed, listed.unwrap_or(program_name));
                 self.round = Some(Round::new(libc::SIGKILL, program_alive.then_some(program), Vec::new(), known));
             }
             Way::ProgramOnly => {
@@ -289,10 +290,11 @@ impl Reach {
     /// a new listing finds in the time left: a fork storm's processes are
     /// all new since that listing (a review found rinit giving up silent,
     /// with 200 of them running).
-    pub fn left(&mut self) -> Option<(Vec<(i32, String)>, bool)> {
+    pub fn left(&mut self) -> Option<(Vec<Named>, bool)> {
         let scope = self.scope;
         let until = Instant::now() + KILL_LISTING_WITHIN;
-        let known = &self.known;
+        let (known, program) = (&self.known, self.program);
+        let named = |left: &[Proc]| named(left, program, &self.program_name);
         match self.way.as_mut() {
             Some(Way::Listing { proc, .. }) => {
                 let left = proc.list_until(scope, until)?;
@@ -469,7 +471,9 @@ impl Round {
                 if self.signal(proc, scope, &p) {
                     count += 1;
                     if self.sig == libc::SIGKILL {
-                        reached.listed.push((p.pid, p.name.to_string()));
+                        // The program is not in a round (it has its
+                        // signal already): a name unread is unknown.
+                        reached.listed.push((p.pid, p.known.then(|| p.name.to_string())));
                     }
                 }
                 continue;
@@ -666,8 +670,20 @@ fn say_incomplete(scope: Scope) {
     }
 }
 
-fn named(targets: &[Proc]) -> Vec<(i32, String)> {
-    targets.iter().map(|p| (p.pid, p.name.to_string())).collect()
+/// The summary's names for `targets`: as listed, the program's by its
+/// argv[0] where its `stat` could not be read (review 13: it was named '?'),
+/// any other's unknown.
+fn named(targets: &[Proc], program: i32, program_name: &str) -> Vec<Named> {
+    targets.iter().map(|p| (p.pid, name_of(p, program, program_name))).collect()
+}
+
+/// One process's name for the summary (see [`named`]).
+fn name_of(p: &Proc, program: i32, program_name: &str) -> Option<String> {
+    if p.known {
+        Some(p.name.to_string())
+    } else {
+        (p.pid == program).then(|| program_name.to_string())
+    }
 }
 
 /// Whether a child of rinit's has ended and waits to be reaped, asked

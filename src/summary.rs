@@ -24,11 +24,16 @@ pub enum Termed {
     Unreachable,
 }
 
+/// A process as the summary names it: its pid, and its name (None: its
+/// `stat` could not be read, shown as "name unknown", never as a name a
+/// process could have chosen).
+pub type Named = (i32, Option<String>);
+
 /// What one SIGKILL round reached.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Killed {
     /// The processes listed and SIGKILLed: pid and name.
-    pub listed: Vec<(i32, String)>,
+    pub listed: Vec<Named>,
     /// kill(-1) found processes that no listing named.
     pub unlisted: bool,
     /// rinit cannot find all that is left (not PID 1, without `/proc`, or
@@ -51,14 +56,14 @@ pub struct Summary {
     pub others: Option<Termed>,
     /// Processes that needed SIGKILL, each named once however many rounds
     /// a fork storm takes: pid and name.
-    pub killed: Vec<(i32, String)>,
+    pub killed: Vec<Named>,
     /// SIGKILL through kill(-1) reached processes no listing named.
     pub killed_unlisted: bool,
     /// A kill(-1) that may have reached only a zombie: a SIGKILL death
     /// reaped from then on settles it.
     pub killed_unsure: bool,
     /// Processes still there when rinit gave up waiting: pid and name.
-    pub left: Vec<(i32, String)>,
+    pub left: Vec<Named>,
     /// More may have been left than `left` names (its look is bounded).
     pub left_more: bool,
     /// Descendants that rinit could not find were left behind.
@@ -115,8 +120,12 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = |n: usize| if n == 1 { "" } else { "es" };
         // At most ten names: a fork storm must not make one line of 20,000.
-        let list = |v: &[(i32, String)]| {
-            let mut s = v.iter().take(10).map(|(pid, name)| format!("pid {pid} '{name}'")).collect::<Vec<_>>().join(", ");
+        let list = |v: &[Named]| {
+            let one = |(pid, name): &Named| match name {
+                Some(name) => format!("pid {pid} '{name}'"),
+                None => format!("pid {pid} (name unknown)"),
+            };
+            let mut s = v.iter().take(10).map(one).collect::<Vec<_>>().join(", ");
             if v.len() > 10 {
                 s.push_str(&format!(" and {} more", v.len() - 10));
             }
@@ -189,7 +198,7 @@ mod tests {
         assert!(s.is_clean());
         // Nor does the death of one a round named.
         let mut s = Summary::default();
-        s.killed(Killed { listed: vec![(12, "sleep".into())], ..Killed::default() });
+        s.killed(Killed { listed: vec![(12, Some("sleep".into()))], ..Killed::default() });
         s.killed(Killed { unsure: true, ..Killed::default() });
         s.reaped_killed(12);
         assert!(!s.killed_unlisted, "{s}");
@@ -197,10 +206,21 @@ mod tests {
     }
 
     #[test]
+    fn a_name_that_could_not_be_read_is_said_so_outside_the_quotes() {
+        // Review 13: it was '?', which a process may call itself.
+        let mut s = Summary { program_termed: true, took: ms(1_000), ..Summary::default() };
+        s.killed(Killed { listed: vec![(2, Some("?".into())), (3, None)], ..Killed::default() });
+        assert_eq!(
+            s.to_string(),
+            "shutdown: 1 process got SIGTERM, 2 needed SIGKILL (pid 2 '?', pid 3 (name unknown)), took 1.000s"
+        );
+    }
+
+    #[test]
     fn summary_line() {
         let mut s = Summary { program_termed: true, took: ms(1_234), ..Summary::default() };
         s.termed(Termed::Listed { count: 2, missed: false });
-        s.killed(Killed { listed: vec![(12, "sleep".into()), (13, "trap".into())], ..Killed::default() });
+        s.killed(Killed { listed: vec![(12, Some("sleep".into())), (13, Some("trap".into()))], ..Killed::default() });
         assert_eq!(
             s.to_string(),
             "shutdown: 3 processes got SIGTERM, 2 needed SIGKILL (pid 12 'sleep', pid 13 'trap'), took 1.234s"
@@ -211,7 +231,7 @@ mod tests {
         let mut s = Summary { program_termed: true, took: ms(9_000), ..Summary::default() };
         s.termed(Termed::Listed { count: 1, missed: true });
         s.killed(Killed { unlisted: true, ..Killed::default() });
-        s.left = vec![(40, "\u{fffd}x".into())];
+        s.left = vec![(40, Some("\u{fffd}x".into()))];
         assert_eq!(
             s.to_string(),
             "shutdown: 2 processes got SIGTERM, the rest got SIGKILL through kill(-1), 1 still running when rinit gave up (pid 40 '\u{fffd}x'), descendants that rinit could not find were left running, took 9.000s"
@@ -222,7 +242,7 @@ mod tests {
         assert!(!k.is_clean());
         let mut s = Summary { program_termed: true, took: ms(8_001), ..Summary::default() };
         s.termed(Termed::Everyone);
-        s.killed(Killed { listed: (1..=12).map(|p| (p, "sleep".to_string())).collect(), ..Killed::default() });
+        s.killed(Killed { listed: (1..=12).map(|p| (p, Some("sleep".to_string()))).collect(), ..Killed::default() });
         assert_eq!(
             s.to_string(),
             "shutdown: every process got SIGTERM through kill(-1), 12 needed SIGKILL (pid 1 'sleep', pid 2 'sleep', pid 3 'sleep', pid 4 'sleep', pid 5 'sleep', pid 6 'sleep', pid 7 'sleep', pid 8 'sleep', pid 9 'sleep', pid 10 'sleep' and 2 more), took 8.001s"
@@ -232,9 +252,9 @@ mod tests {
     #[test]
     fn a_process_killed_in_several_rounds_is_named_once() {
         let mut s = Summary::default();
-        s.killed(Killed { listed: vec![(5, "a".into())], ..Killed::default() });
-        s.killed(Killed { listed: vec![(5, "a".into()), (6, "b".into())], ..Killed::default() });
-        assert_eq!(s.killed, vec![(5, "a".to_string()), (6, "b".to_string())]);
+        s.killed(Killed { listed: vec![(5, Some("a".into()))], ..Killed::default() });
+        s.killed(Killed { listed: vec![(5, Some("a".into())), (6, Some("b".into()))], ..Killed::default() });
+        assert_eq!(s.killed, vec![(5, Some("a".to_string())), (6, Some("b".to_string()))]);
     }
 
     #[test]
@@ -242,7 +262,7 @@ mod tests {
         // Not PID 1 and no /proc: the program alone, SIGKILLed at the grace.
         let mut s = Summary { program_termed: true, ..Summary::default() };
         s.termed(Termed::Unreachable);
-        s.killed(Killed { listed: vec![(7, "sleep".into())], unreachable: true, ..Killed::default() });
+        s.killed(Killed { listed: vec![(7, Some("sleep".into()))], unreachable: true, ..Killed::default() });
         assert!(!s.is_clean());
         assert!(s.to_string().contains("1 process got SIGTERM, 1 needed SIGKILL (pid 7 'sleep')"), "{s}");
     }

@@ -293,6 +293,28 @@ fn with_few_file_descriptors_every_process_still_gets_sigterm() {
     }
 }
 
+/// Review 13, F1: with no descriptor left to read a `stat` (0-2, the
+/// test's fd 3 and /proc take a limit of 5), the listing knows the program
+/// by its pid alone, and the summary named it '?', a name a process may
+/// choose for itself. The program is named by its argv[0] then, as where no
+/// listing finds it.
+#[test]
+fn a_program_whose_stat_cannot_be_read_is_named_by_its_argv0() {
+    if common::skip_under_qemu() {
+        return;
+    }
+    let script = "ulimit -n 1024; trap '' TERM; echo ready >&3; exec sleep 1000 3>&-";
+    let mut cmd = Command::new("unshare");
+    cmd.args(unshare_args()).args(["prlimit", "--nofile=5:1024"]).arg(rinit()).args(["-t", "1s", "--", "busybox", "sh", "-c", script]);
+    let mut r = Pid1::launch(cmd);
+    r.lines.expect("ready");
+    r.signal(libc::SIGTERM);
+    let end = r.wait();
+    assert_eq!(end.code, Some(137), "{}", end.stderr);
+    let line = summary(&end.stderr);
+    assert!(line.contains("1 needed SIGKILL (pid 2 'busybox')"), "{line}");
+}
+
 /// Review 10, F2: not PID 1, the shutdown finds rinit's descendants through
 /// their parents, a `stat` each, one short-lived descriptor at a time. With
 /// 0-2, the test's fd 3 and /proc open and a limit of 6, the signalfd took

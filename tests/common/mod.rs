@@ -79,6 +79,7 @@ pub const QEMU_USER_CANNOT: &[(&str, &str)] = &[
     ("a_subreaper_signals_through_pidfds", NO_SUBREAPER),
     ("a_subreaper_names_the_program_it_sigkills_as_listed", NO_SUBREAPER),
     ("with_few_file_descriptors_every_process_still_gets_sigterm", OWN_FDS),
+    ("a_program_whose_stat_cannot_be_read_is_named_by_its_argv0", OWN_FDS),
     ("oom_exit_without_a_descriptor_for_the_watch_says_so", OWN_FDS),
     ("oom_exit_acts_at_once_while_the_queue_of_pending_signals_is_full", OWN_THREAD),
     ("options_end_at_the_first_non_option_where_tini_takes_them_all", NO_SUBREAPER),
