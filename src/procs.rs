@@ -117,7 +117,24 @@ pub struct Proc {
     pub known: bool,
 }
 
+/// A process as rinit's log names it: "pid N 'name'", or "pid N (name
+/// unknown)" where its `stat` could not be read (rinit(1) SHUTDOWN; '?'
+/// would pass for a name a process chose).
+pub struct Shown<'a>(&'a Proc);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.0;
+        if p.known { write!(f, "pid {} '{}'", p.pid, p.name) } else { write!(f, "pid {} (name unknown)", p.pid) }
+    }
+}
+
 impl Proc {
+    /// How the log names it.
+    pub fn shown(&self) -> Shown<'_> {
+        Shown(self)
+    }
+
     /// Whether `now`, the same pid read again, is still this process and
     /// alive: the same start time (not a later process that took the pid),
     /// and no zombie (which has gone as far as signals go).
@@ -716,6 +733,16 @@ mod tests {
     #[test]
     fn long_names_are_cut_to_the_kernels_length() {
         assert_eq!(Name::new(b"0123456789abcdefXYZ").as_bytes(), b"0123456789abcdef");
+    }
+
+    #[test]
+    fn a_process_is_shown_by_name_or_said_to_have_none_read() {
+        assert_eq!(p(7, 1, 7, "a\nb").shown().to_string(), "pid 7 'a\\nb'");
+        assert_eq!(unknown_for_test(8).shown().to_string(), "pid 8 (name unknown)");
+    }
+
+    fn unknown_for_test(pid: i32) -> Proc {
+        Proc { known: false, ..p(pid, 0, pid, "?") }
     }
 
     #[test]

@@ -564,7 +564,7 @@ impl Round {
     /// Not counted: it had its signal with its group.
     fn continue_stopped(&mut self, proc: &Lister, scope: Scope, p: &Proc) {
         if self.continued.insert((p.pid, p.start)) && proc.send(scope, p, libc::SIGCONT).is_ok() {
-            debug!("sent SIGCONT to pid {} '{}', stopped in the program's process group, to act on the group's signal", p.pid, p.name);
+            debug!("sent SIGCONT to {}, stopped in the program's process group, to act on the group's signal", p.shown());
         }
     }
 
@@ -594,7 +594,7 @@ impl Round {
         }
         let _ = proc.send(scope, p, libc::SIGCONT);
         self.termed_at.insert(p.pid, now);
-        debug!("sent SIGTERM to pid {} '{}'", p.pid, p.name);
+        debug!("sent SIGTERM to {}", p.shown());
         true
     }
 }
