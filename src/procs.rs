@@ -117,22 +117,25 @@ pub struct Proc {
     pub known: bool,
 }
 
-/// A process as rinit's log names it: "pid N 'name'", or "pid N (name
-/// unknown)" where its `stat` could not be read (rinit(1) SHUTDOWN; '?'
-/// would pass for a name a process chose).
-pub struct Shown<'a>(&'a Proc);
+/// A process as rinit's log and its summary name it: "pid N 'name'", or
+/// "pid N (name unknown)" where its `stat` could not be read (rinit(1)
+/// SHUTDOWN; '?' would pass for a name a process chose). The one place
+/// that says how.
+pub struct Shown<'a, N: fmt::Display>(pub i32, pub Option<&'a N>);
 
-impl fmt::Display for Shown<'_> {
+impl<N: fmt::Display> fmt::Display for Shown<'_, N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = self.0;
-        if p.known { write!(f, "pid {} '{}'", p.pid, p.name) } else { write!(f, "pid {} (name unknown)", p.pid) }
+        match self.1 {
+            Some(name) => write!(f, "pid {} '{name}'", self.0),
+            None => write!(f, "pid {} (name unknown)", self.0),
+        }
     }
 }
 
 impl Proc {
     /// How the log names it.
-    pub fn shown(&self) -> Shown<'_> {
-        Shown(self)
+    pub fn shown(&self) -> Shown<'_, Name> {
+        Shown(self.pid, self.known.then_some(&self.name))
     }
 
     /// Whether `now`, the same pid read again, is still this process and

@@ -121,10 +121,7 @@ impl fmt::Display for Summary {
         let plural = |n: usize| if n == 1 { "" } else { "es" };
         // At most ten names: a fork storm must not make one line of 20,000.
         let list = |v: &[Named]| {
-            let one = |(pid, name): &Named| match name {
-                Some(name) => format!("pid {pid} '{name}'"),
-                None => format!("pid {pid} (name unknown)"),
-            };
+            let one = |(pid, name): &Named| crate::procs::Shown(*pid, name.as_ref()).to_string();
             let mut s = v.iter().take(10).map(one).collect::<Vec<_>>().join(", ");
             if v.len() > 10 {
                 s.push_str(&format!(" and {} more", v.len() - 10));

@@ -41,8 +41,8 @@ pub(super) fn parse_memberships(text: &[u8]) -> impl Iterator<Item = Membership<
 }
 
 /// `text`'s lines, without their newlines (and an empty one after a last
-/// newline, as `split` gives): the newlines found eight bytes at a time,
-/// as in mountinfo. A byte loop was 3,000 instructions at every start on a
+/// newline, as `split` gives): the newlines found by `find_byte`, as in
+/// mountinfo. A byte loop was 3,000 instructions at every start on a
 /// Docker container's file, a path of 80 bytes a line (issue 20).
 fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(text);
